@@ -1,0 +1,40 @@
+"""The `llmrouter` command line. Each command group lives beside the code it drives."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from llmrouter.errors import LLMRouterError
+
+app = typer.Typer(
+    name="llmrouter",
+    help="Kafka-native multi-model LLM router.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    from llmrouter import commands
+    from llmrouter.kafka.cli import app as kafka_app
+
+    app.add_typer(kafka_app, name="kafka", help="A local single-node Kafka for development.")
+    app.command()(commands.route)
+    app.command()(commands.sim)
+    app.command()(commands.schemas)
+
+
+def main() -> None:
+    """Console entry point: user mistakes become one line on stderr and a non-zero exit."""
+    _register()
+    try:
+        app()
+    except LLMRouterError as exc:
+        print(f"llmrouter: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("llmrouter: interrupted", file=sys.stderr)
+        sys.exit(130)

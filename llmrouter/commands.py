@@ -1,0 +1,103 @@
+"""Commands that drive `router/`, `schemas/` and the simulator directly (no Kafka)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from llmrouter.errors import AllModelsFailed, ConfigError
+from llmrouter.logging import configure_logging
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Routing YAML (else $LLMROUTER_CONFIG, else the shipped example)."),
+]
+
+
+def route(
+    task: Annotated[str, typer.Option(help="Task name, e.g. customer-support-qa.")],
+    input: Annotated[str, typer.Option("--input", help="The request text.")],
+    tier: Annotated[str | None, typer.Option(help="User tier: free, paid or enterprise.")] = None,
+    priority: Annotated[str | None, typer.Option(help="realtime or batch.")] = None,
+    context: Annotated[
+        list[str] | None, typer.Option(help="Template variable KEY=VALUE (repeatable).")
+    ] = None,
+    config: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each call.")] = False,
+) -> None:
+    """Route one request through router/ without Kafka and print the result as JSON."""
+    from router import Router, load_config
+    from schemas import LLMRequest, encode, utc_now
+
+    configure_logging("info" if verbose else "warning")
+    cfg = load_config(config)
+    ctx: dict[str, str] = {}
+    for item in context or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--context takes KEY=VALUE, got {item!r}")
+        ctx[key] = value
+    try:
+        request = LLMRequest.model_validate(
+            {
+                "request_id": f"cli-{os.getpid()}-{utc_now().timestamp():.0f}",
+                "task": task,
+                "input": input,
+                "context": ctx,
+                "user_tier": tier,
+                "priority": priority,
+                "created_at": utc_now(),
+            }
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc).splitlines()[-1] if str(exc) else "invalid request") from None
+
+    async def run() -> int:
+        router = Router(cfg)
+        try:
+            result = await router.route(request)
+            code = 0
+        except AllModelsFailed as exc:
+            result = exc.result
+            code = 1
+        finally:
+            await router.aclose()
+        sys.stdout.write(encode(result).decode() + "\n")
+        return code
+
+    raise typer.Exit(asyncio.run(run()))
+
+
+def sim(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8700,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    config: Annotated[Path | None, typer.Option("--config", help="Simulator YAML.")] = None,
+    latency_ms: Annotated[
+        float | None, typer.Option(help="Fixed latency for every model (0: none).")
+    ] = None,
+) -> None:
+    """The provider simulator: OpenAI Chat Completions and Anthropic Messages over HTTP.
+
+    A simulator, not a model: answers are deterministic text shaped by per-model quality
+    knobs, for offline demos, tests and load tests."""
+    import simulator
+
+    sim_config = simulator.SimConfig.from_yaml(config) if config else simulator.SimConfig.default()
+    if latency_ms is not None:
+        sim_config = sim_config.model_copy(update={"latency_ms": latency_ms})
+    simulator.serve(host=host, port=port, config=sim_config)
+
+
+def schemas(
+    out: Annotated[Path, typer.Option(help="Folder for the JSON Schema files.")] = Path("docs/schemas"),
+) -> None:
+    """Write the JSON Schema of every message of the wire contract."""
+    from schemas.jsonschema import write_json_schemas
+
+    for path in write_json_schemas(out):
+        typer.echo(str(path))

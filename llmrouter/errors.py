@@ -1,0 +1,207 @@
+"""Every error this project raises, under one root.
+
+    LLMRouterError
+     ├── ConfigError(ValueError)            bad routing config; names the key path and line
+     ├── InvalidMessage(ValueError)         bytes that are not a valid message of the contract
+     │    ├── UnknownTask                   a task with no route in the config
+     │    └── MessageTooLarge               over the configured size limit
+     ├── ProviderError                      one provider call failed (model, provider, status_code)
+     │    ├── RateLimited                   429; carries retry_after_s when the provider said
+     │    ├── ProviderTimeout               no answer within the model's timeout_s
+     │    ├── ProviderUnavailable           5xx, 529 overloaded, connection refused or reset
+     │    ├── MalformedResponse             an answer that could not be read
+     │    ├── AuthenticationFailed          401/403: never retried
+     │    ├── QuotaExceeded                 402, spend limits: never retried, fallbacks may help
+     │    └── BadRequest                    400/404/422: never retried
+     │         ├── ContextLengthExceeded    goes straight to a fallback with a larger window
+     │         └── ContentPolicyViolation   the provider refused the content
+     ├── ModelCoolingDown                   circuit open for a model; no call was made
+     ├── CallBudgetExhausted                the per-request bound on upstream calls was reached
+     ├── AllModelsFailed(ExceptionGroup)    every model of a route failed; holds every error
+     ├── KafkaUnavailable                   the broker could not be reached or the client failed
+     └── LocalKafkaError                    `llmrouter kafka` could not set up or run the local broker
+
+Third-party exceptions (openai, anthropic, aiokafka) are translated into this tree where
+they are caught; `tests/test_errors.py` fails when an SDK exception class is left unmapped.
+Messages never contain secrets: provider bodies are passed through `redact` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "AllModelsFailed",
+    "AuthenticationFailed",
+    "BadRequest",
+    "CallBudgetExhausted",
+    "ConfigError",
+    "ContentPolicyViolation",
+    "ContextLengthExceeded",
+    "InvalidMessage",
+    "KafkaUnavailable",
+    "LLMRouterError",
+    "LocalKafkaError",
+    "MalformedResponse",
+    "MessageTooLarge",
+    "ModelCoolingDown",
+    "ProviderError",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "QuotaExceeded",
+    "RateLimited",
+    "UnknownTask",
+]
+
+
+class LLMRouterError(Exception):
+    """Root of every error raised by this project."""
+
+
+class ConfigError(LLMRouterError, ValueError):
+    """The routing config is invalid. `key` is the dotted path, `line` the YAML line."""
+
+    def __init__(self, message: str, *, key: str | None = None, line: int | None = None) -> None:
+        where = ""
+        if key:
+            where = f"{key}"
+            if line is not None:
+                where += f" (line {line})"
+            where += ": "
+        super().__init__(f"{where}{message}")
+        self.key = key
+        self.line = line
+
+
+class InvalidMessage(LLMRouterError, ValueError):
+    """A Kafka message that does not follow the wire contract."""
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+class UnknownTask(InvalidMessage):
+    """The message names a task the routing config has no route for."""
+
+
+class MessageTooLarge(InvalidMessage):
+    """The message (or its input) is over the configured limit."""
+
+
+class ProviderError(LLMRouterError):
+    """One call to a model provider failed.
+
+    Attributes:
+        model: the catalog name of the model that was called.
+        provider: `anthropic`, `openai` or `openai-compatible`.
+        status_code: the HTTP status the provider answered with, if any.
+    """
+
+    #: whether our retry layer may call the same model again
+    retryable: bool = False
+    #: the attempt outcome recorded in results and cost events
+    outcome: str = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str = "",
+        provider: str = "",
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.model = model
+        self.provider = provider
+        self.status_code = status_code
+
+    def __str__(self) -> str:
+        prefix = f"{self.model}: " if self.model else ""
+        status = f" (HTTP {self.status_code})" if self.status_code else ""
+        return f"{prefix}{self.args[0]}{status}"
+
+
+class RateLimited(ProviderError):
+    retryable = True
+    outcome = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after_s = retry_after_s
+
+
+class ProviderTimeout(ProviderError):
+    retryable = True
+    outcome = "timeout"
+
+
+class ProviderUnavailable(ProviderError):
+    retryable = True
+    outcome = "server_error"
+
+
+class MalformedResponse(ProviderError):
+    retryable = True
+    outcome = "malformed"
+
+
+class AuthenticationFailed(ProviderError):
+    outcome = "auth_error"
+
+
+class QuotaExceeded(ProviderError):
+    outcome = "quota_exceeded"
+
+
+class BadRequest(ProviderError):
+    outcome = "bad_request"
+
+
+class ContextLengthExceeded(BadRequest):
+    outcome = "context_length"
+
+
+class ContentPolicyViolation(BadRequest):
+    outcome = "content_policy"
+
+
+class ModelCoolingDown(LLMRouterError):
+    """The model's circuit breaker is open; the call was not made."""
+
+    outcome = "cooling_down"
+
+    def __init__(self, model: str, retry_in_s: float) -> None:
+        super().__init__(f"{model}: cooling down after repeated failures, retry in {retry_in_s:.1f}s")
+        self.model = model
+        self.retry_in_s = retry_in_s
+
+
+class CallBudgetExhausted(LLMRouterError):
+    """The request reached its configured bound on upstream calls."""
+
+    outcome = "call_budget_exhausted"
+
+
+class AllModelsFailed(ExceptionGroup[Exception], LLMRouterError):  # type: ignore[misc]
+    """Every model of the route failed; `exceptions` holds each error in call order.
+
+    `result` is the failed LLMResult (status `failed`, every attempt) when the router made one.
+    """
+
+    result: Any = None
+
+    def __new__(cls, message: str, errors: Sequence[Exception]) -> AllModelsFailed:
+        return super().__new__(cls, message, list(errors))
+
+    def derive(self, excs: Sequence[Exception]) -> AllModelsFailed:  # type: ignore[override]
+        return AllModelsFailed(self.message, excs)
+
+
+class KafkaUnavailable(LLMRouterError):
+    """The Kafka cluster could not be reached, or a Kafka client call failed."""
+
+
+class LocalKafkaError(LLMRouterError):
+    """The local development broker (`llmrouter kafka`) could not be assembled, started or stopped."""

@@ -1,0 +1,95 @@
+"""Which models answer a request, in which order: a pure function of
+(config, request, complexity, budget state) — cheap, and easy to test.
+
+Precedence, first match wins: the task's daily budget is spent → `budget.downgrade_to`;
+the request's `user_tier` has an override → `tiers.<tier>`; `priority: batch` and the task
+has a batch route → `batch`; otherwise the task's `route`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from router.budget import BudgetState
+from router.config import CascadeRoute, ComplexityRoute, Route, RouterConfig, StaticRoute, TaskSpec
+from schemas import Complexity, LLMRequest, Priority
+
+__all__ = ["RouteDecision", "SelectedRoute", "Step", "decide", "select_route"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    model: str
+    #: accept the answer only at or above this confidence (cascades); None accepts any answer
+    min_confidence: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedRoute:
+    route: StaticRoute | ComplexityRoute | CascadeRoute
+    #: why this route: `default`, `tier:<tier>`, `batch` or `budget`
+    source: str
+    budget_exceeded: bool = False
+
+    @property
+    def classifier(self) -> str | None:
+        """The classifier this route needs, if it routes by complexity."""
+        return self.route.classifier if isinstance(self.route, ComplexityRoute) else None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    strategy: str
+    source: str
+    steps: tuple[Step, ...]
+    fallbacks: tuple[str, ...]
+    budget_exceeded: bool = False
+    scorer: str = "json_confidence"
+
+    @property
+    def label(self) -> str:
+        """For results and logs, e.g. `complexity:MEDIUM` or `cascade (tier:free)`."""
+        return self.strategy if self.source == "default" else f"{self.strategy} ({self.source})"
+
+
+def select_route(task: TaskSpec, task_name: str, request: LLMRequest, budget: BudgetState) -> SelectedRoute:
+    if task.budget is not None and budget.spent(task_name) >= task.budget.daily_usd:
+        return SelectedRoute(task.budget.downgrade_to, "budget", budget_exceeded=True)
+    if request.user_tier is not None and request.user_tier in task.tiers:
+        return SelectedRoute(task.tiers[request.user_tier], f"tier:{request.user_tier.value}")
+    if request.priority is Priority.BATCH and task.batch is not None:
+        return SelectedRoute(task.batch, "batch")
+    return SelectedRoute(task.route, "default")
+
+
+def decide(
+    config: RouterConfig,
+    request: LLMRequest,
+    complexity: Complexity | None,
+    budget: BudgetState,
+) -> RouteDecision:
+    """The ordered models for `request`. A complexity route without a complexity (the
+    classifier could not run) takes its MEDIUM model: neither the cheapest nor the dearest."""
+    selected = select_route(config.tasks[request.task], request.task, request, budget)
+    return _plan(selected.route, selected.source, complexity, selected.budget_exceeded)
+
+
+def _plan(route: Route, source: str, complexity: Complexity | None, budget_exceeded: bool) -> RouteDecision:
+    scorer = "json_confidence"
+    if isinstance(route, StaticRoute):
+        steps: tuple[Step, ...] = (Step(route.model),)
+        strategy = "static"
+    elif isinstance(route, ComplexityRoute):
+        level = complexity or Complexity.MEDIUM
+        steps = (Step(route.levels[level]),)
+        strategy = f"complexity:{level.value}"
+    else:
+        last = len(route.steps) - 1
+        steps = tuple(
+            Step(s.model, None if i == last else s.min_confidence) for i, s in enumerate(route.steps)
+        )
+        strategy = "cascade"
+        scorer = route.scorer
+    in_steps = {s.model for s in steps}
+    fallbacks = tuple(dict.fromkeys(m for m in route.fallback if m not in in_steps))
+    return RouteDecision(strategy, source, steps, fallbacks, budget_exceeded, scorer)

@@ -1,0 +1,29 @@
+"""One provider call, as recorded on a result and as a cost event."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.base import WireModel
+from schemas.enums import AttemptOutcome
+from schemas.money import USD
+
+__all__ = ["Attempt"]
+
+
+class Attempt(WireModel):
+    model: str = Field(description="Catalog name of the model called.")
+    provider: str = ""
+    model_version: str = Field(default="", description="The pinned provider model id.")
+    purpose: Literal["answer", "classify"] = "answer"
+    outcome: AttemptOutcome
+    latency_ms: float = Field(ge=0.0)
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cost_usd: USD = Decimal(0)
+    cached: bool = False
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    error: str | None = Field(default=None, description="Short reason when the call failed.")

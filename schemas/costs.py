@@ -1,0 +1,31 @@
+"""One cost event per provider call (or cache hit) on `llm.costs`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.base import RequestId, TaskName, UtcDatetime, WireModel, utc_now
+from schemas.enums import AttemptOutcome, UserTier
+from schemas.money import USD
+
+__all__ = ["CostEvent"]
+
+
+class CostEvent(WireModel):
+    request_id: RequestId
+    task: TaskName
+    attempt: int = Field(ge=0, description="Index of the attempt on the request's result.")
+    purpose: Literal["answer", "classify"] = "answer"
+    model: str
+    model_version: str
+    provider: str
+    input_tokens: int = Field(ge=0)
+    output_tokens: int = Field(ge=0)
+    cost_usd: USD
+    cached: bool
+    outcome: AttemptOutcome
+    latency_ms: float = Field(default=0.0, ge=0.0)
+    user_tier: UserTier | None = None
+    ts: UtcDatetime = Field(default_factory=utc_now)

@@ -1,0 +1,49 @@
+"""What comes out: one result per request on `llm.results.<task>`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from schemas.attempts import Attempt
+from schemas.base import RequestId, TaskName, UtcDatetime, WireModel, utc_now
+from schemas.enums import Complexity, Priority, ResultStatus, UserTier
+from schemas.money import USD
+
+__all__ = ["LLMResult"]
+
+
+class LLMResult(WireModel):
+    request_id: RequestId
+    task: TaskName
+    status: ResultStatus
+    output: str | None = None
+    model: str | None = Field(default=None, description="Catalog name of the answering model.")
+    model_version: str | None = None
+    provider: str | None = None
+    complexity: Complexity | None = None
+    route: str | None = Field(default=None, description="Strategy that chose the model.")
+    attempts: list[Attempt] = Field(default_factory=list)
+    escalated: bool = False
+    fallback_used: bool = False
+    cached: bool = False
+    budget_exceeded: bool = Field(
+        default=False, description="The task's daily budget was spent; a cheaper model answered."
+    )
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    cost_usd: USD = Decimal(0)
+    latency_ms: float = Field(default=0.0, ge=0.0, description="Request creation to result.")
+    user_tier: UserTier | None = None
+    priority: Priority | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    finished_at: UtcDatetime = Field(default_factory=utc_now)
+
+    @model_validator(mode="after")
+    def _cost_is_sum_of_attempts(self) -> LLMResult:
+        total = sum((a.cost_usd for a in self.attempts), Decimal(0))
+        if total != self.cost_usd:
+            raise ValueError(f"cost_usd {self.cost_usd} is not the sum of attempts' costs {total}")
+        return self

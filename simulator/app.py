@@ -1,0 +1,85 @@
+"""The aiohttp application: API routes (with and without `/v1`), health and admin endpoints.
+
+| route                               | does                                                |
+| ----------------------------------- | --------------------------------------------------- |
+| `POST /v1/chat/completions`         | OpenAI Chat Completions (also `/chat/completions`)  |
+| `POST /v1/messages`                 | Anthropic Messages (also `/messages`)               |
+| `GET /healthz`                      | `{"status": "ok", ...}`                             |
+| `GET /_sim/stats`                   | calls per model id and outcome                      |
+| `POST /_sim/reset`                  | zero the stats, restart random streams              |
+| `GET /_sim/models/{model}`          | the profile that model id resolves to               |
+| `POST /_sim/models/{model}`         | change fields of that profile at runtime (JSON)     |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from simulator import anthropic_api, openai_api, transport
+from simulator.config import SimConfig
+from simulator.engine import Engine
+from simulator.evals import EvalIndex
+from simulator.keys import ENGINE
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    return transport.json_response(
+        {"status": "ok", "simulator": True, "eval_examples": len(engine.index)}
+    )
+
+
+async def _stats(request: web.Request) -> web.Response:
+    return transport.json_response(request.app[ENGINE].stats.snapshot())
+
+
+async def _reset(request: web.Request) -> web.Response:
+    request.app[ENGINE].reset()
+    return transport.json_response({"status": "reset"})
+
+
+async def _get_model(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    model = request.match_info["model"]
+    return transport.json_response({"model": model, **engine.profile(model).model_dump()})
+
+
+async def _set_model(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    model = request.match_info["model"]
+    try:
+        changes: Any = transport.parse_json(await request.read())
+        if not isinstance(changes, dict):
+            raise ValueError("expected a JSON object of profile fields")
+        profile = type(engine.profile(model)).model_validate(
+            {**engine.profile(model).model_dump(), **changes}
+        )
+    except (ValueError, ValidationError) as exc:
+        return transport.json_response({"error": str(exc)}, status=400)
+    engine.set_profile(model, profile)
+    return transport.json_response({"model": model, **profile.model_dump()})
+
+
+def create_app(
+    config: SimConfig | None = None, *, index: EvalIndex | None = None
+) -> web.Application:
+    """A simulator application; eval sets are read once here unless `index` is given."""
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app[ENGINE] = Engine(config if config is not None else SimConfig(), index)
+    for prefix in ("/v1", ""):
+        app.router.add_post(f"{prefix}/chat/completions", openai_api.chat_completions)
+        app.router.add_post(f"{prefix}/messages", anthropic_api.messages)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/_sim/stats", _stats)
+    app.router.add_post("/_sim/reset", _reset)
+    app.router.add_get("/_sim/models/{model}", _get_model)
+    app.router.add_post("/_sim/models/{model}", _set_model)
+    return app
+
+
+def engine_of(app: web.Application) -> Engine:
+    """The engine behind an app made by `create_app` (for in-process stats and tweaks)."""
+    return app[ENGINE]

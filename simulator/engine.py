@@ -1,0 +1,219 @@
+"""The API-neutral core: one simulated call from a parsed request to a reply or a fault.
+
+Order of decisions for a call: authentication (`sk-sim-invalid` is the only bad key) →
+directive faults (headers / prompt markers) → the model's context window → rate-based
+faults → latency → the answer, cut at a stop sequence and at `max_tokens`. Immediate
+failures (401, 400, 429, 529) return without sleeping; a 500 or a malformed body comes
+after the sampled latency, like a real server that failed while working. A `hang` is
+returned to the HTTP layer, which holds the connection open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from simulator import faults
+from simulator.answers import Answerer, Prompt
+from simulator.config import SimConfig
+from simulator.evals import EvalIndex
+from simulator.faults import Directive, Fault
+from simulator.profiles import ModelProfile, resolve_profile
+from simulator.stats import INVALID_REQUEST, OK, Stats
+from simulator.tokens import estimate_tokens, truncate_to_tokens
+
+INVALID_KEY = "sk-sim-invalid"
+
+Api = Literal["openai", "anthropic"]
+Finish = Literal["stop", "length", "stop_sequence"]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One parsed request, whichever API it came through."""
+
+    api: Api
+    model: str
+    prompt: Prompt
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    finish: Finish
+    stop_sequence: str | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    fault: Fault
+    prompt_tokens: int = 0
+    context_window: int = 0
+    retry_after_s: float = 1.0
+
+
+Outcome = Reply | Failure
+
+
+class RequestError(ValueError):
+    """A request body the real API would reject with 400; `param` names the bad field."""
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+class _ModelState:
+    __slots__ = ("fault_rng", "latency_rng", "mu", "profile", "sigma")
+
+    def __init__(self, model_id: str, profile: ModelProfile, seed: int) -> None:
+        self.profile = profile
+        self.mu, self.sigma = profile.lognormal_params
+        self.fault_rng = random.Random(f"{seed}:faults:{model_id}")
+        self.latency_rng = random.Random(f"{seed}:latency:{model_id}")
+
+
+def api_key_of(headers: Mapping[str, str]) -> str | None:
+    key = headers.get("x-api-key")
+    if key is not None:
+        return key
+    auth = headers.get("authorization")
+    if auth is not None and auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return None
+
+
+class Engine:
+    """Simulated models: profiles, fault and latency draws, answers and statistics."""
+
+    def __init__(self, config: SimConfig, index: EvalIndex | None = None) -> None:
+        self.config = config
+        self.profiles: dict[str, ModelProfile] = dict(config.models)
+        self.index = index if index is not None else EvalIndex.load(config.eval_dirs)
+        self.answerer = Answerer(self.index, seed=config.seed)
+        self.stats = Stats()
+        self._states: dict[str, _ModelState] = {}
+        self._fault_counts: dict[tuple[str, str, int], int] = {}
+
+    # -- administration ----------------------------------------------------------------
+
+    def profile(self, model_id: str) -> ModelProfile:
+        return self._state(model_id).profile
+
+    def set_profile(self, model_id: str, profile: ModelProfile) -> None:
+        """Replace (or add) a model's profile at runtime; its random streams restart."""
+        self.profiles[model_id] = profile
+        self._states.clear()
+
+    def reset(self) -> None:
+        """Zero the statistics and restart every random stream and `*N` fault counter."""
+        self.stats.reset()
+        self._states.clear()
+        self._fault_counts.clear()
+
+    def _state(self, model_id: str) -> _ModelState:
+        state = self._states.get(model_id)
+        if state is None:
+            profile = resolve_profile(model_id, self.profiles)
+            state = self._states[model_id] = _ModelState(model_id, profile, self.config.seed)
+        return state
+
+    # -- one call ----------------------------------------------------------------------
+
+    def authorize(self, api: Api, model: str, headers: Mapping[str, str]) -> Failure | None:
+        if api_key_of(headers) == INVALID_KEY:
+            self.stats.record(api, model, Fault.AUTH.value)
+            return Failure(Fault.AUTH)
+        return None
+
+    def invalid(self, api: Api, model: str) -> None:
+        """Count a request that was rejected as malformed before it reached a model."""
+        self.stats.record(api, model, INVALID_REQUEST)
+
+    def directive(self, headers: Mapping[str, str], prompt: Prompt) -> tuple[Directive, Prompt]:
+        """The request's simulator directive and its prompt without markers.
+
+        Raises `faults.DirectiveError` for a header or marker that cannot be understood.
+        """
+        directive = faults.from_headers(headers)
+        if faults.MARKER_START not in prompt.text:
+            return directive, prompt
+        directive = faults.from_markers(prompt.text, directive)
+        cleaned = Prompt(
+            system=faults.strip_markers(prompt.system),
+            messages=tuple((role, faults.strip_markers(text)) for role, text in prompt.messages),
+        )
+        return directive, cleaned
+
+    async def run(self, call: Call, directive: Directive) -> Outcome:
+        state = self._state(call.model)
+        profile = state.profile
+        prompt_tokens = estimate_tokens(call.prompt.text)
+        retry_after = (
+            directive.retry_after_s
+            if directive.retry_after_s is not None
+            else profile.retry_after_s
+        )
+
+        fault = self._directed_fault(call, directive)
+        if fault is None and prompt_tokens > profile.context_window_tokens:
+            fault = Fault.CONTEXT_LENGTH
+        if fault is None:
+            fault = faults.draw(profile, state.fault_rng)
+
+        if fault is not None:
+            self.stats.record(call.api, call.model, fault.value)
+            if fault in (Fault.SERVER_ERROR, Fault.MALFORMED):
+                await self._sleep(state, directive)
+            return Failure(fault, prompt_tokens, profile.context_window_tokens, retry_after)
+
+        await self._sleep(state, directive)
+        text = self.answerer.answer(call.model, profile.quality, call.prompt)
+        reply = self._finish(text, call, prompt_tokens)
+        self.stats.record(call.api, call.model, OK)
+        return reply
+
+    def _directed_fault(self, call: Call, directive: Directive) -> Fault | None:
+        if directive.fault is None or not directive.applies_to(call.model):
+            return None
+        if directive.times is None:
+            return directive.fault
+        key = (call.model, directive.fault.value, hash(call.prompt.text))
+        done = self._fault_counts.get(key, 0)
+        if done >= directive.times:
+            return None
+        self._fault_counts[key] = done + 1
+        return directive.fault
+
+    async def _sleep(self, state: _ModelState, directive: Directive) -> None:
+        if directive.latency_ms is not None:
+            ms = directive.latency_ms
+        elif self.config.latency_ms is not None:
+            ms = self.config.latency_ms
+        else:
+            ms = state.latency_rng.lognormvariate(state.mu, state.sigma) * self.config.latency_scale
+        if ms > 0:
+            await asyncio.sleep(ms / 1000.0)
+
+    @staticmethod
+    def _finish(text: str, call: Call, prompt_tokens: int) -> Reply:
+        finish: Finish = "stop"
+        stop_sequence: str | None = None
+        for stop in call.stop:
+            cut = text.find(stop) if stop else -1
+            if cut >= 0:
+                text, finish, stop_sequence = text[:cut], "stop_sequence", stop
+        if call.max_tokens is not None:
+            text, cut_short = truncate_to_tokens(text, call.max_tokens)
+            if cut_short:
+                finish, stop_sequence = "length", None
+        return Reply(text, finish, stop_sequence, prompt_tokens, estimate_tokens(text))

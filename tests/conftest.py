@@ -1,0 +1,92 @@
+"""Shared fixtures: one real Kafka broker per session, per-test names, topics and clients.
+
+Tests that use `kafka_bootstrap` (directly or through another fixture) are marked
+`kafka` automatically, so `pytest -m "not kafka"` runs without a broker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from llmrouter.kafka.topics import ensure_topics
+from tests.kafka_helpers import (
+    MakeConsumer,
+    MakeProducer,
+    MakeTopics,
+    delete_topics,
+    session_broker,
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "kafka_bootstrap" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kafka)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap servers of a real broker: `KAFKA_BOOTSTRAP_SERVERS`, a running local
+    broker, a Docker container, or a local broker started as `llmrouter kafka start` does."""
+    with session_broker() as servers:
+        yield servers
+
+
+@pytest.fixture
+def unique_name() -> Callable[[str], str]:
+    """`unique_name("orders")` -> "orders-1f2e3d4c5b6a": tests never share topics or groups."""
+    return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def make_topics(kafka_bootstrap: str) -> AsyncIterator[MakeTopics]:
+    """`await make_topics(name, ..., partitions=1)` creates topics, deleted after the test."""
+    made: list[str] = []
+
+    async def make(*names: str, partitions: int = 1) -> list[str]:
+        await ensure_topics(kafka_bootstrap, names, partitions=partitions)
+        made.extend(names)
+        return list(names)
+
+    yield make
+    if made:
+        await delete_topics(kafka_bootstrap, made)
+
+
+@pytest.fixture
+async def make_producer(kafka_bootstrap: str) -> AsyncIterator[MakeProducer]:
+    """`await make_producer(**aiokafka_kwargs)` returns a started producer, stopped after."""
+    started: list[AIOKafkaProducer] = []
+
+    async def make(**kwargs: Any) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **kwargs)
+        started.append(producer)
+        await producer.start()
+        return producer
+
+    yield make
+    for producer in reversed(started):
+        await producer.stop()
+
+
+@pytest.fixture
+async def make_consumer(kafka_bootstrap: str) -> AsyncIterator[MakeConsumer]:
+    """`await make_consumer(topic, ..., **aiokafka_kwargs)`: a started consumer reading from
+    the earliest offset unless told otherwise, stopped after the test."""
+    started: list[AIOKafkaConsumer] = []
+
+    async def make(*topics: str, **kwargs: Any) -> AIOKafkaConsumer:
+        kwargs.setdefault("auto_offset_reset", "earliest")
+        consumer = AIOKafkaConsumer(*topics, bootstrap_servers=kafka_bootstrap, **kwargs)
+        started.append(consumer)
+        await consumer.start()
+        return consumer
+
+    yield make
+    for consumer in reversed(started):
+        await consumer.stop()
