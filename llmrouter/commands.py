@@ -15,7 +15,9 @@ from llmrouter.logging import configure_logging
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", help="Routing YAML (else $LLMROUTER_CONFIG, else the shipped example)."),
+    typer.Option(
+        "--config", help="Routing YAML (else $LLMROUTER_CONFIG, else the shipped example)."
+    ),
 ]
 
 
@@ -87,14 +89,16 @@ def sim(
     knobs, for offline demos, tests and load tests."""
     import simulator
 
-    sim_config = simulator.SimConfig.from_yaml(config) if config else simulator.SimConfig.default()
+    sim_config = simulator.SimConfig.from_yaml(config) if config else simulator.SimConfig()
     if latency_ms is not None:
         sim_config = sim_config.model_copy(update={"latency_ms": latency_ms})
     simulator.serve(host=host, port=port, config=sim_config)
 
 
 def schemas(
-    out: Annotated[Path, typer.Option(help="Folder for the JSON Schema files.")] = Path("docs/schemas"),
+    out: Annotated[Path, typer.Option(help="Folder for the JSON Schema files.")] = Path(
+        "docs/schemas"
+    ),
 ) -> None:
     """Write the JSON Schema of every message of the wire contract."""
     from schemas.jsonschema import write_json_schemas

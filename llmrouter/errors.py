@@ -173,7 +173,9 @@ class ModelCoolingDown(LLMRouterError):
     outcome = "cooling_down"
 
     def __init__(self, model: str, retry_in_s: float) -> None:
-        super().__init__(f"{model}: cooling down after repeated failures, retry in {retry_in_s:.1f}s")
+        super().__init__(
+            f"{model}: cooling down after repeated failures, retry in {retry_in_s:.1f}s"
+        )
         self.model = model
         self.retry_in_s = retry_in_s
 
@@ -184,7 +186,7 @@ class CallBudgetExhausted(LLMRouterError):
     outcome = "call_budget_exhausted"
 
 
-class AllModelsFailed(ExceptionGroup[Exception], LLMRouterError):  # type: ignore[misc]
+class AllModelsFailed(ExceptionGroup[Exception], LLMRouterError):
     """Every model of the route failed; `exceptions` holds each error in call order.
 
     `result` is the failed LLMResult (status `failed`, every attempt) when the router made one.

@@ -22,6 +22,7 @@ from llmrouter.errors import (
     ModelCoolingDown,
     ProviderTimeout,
     ProviderUnavailable,
+    QuotaExceeded,
     RateLimited,
 )
 from router.config import CooldownSettings
@@ -30,7 +31,8 @@ __all__ = ["BreakerState", "CircuitBreaker"]
 
 # Failures that say the model is unhealthy. BadRequest or AuthenticationFailed say the
 # request or our key is wrong; cooling the model down would punish every other request.
-_COUNTED = (RateLimited, ProviderTimeout, ProviderUnavailable, MalformedResponse)
+# A spent quota fails every call until someone pays, so it counts: requests skip ahead.
+_COUNTED = (RateLimited, ProviderTimeout, ProviderUnavailable, MalformedResponse, QuotaExceeded)
 
 
 class BreakerState(StrEnum):

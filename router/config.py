@@ -187,7 +187,9 @@ class RuleSpec(_Strict):
     def _one_trigger(self) -> RuleSpec:
         triggers = [self.min_chars, self.min_questions, self.min_sentences, self.any_of]
         if sum(t is not None for t in triggers) != 1:
-            raise ValueError("a rule needs exactly one of min_chars, min_questions, min_sentences, any_of")
+            raise ValueError(
+                "a rule needs exactly one of min_chars, min_questions, min_sentences, any_of"
+            )
         return self
 
 
@@ -336,7 +338,10 @@ class RouterConfig(_Strict):
                     self.classifiers.get(cspec.fallback), RulesClassifierSpec
                 ):
                     problems.append(
-                        (f"classifiers.{cname}.fallback", f"{cspec.fallback!r} is not a rules classifier")
+                        (
+                            f"classifiers.{cname}.fallback",
+                            f"{cspec.fallback!r} is not a rules classifier",
+                        )
                     )
         for tname, task in self.tasks.items():
             for model in task.prompt.overrides:
@@ -346,12 +351,16 @@ class RouterConfig(_Strict):
             if task.batch is not None:
                 named_routes.append((f"tasks.{tname}.batch", task.batch))
             if task.budget is not None:
-                named_routes.append((f"tasks.{tname}.budget.downgrade_to", task.budget.downgrade_to))
+                named_routes.append(
+                    (f"tasks.{tname}.budget.downgrade_to", task.budget.downgrade_to)
+                )
             for where, route in named_routes:
                 for field, model in _route_models(route):
                     need_model(model, f"{where}.{field}")
                 if isinstance(route, ComplexityRoute) and route.classifier not in self.classifiers:
-                    problems.append((f"{where}.classifier", f"unknown classifier {route.classifier!r}"))
+                    problems.append(
+                        (f"{where}.classifier", f"unknown classifier {route.classifier!r}")
+                    )
             if task.baseline_model is not None:
                 need_model(task.baseline_model, f"tasks.{tname}.baseline_model")
         if problems:

@@ -46,7 +46,9 @@ def parse_config(text: str, *, source: str = "<config>") -> RouterConfig:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{source}: invalid YAML: {problem}", line=line) from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the config must be a mapping of keys, got {type(data).__name__}")
+        raise ConfigError(
+            f"{source}: the config must be a mapping of keys, got {type(data).__name__}"
+        )
     lines = _line_index(root)
     try:
         return RouterConfig.model_validate(data)
@@ -73,7 +75,14 @@ def _first_error(exc: ValidationError, lines: dict[Path_, int], source: str) -> 
     return ConfigError(f"{message}{suffix} [{source}]", key=key, line=_line_of(key, lines))
 
 
-_UNION_TAGS = {"static", "complexity", "cascade", "rules", "llm", "function-before[_model_shorthand()]"}
+_UNION_TAGS = {
+    "static",
+    "complexity",
+    "cascade",
+    "rules",
+    "llm",
+    "function-before[_model_shorthand()]",
+}
 
 
 def _is_union_tag(part: str) -> bool:

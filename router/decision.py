@@ -52,7 +52,9 @@ class RouteDecision:
         return self.strategy if self.source == "default" else f"{self.strategy} ({self.source})"
 
 
-def select_route(task: TaskSpec, task_name: str, request: LLMRequest, budget: BudgetState) -> SelectedRoute:
+def select_route(
+    task: TaskSpec, task_name: str, request: LLMRequest, budget: BudgetState
+) -> SelectedRoute:
     if task.budget is not None and budget.spent(task_name) >= task.budget.daily_usd:
         return SelectedRoute(task.budget.downgrade_to, "budget", budget_exceeded=True)
     if request.user_tier is not None and request.user_tier in task.tiers:
@@ -74,7 +76,9 @@ def decide(
     return _plan(selected.route, selected.source, complexity, selected.budget_exceeded)
 
 
-def _plan(route: Route, source: str, complexity: Complexity | None, budget_exceeded: bool) -> RouteDecision:
+def _plan(
+    route: Route, source: str, complexity: Complexity | None, budget_exceeded: bool
+) -> RouteDecision:
     scorer = "json_confidence"
     if isinstance(route, StaticRoute):
         steps: tuple[Step, ...] = (Step(route.model),)
@@ -86,7 +90,8 @@ def _plan(route: Route, source: str, complexity: Complexity | None, budget_excee
     else:
         last = len(route.steps) - 1
         steps = tuple(
-            Step(s.model, None if i == last else s.min_confidence) for i, s in enumerate(route.steps)
+            Step(s.model, None if i == last else s.min_confidence)
+            for i, s in enumerate(route.steps)
         )
         strategy = "cascade"
         scorer = route.scorer

@@ -201,7 +201,7 @@ class Router:
             route=decision.label,
             attempts=len(call.attempts),
             latency_ms=round(result.latency_ms, 1),
-            cost_usd=str(result.cost_usd),
+            cost_usd=format(result.cost_usd.normalize(), "f"),
         )
         if answer is None:
             failure = AllModelsFailed(
@@ -237,7 +237,11 @@ class Router:
         )
         try:
             completion = await self._call_once(
-                spec.model, prompt, call, max_output_tokens=spec.max_output_tokens, purpose="classify"
+                spec.model,
+                prompt,
+                call,
+                max_output_tokens=spec.max_output_tokens,
+                purpose="classify",
             )
         except (ProviderError, ModelCoolingDown, CallBudgetExhausted) as exc:
             log.warning("classifier failed; using rules", model=spec.model, error=str(exc))
@@ -278,9 +282,8 @@ class Router:
                     call.errors.append(exc)
                     escalated = escalated or (not is_fallback and index < len(decision.steps) - 1)
                     continue
-                if (
-                    min_confidence is not None
-                    and (answer.confidence is None or answer.confidence < min_confidence)
+                if min_confidence is not None and (
+                    answer.confidence is None or answer.confidence < min_confidence
                 ):
                     call.attempts[-1] = call.attempts[-1].model_copy(
                         update={"outcome": AttemptOutcome.LOW_CONFIDENCE}
@@ -305,7 +308,9 @@ class Router:
         prompt = render_prompt(task.prompt, model, request.input, request.context)
         spec = self.config.models[model]
         cache_settings = task.cache or self.config.defaults.cache
-        temperature = spec.temperature if spec.temperature is not None else self.config.defaults.temperature
+        temperature = (
+            spec.temperature if spec.temperature is not None else self.config.defaults.temperature
+        )
         use_cache = cache_settings.enabled and (temperature == 0 or cache_settings.cache_sampled)
         key = cache_key(request.task, model, prompt.version, request.input, request.context)
         scorer = self._scorer(decision.scorer)
@@ -351,7 +356,10 @@ class Router:
         while True:
             try:
                 return await self._call_once(
-                    model, prompt, call, max_output_tokens=self._max_output_tokens(model, task),
+                    model,
+                    prompt,
+                    call,
+                    max_output_tokens=self._max_output_tokens(model, task),
                     timeout_s=self._timeout_s(model, task),
                 )
             except ProviderError as exc:
@@ -392,7 +400,9 @@ class Router:
             system=prompt.system,
             user=prompt.user,
             max_output_tokens=max_output_tokens,
-            temperature=spec.temperature if spec.temperature is not None else self.config.defaults.temperature,
+            temperature=spec.temperature
+            if spec.temperature is not None
+            else self.config.defaults.temperature,
             timeout_s=timeout_s or spec.timeout_s or self.config.defaults.timeout_s,
             json_mode=prompt.json_mode,
         )
@@ -406,12 +416,17 @@ class Router:
             exc.model = model
             call.attempts.append(_failed_attempt(model, spec, exc, started, purpose))
             raise
+        except BaseException as exc:  # cancelled: free a half-open probe slot
+            breaker.record_failure(exc)
+            raise
         breaker.record_success()
         call.attempts.append(_ok_attempt(model, spec, completion, started, purpose))
         return completion
 
     def _timeout_s(self, model: str, task: TaskSpec) -> float:
-        return task.timeout_s or self.config.models[model].timeout_s or self.config.defaults.timeout_s
+        return (
+            task.timeout_s or self.config.models[model].timeout_s or self.config.defaults.timeout_s
+        )
 
     def _max_output_tokens(self, model: str, task: TaskSpec) -> int:
         return (

@@ -28,7 +28,9 @@ class _Vars(dict[str, Any]):
         return ""
 
 
-def render_prompt(spec: PromptSpec, model: str, text: str, context: Mapping[str, Any]) -> RenderedPrompt:
+def render_prompt(
+    spec: PromptSpec, model: str, text: str, context: Mapping[str, Any]
+) -> RenderedPrompt:
     override = spec.overrides.get(model)
     system = spec.system
     template = spec.template

@@ -11,7 +11,7 @@ from schemas.topics import TASK_NAME_PATTERN
 
 __all__ = ["SCHEMA_VERSION", "RequestId", "TaskName", "UtcDatetime", "WireModel", "utc_now"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 
 def utc_now() -> datetime:

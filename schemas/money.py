@@ -32,7 +32,9 @@ def token_cost_usd(
     output_usd_per_1k: Decimal,
 ) -> Decimal:
     """The SPEC's formula: tokens/1000 × price per 1K, for input and output."""
-    raw = (Decimal(input_tokens) * input_usd_per_1k + Decimal(output_tokens) * output_usd_per_1k) / _THOUSAND
+    raw = (
+        Decimal(input_tokens) * input_usd_per_1k + Decimal(output_tokens) * output_usd_per_1k
+    ) / _THOUSAND
     return quantize_usd(raw)
 
 

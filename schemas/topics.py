@@ -65,6 +65,10 @@ def replay_results_topic(run_id: str) -> str:
 def task_of_topic(topic: str) -> str | None:
     """The task of a per-task topic (`llm.<kind>.<task>`), or None for any other topic."""
     parts = topic.split(".", 2)
-    if len(parts) != 3 or parts[0] != "llm" or parts[1] not in ("requests", "classified", "results"):
+    if (
+        len(parts) != 3
+        or parts[0] != "llm"
+        or parts[1] not in ("requests", "classified", "results")
+    ):
         return None
     return parts[2] if _TASK_RE.fullmatch(parts[2]) else None

@@ -54,11 +54,18 @@ async def open_sse(request: web.Request, headers: dict[str, str]) -> web.StreamR
 
 
 async def hang(request: web.Request, cap_s: float) -> web.Response:
-    """Hold the request open until the client goes away (or `cap_s` passes)."""
+    """Hold the request open until the client goes away or the server shuts down.
+
+    On shutdown the connection is dropped without an answer, as a dying server would; after
+    `cap_s` the request ends with the 504 a gateway in front of a stuck server would send.
+    """
     deadline = time.monotonic() + cap_s
     while time.monotonic() < deadline:
         transport = request.transport
-        if transport is None or transport.is_closing() or request.content.exception() is not None:
-            break
+        if transport is None or transport.is_closing():
+            return web.Response(status=499)
+        if request.content.exception() is not None:  # aiohttp's shutdown signal
+            transport.close()
+            return web.Response(status=499)
         await asyncio.sleep(_HANG_POLL_S)
-    return web.Response(status=504, text="simulated hang ended")
+    return web.Response(status=504, text="simulated hang: gave up waiting")

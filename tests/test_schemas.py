@@ -133,7 +133,10 @@ def test_every_message_carries_schema_version_1() -> None:
         (b'{"request_id": "r", "task": "t"}', "input"),
         (b'{"request_id": "r", "task": "t", "input": "x", "user_tier": "gold"}', "user_tier"),
         (b'{"request_id": "r", "task": "t", "input": "x", "schema_version": 2}', "schema_version"),
-        (b'{"request_id": "r", "task": "t", "input": "x", "created_at": "yesterday"}', "created_at"),
+        (
+            b'{"request_id": "r", "task": "t", "input": "x", "created_at": "yesterday"}',
+            "created_at",
+        ),
     ],
 )
 def test_bad_requests_are_rejected_with_the_field(raw: bytes, reason: str) -> None:
@@ -164,7 +167,10 @@ def test_token_cost_is_exact_to_the_micro_dollar() -> None:
     cost = token_cost_usd(1234, 567, Decimal("0.00025"), Decimal("0.00125"))
     assert cost == Decimal("0.0003085") + Decimal("0.00070875")
     # a million small costs add up exactly, unlike floats
-    total = sum((token_cost_usd(7, 3, Decimal("0.0005"), Decimal("0.0015")) for _ in range(10**4)), Decimal(0))
+    total = sum(
+        (token_cost_usd(7, 3, Decimal("0.0005"), Decimal("0.0015")) for _ in range(10**4)),
+        Decimal(0),
+    )
     assert total == Decimal("0.08")
 
 
@@ -211,5 +217,17 @@ def test_checked_in_json_schemas_are_current() -> None:
 
 def test_exported_names_are_exactly_the_public_ones() -> None:
     public = {n for n in dir(schemas) if not n.startswith("_")}
-    modules = {"attempts", "base", "codec", "costs", "dlq", "enums", "money", "requests", "results", "topics", "jsonschema"}
+    modules = {
+        "attempts",
+        "base",
+        "codec",
+        "costs",
+        "dlq",
+        "enums",
+        "money",
+        "requests",
+        "results",
+        "topics",
+        "jsonschema",
+    }
     assert set(schemas.__all__) == public - modules - {"annotations"}

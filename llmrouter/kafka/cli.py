@@ -7,6 +7,7 @@ so scripts can do `export KAFKA_BOOTSTRAP_SERVERS=$(llmrouter kafka start)`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from typing import Annotated
 
@@ -28,35 +29,60 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _quiet_client_logs() -> None:
+    # Without logging configured, Python prints aiokafka's connection warnings on stderr;
+    # our errors already say what failed, in one line.
+    logging.getLogger("aiokafka").addHandler(logging.NullHandler())
+
+
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-@app.command()
-def start(
-    partitions: Annotated[
-        int,
-        typer.Option(min=1, help="Partitions for each topic created (existing ones are kept)."),
-    ] = 3,
-    tasks: Annotated[
-        str,
-        typer.Option(help="Comma-separated tasks to create the SPEC's llm.* topics for."),
-    ] = ",".join(DEFAULT_TASKS),
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the broker.")] = 120,
-) -> None:
-    """Start the broker unless it runs, create the topics, print the bootstrap servers."""
+_ALL_TASKS = ",".join(DEFAULT_TASKS)
+PartitionsOption = Annotated[
+    int, typer.Option(min=1, help="Partitions for each topic created (existing ones are kept).")
+]
+TasksOption = Annotated[
+    str, typer.Option(help="Comma-separated tasks to create the SPEC's llm.* topics for.")
+]
+
+
+def _create_topics(bootstrap: str, tasks: str, partitions: int) -> None:
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     try:
         topics = spec_topics(names, partitions)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--tasks") from None
+    created = asyncio.run(ensure_topics(bootstrap, topics))
+    _progress(f"created {len(created)} of {len(topics)} topics (the others existed)")
+
+
+@app.command()
+def start(
+    partitions: PartitionsOption = 3,
+    tasks: TasksOption = _ALL_TASKS,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the broker.")] = 120,
+) -> None:
+    """Start the broker unless it runs, create the topics, print the bootstrap servers."""
     kafka = LocalKafka(progress=_progress)
     bootstrap = kafka.start(timeout_s=timeout)
-    created = asyncio.run(ensure_topics(bootstrap, topics))
-    if created:
-        _progress(f"created {len(created)} topics")
+    _create_topics(bootstrap, tasks, partitions)
     _progress(f"Kafka {kafka_version()} ready; state in {kafka.state_dir}")
     print(bootstrap)
+
+
+@app.command()
+def topics(
+    bootstrap_servers: Annotated[
+        str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="Any Kafka cluster.")
+    ] = "localhost:9092",
+    partitions: PartitionsOption = 3,
+    tasks: TasksOption = _ALL_TASKS,
+) -> None:
+    """Create the SPEC's topics on any cluster (e.g. `docker compose up kafka`)."""
+    _create_topics(bootstrap_servers, tasks, partitions)
 
 
 @app.command()

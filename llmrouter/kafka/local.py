@@ -301,7 +301,7 @@ class LocalKafka:
         for port, what in ((self.port, "broker"), (self.controller_port, "controller")):
             if not _port_in_use(self.host, port):
                 continue
-            if port == self.port and _run_in_thread(broker_ready(f"{self.host}:{port}")):
+            if port == self.port and _run_in_thread(broker_ready(f"{self.host}:{port}", 2)):
                 raise LocalKafkaError(
                     f"another Kafka broker (not the one in {self.state_dir}) already listens on "
                     f"{self.host}:{port}: use it (KAFKA_BOOTSTRAP_SERVERS={self.host}:{port}), "

@@ -60,7 +60,12 @@ async def ensure_topics(
     cannot be reached or refuses a topic.
     """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+    from aiokafka.errors import (
+        KafkaConnectionError,
+        KafkaError,
+        TopicAlreadyExistsError,
+        for_code,
+    )
 
     wanted = dict(topics) if isinstance(topics, Mapping) else dict.fromkeys(topics, partitions)
     if not wanted:
@@ -92,8 +97,12 @@ async def ensure_topics(
         raise KafkaUnavailable(
             f"topics on {bootstrap} not ready within {timeout_s:.0f}s: {sorted(wanted)}"
         ) from None
+    except KafkaConnectionError:
+        raise KafkaUnavailable(
+            f"could not reach Kafka at {bootstrap} (is it running? `llmrouter kafka start`)"
+        ) from None
     except KafkaError as exc:
-        raise KafkaUnavailable(f"could not create topics on {bootstrap}: {exc}") from exc
+        raise KafkaUnavailable(f"could not create topics on {bootstrap}: {exc!r}") from exc
     finally:
         await admin.close()
     return created

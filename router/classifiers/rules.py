@@ -15,14 +15,16 @@ _SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
 
 
 class _CompiledRule:
-    __slots__ = ("name", "spec", "words", "weight")
+    __slots__ = ("name", "spec", "weight", "words")
 
     def __init__(self, spec: RuleSpec) -> None:
         self.spec = spec
         self.name = spec.name
         self.weight = spec.weight
         self.words = (
-            re.compile(r"\b(?:" + "|".join(re.escape(w) for w in spec.any_of) + r")\b", re.IGNORECASE)
+            re.compile(
+                r"\b(?:" + "|".join(re.escape(w) for w in spec.any_of) + r")\b", re.IGNORECASE
+            )
             if spec.any_of
             else None
         )

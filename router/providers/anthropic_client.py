@@ -7,9 +7,14 @@ from typing import Any
 
 import anthropic
 
-from llmrouter.errors import ContentPolicyViolation, MalformedResponse, ProviderError, ProviderTimeout
+from llmrouter.errors import (
+    ContentPolicyViolation,
+    MalformedResponse,
+    ProviderError,
+    ProviderTimeout,
+)
 from router.providers.base import ChatRequest, Completion
-from router.providers.errors import translate_sdk_error
+from router.providers.errors import SDK_ERRORS, translate_sdk_error
 
 __all__ = ["AnthropicProvider"]
 
@@ -30,17 +35,20 @@ class AnthropicProvider:
                     model=request.model_id,
                     max_tokens=request.max_output_tokens,
                     messages=[{"role": "user", "content": request.user}],
-                    temperature=request.temperature,
+                    # extra_body: newer SDKs dropped the typed argument; the API still takes it.
+                    extra_body={"temperature": request.temperature},
                     timeout=request.timeout_s,
                     **extra,
                 )
         except TimeoutError:
             raise ProviderTimeout(
-                f"no answer within {request.timeout_s}s", model=request.model_id, provider=self.provider
+                f"no answer within {request.timeout_s}s",
+                model=request.model_id,
+                provider=self.provider,
             ) from None
         except ProviderError:
             raise
-        except Exception as exc:  # every SDK and transport error is translated here
+        except SDK_ERRORS as exc:  # every SDK and transport error is translated here
             raise translate_sdk_error(exc, model=request.model_id, provider=self.provider) from None
         return self._read(request, response)
 

@@ -30,7 +30,23 @@ from llmrouter.errors import (
 )
 from router.secrets import redact
 
-__all__ = ["ANTHROPIC_ERRORS", "OPENAI_ERRORS", "parse_retry_after_s", "translate_sdk_error"]
+__all__ = [
+    "ANTHROPIC_ERRORS",
+    "OPENAI_ERRORS",
+    "SDK_ERRORS",
+    "parse_retry_after_s",
+    "translate_sdk_error",
+]
+
+#: What a provider call may raise that is the provider's fault, not ours: SDK errors,
+#: transport errors, and unreadable bodies. Anything else is a bug and propagates as one.
+SDK_ERRORS: tuple[type[BaseException], ...] = (
+    openai.OpenAIError,
+    anthropic.AnthropicError,
+    OSError,
+    TimeoutError,
+    ValueError,
+)
 
 ErrorTable = Mapping[type[BaseException], type[ProviderError]]
 
@@ -125,8 +141,13 @@ def translate_sdk_error(exc: BaseException, *, model: str, provider: str) -> Pro
     """The ProviderError for an SDK (or transport) exception raised by one call."""
     table = ANTHROPIC_ERRORS if isinstance(exc, anthropic.AnthropicError) else OPENAI_ERRORS
     target = _lookup(type(exc), table)
-    if target is None:
-        target = ProviderTimeout if isinstance(exc, TimeoutError) else ProviderUnavailable
+    if target is None:  # not an SDK class: a transport error or an unreadable body
+        if isinstance(exc, TimeoutError):
+            target = ProviderTimeout
+        elif isinstance(exc, ValueError):  # the SDKs let json.JSONDecodeError through
+            target = MalformedResponse
+        else:
+            target = ProviderUnavailable
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
     message = _message(exc)

@@ -8,9 +8,14 @@ from typing import Any
 
 import openai
 
-from llmrouter.errors import ContentPolicyViolation, MalformedResponse, ProviderError, ProviderTimeout
+from llmrouter.errors import (
+    ContentPolicyViolation,
+    MalformedResponse,
+    ProviderError,
+    ProviderTimeout,
+)
 from router.providers.base import ChatRequest, Completion
-from router.providers.errors import translate_sdk_error
+from router.providers.errors import SDK_ERRORS, translate_sdk_error
 from router.providers.usage import estimate_tokens
 
 __all__ = ["OpenAIProvider"]
@@ -46,11 +51,13 @@ class OpenAIProvider:
                 )
         except TimeoutError:
             raise ProviderTimeout(
-                f"no answer within {request.timeout_s}s", model=request.model_id, provider=self.provider
+                f"no answer within {request.timeout_s}s",
+                model=request.model_id,
+                provider=self.provider,
             ) from None
         except ProviderError:
             raise
-        except Exception as exc:  # every SDK and transport error is translated here
+        except SDK_ERRORS as exc:  # every SDK and transport error is translated here
             raise translate_sdk_error(exc, model=request.model_id, provider=self.provider) from None
         return self._read(request, response)
 

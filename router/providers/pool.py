@@ -25,7 +25,9 @@ _DEFAULT_KEY_ENV = {
 
 
 class ProviderPool:
-    def __init__(self, models: Mapping[str, ModelSpec], *, simulator_url: str | None = None) -> None:
+    def __init__(
+        self, models: Mapping[str, ModelSpec], *, simulator_url: str | None = None
+    ) -> None:
         self._models = models
         self._simulator_url = (simulator_url or os.environ.get(SIMULATOR_ENV) or "").rstrip("/")
         self._clients: dict[tuple[str, str | None, str], ProviderClient] = {}
@@ -44,13 +46,19 @@ class ProviderPool:
             if spec.provider is Provider.ANTHROPIC:
                 client = AnthropicProvider(api_key=key, base_url=base_url)
             else:
-                client = OpenAIProvider(provider=spec.provider.value, api_key=key, base_url=base_url)
+                client = OpenAIProvider(
+                    provider=spec.provider.value, api_key=key, base_url=base_url
+                )
             self._clients[pool_key] = client
         return client
 
     def _base_url(self, spec: ModelSpec) -> str | None:
         if self._simulator_url:
-            return self._simulator_url if spec.provider is Provider.ANTHROPIC else f"{self._simulator_url}/v1"
+            return (
+                self._simulator_url
+                if spec.provider is Provider.ANTHROPIC
+                else f"{self._simulator_url}/v1"
+            )
         # None lets each SDK apply its own OPENAI_BASE_URL / ANTHROPIC_BASE_URL.
         return spec.base_url
 

@@ -20,9 +20,14 @@ from router.backoff import retries_allowed, retry_delay_s
 from router.config import RetrySettings
 
 SETTINGS = RetrySettings(
-    rate_limited=3, timeout=2, server_error=4, malformed=1,
-    base_delay_s=0.25, max_delay_s=8.0, max_retry_after_s=10.0,
-)  # fmt: skip
+    rate_limited=3,
+    timeout=2,
+    server_error=4,
+    malformed=1,
+    base_delay_s=0.25,
+    max_delay_s=8.0,
+    max_retry_after_s=10.0,
+)
 
 
 class _Ceiling(random.Random):

@@ -90,13 +90,38 @@ def _line_of(text: str, needle: str) -> int:
 @pytest.mark.parametrize(
     ("old", "new", "key", "line_marker"),
     [
-        ("    input_usd_per_1k: 0.01\n", "    input_usd_per_1k: -1\n", "models.big.input_usd_per_1k", "input_usd_per_1k: -1"),
-        ("    provider: openai\n", "    provider: azure\n", "models.big.provider", "provider: azure"),
-        ("    model_id: gpt-4-turbo-2024-04-09\n", "    model_id: gpt-4-turbo-2024-04-09\n    timeout: 3\n", "models.big.timeout", "timeout: 3"),
-        ("      fallback: big\n", "      fallback: huge\n", "tasks.qa.route.fallback.0", "fallback: huge"),
+        (
+            "    input_usd_per_1k: 0.01\n",
+            "    input_usd_per_1k: -1\n",
+            "models.big.input_usd_per_1k",
+            "input_usd_per_1k: -1",
+        ),
+        (
+            "    provider: openai\n",
+            "    provider: azure\n",
+            "models.big.provider",
+            "provider: azure",
+        ),
+        (
+            "    model_id: gpt-4-turbo-2024-04-09\n",
+            "    model_id: gpt-4-turbo-2024-04-09\n    timeout: 3\n",
+            "models.big.timeout",
+            "timeout: 3",
+        ),
+        (
+            "      fallback: big\n",
+            "      fallback: huge\n",
+            "tasks.qa.route.fallback.0",
+            "fallback: huge",
+        ),
         ("COMPLEX: big}", "COMPLEX: gpt-5}", "tasks.qa.route.levels.COMPLEX", "levels:"),
         ("SIMPLE: cheap, ", "", "tasks.qa.route.levels", "levels:"),
-        ("      classifier: rules\n", "      classifier: llm\n", "tasks.qa.route.classifier", "classifier: llm"),
+        (
+            "      classifier: rules\n",
+            "      classifier: llm\n",
+            "tasks.qa.route.classifier",
+            "classifier: llm",
+        ),
         ("      strategy: complexity\n", "      strategy: magic\n", "tasks.qa.route", "route:"),
         ("  qa:\n", "  Q_A:\n", "tasks.Q_A", "Q_A:"),
         ("version: 1\n", "version: 2\n", "version", "version: 2"),
@@ -115,7 +140,10 @@ def test_config_errors_name_key_and_line(old: str, new: str, key: str, line_mark
 
 
 def test_budget_and_tier_references_are_checked() -> None:
-    text = MINIMAL + "    tiers:\n      free: tiny\n    budget:\n      daily_usd: 5\n      downgrade_to: cheap\n"
+    text = (
+        MINIMAL
+        + "    tiers:\n      free: tiny\n    budget:\n      daily_usd: 5\n      downgrade_to: cheap\n"
+    )
     with pytest.raises(ConfigError) as info:
         parse_config(text)
     assert info.value.key == "tasks.qa.tiers.free.model"

@@ -1,0 +1,439 @@
+"""The router end to end over real HTTP: strategies, faults, retries, fallbacks, costs, cache."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import structlog
+
+from llmrouter.errors import (
+    AllModelsFailed,
+    AuthenticationFailed,
+    CallBudgetExhausted,
+    ContextLengthExceeded,
+    ModelCoolingDown,
+    ProviderUnavailable,
+)
+from router.budget import BudgetTracker
+from router.config_loader import EXAMPLE_CONFIG, load_config
+from schemas import (
+    AttemptOutcome,
+    Complexity,
+    LLMRequest,
+    LLMResult,
+    ResultStatus,
+    encode,
+    token_cost_usd,
+)
+from tests.router.conftest import MakeRouter
+
+Stats = Callable[[], Awaitable[dict[str, Any]]]
+
+BASE = """\
+version: 1
+defaults:
+  max_calls_per_request: {max_calls}
+  max_output_tokens: 100
+  retry: {{rate_limited: 2, timeout: 1, server_error: 2, malformed: 1, base_delay_s: 0.01, max_delay_s: 0.05}}
+  cooldown: {{failures: {failures}, cooldown_s: 30, max_wait_s: 0}}
+  cache: {{enabled: {cache}}}
+models:
+  cheap:
+    provider: anthropic
+    model_id: claude-3-haiku-20240307
+    timeout_s: {timeout_s}
+    input_usd_per_1k: 0.00025
+    output_usd_per_1k: 0.00125
+    context_window_tokens: 200000
+  mid:
+    provider: openai
+    model_id: gpt-3.5-turbo-0125
+    input_usd_per_1k: 0.0005
+    output_usd_per_1k: 0.0015
+    context_window_tokens: 16385
+  big:
+    provider: openai
+    model_id: gpt-4-turbo-2024-04-09
+    input_usd_per_1k: 0.01
+    output_usd_per_1k: 0.03
+    context_window_tokens: 128000
+    timeout_s: {timeout_s}
+  small-window:
+    provider: openai-compatible
+    model_id: meta-llama/Meta-Llama-3-70B-Instruct
+    input_usd_per_1k: 0.0002
+    output_usd_per_1k: 0.0002
+    context_window_tokens: 600
+tasks:
+  qa:
+    route: {{strategy: static, model: cheap, fallback: [mid, big]}}
+  long:
+    route: {{strategy: static, model: small-window, fallback: [mid, big]}}
+  mod:
+    prompt:
+      response_format: json
+      template: 'Reply with JSON only: {{{{"label": "safe" or "unsafe", "confidence": 0.0-1.0}}}} Content: {{input}}'
+    route:
+      strategy: cascade
+      scorer: {scorer}
+      steps: [{{model: cheap, min_confidence: 0.9}}, {{model: big}}]
+"""
+
+
+def config(
+    *,
+    max_calls: int = 8,
+    failures: int = 50,
+    cache: bool = False,
+    timeout_s: float = 5,
+    scorer: str = "tests.router.scorers:unsure_marker",
+) -> str:
+    return BASE.format(
+        max_calls=max_calls,
+        failures=failures,
+        cache=str(cache).lower(),
+        timeout_s=timeout_s,
+        scorer=scorer,
+    )
+
+
+def req(text: str, task: str = "qa", **kw: Any) -> LLMRequest:
+    return LLMRequest.model_validate(
+        {"request_id": f"r-{abs(hash(text))}", "task": task, "input": text, **kw}
+    )
+
+
+class RecordingSleep:
+    """Records the delays the router asks for, then yields without waiting."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay_s: float) -> None:
+        self.delays.append(delay_s)
+        await asyncio.sleep(0)
+
+
+def outcomes(result: LLMResult) -> list[tuple[str, str]]:
+    return [(a.model, a.outcome.value) for a in result.attempts]
+
+
+# -- the shipped example, every task ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("task", "text"),
+    [
+        ("customer-support-qa", "How do I reset my password?"),
+        ("product-description", "Trail running shoe, waterproof, 280 g, for runners on wet trails"),
+        ("email-summarization", "From: Ana\nSubject: invoice\nPlease pay invoice 42 by Friday."),
+        ("sentiment-classification", "I love the new dashboard!"),
+        ("moderation", "Thanks for the helpful answer."),
+        ("legal-document-analysis", "Clause 9: this agreement renews automatically. Can we exit?"),
+    ],
+)
+async def test_every_example_task_is_answered(
+    make_router: MakeRouter, task: str, text: str
+) -> None:
+    router = await make_router(load_config(EXAMPLE_CONFIG))
+    result = await router.route(req(text, task))
+    assert result.status is ResultStatus.OK
+    assert result.output
+    assert result.model in router.config.models
+    assert result.attempts
+    for attempt in result.attempts:
+        spec = router.config.models[attempt.model]
+        assert attempt.cost_usd == token_cost_usd(
+            attempt.input_tokens,
+            attempt.output_tokens,
+            spec.input_usd_per_1k,
+            spec.output_usd_per_1k,
+        )
+    assert result.cost_usd == sum((a.cost_usd for a in result.attempts), Decimal(0))
+    assert result.cost_usd > 0
+
+
+async def test_complexity_route_uses_the_llm_classifier_and_bills_it(
+    make_router: MakeRouter,
+) -> None:
+    router = await make_router(load_config(EXAMPLE_CONFIG))
+    simple = await router.route(req("How do I reset my password?", "customer-support-qa"))
+    assert simple.complexity is Complexity.SIMPLE
+    assert simple.model == "claude-3-haiku"
+    classify = [a for a in simple.attempts if a.purpose == "classify"]
+    assert len(classify) == 1
+    assert classify[0].model == "claude-3-haiku"
+    assert classify[0].cost_usd > 0
+    hard = await router.route(
+        req(
+            "I was charged twice for order 1182 and my account is now suspended. Is that "
+            "allowed under your refund policy? Also, who do I contact about a dispute?",
+            "customer-support-qa",
+        )
+    )
+    assert hard.complexity is Complexity.COMPLEX
+    assert hard.model == "gpt-4-turbo"
+
+
+async def test_llm_classifier_failure_falls_back_to_rules(make_router: MakeRouter) -> None:
+    router = await make_router(load_config(EXAMPLE_CONFIG))
+    result = await router.route(
+        req("[[sim:fault=500*1@claude-3-haiku]]How do I reset my password?", "customer-support-qa")
+    )
+    assert result.status is ResultStatus.OK
+    assert result.complexity is Complexity.SIMPLE  # from the rules
+    assert [a.outcome for a in result.attempts if a.purpose == "classify"] == [
+        AttemptOutcome.SERVER_ERROR
+    ]
+
+
+# -- cascade ---------------------------------------------------------------------------------
+
+
+async def test_cascade_stops_at_a_confident_cheap_answer(make_router: MakeRouter) -> None:
+    router = await make_router(config())
+    result = await router.route(req("great post, thanks", "mod"))
+    assert outcomes(result) == [("cheap", "ok")]
+    assert not result.escalated
+    assert result.confidence == pytest.approx(0.97)
+
+
+async def test_cascade_escalates_an_unsure_answer(make_router: MakeRouter) -> None:
+    router = await make_router(config())
+    result = await router.route(req("unsure about this one", "mod"))
+    assert outcomes(result) == [("cheap", "low_confidence"), ("big", "ok")]
+    assert result.escalated
+    assert result.model == "big"
+    assert result.cost_usd == result.attempts[0].cost_usd + result.attempts[1].cost_usd
+
+
+async def test_cascade_reads_confidence_from_the_json_answer(make_router: MakeRouter) -> None:
+    from router.scoring import parse_json_answer
+
+    router = await make_router(config(scorer="json_confidence"))
+    result = await router.route(req("you are all idiots and I will find where you live", "mod"))
+    first = result.attempts[0]
+    parsed = parse_json_answer(result.output or "")
+    assert parsed is not None
+    assert result.confidence == pytest.approx(float(parsed["confidence"]))
+    if first.outcome is AttemptOutcome.LOW_CONFIDENCE:
+        assert first.confidence is not None
+        assert first.confidence < 0.9
+        assert result.escalated
+    else:
+        assert first.confidence is not None
+        assert first.confidence >= 0.9
+
+
+# -- faults through the real SDKs --------------------------------------------------------------
+
+
+async def test_rate_limit_is_retried_after_retry_after(
+    make_router: MakeRouter, sim_stats: Stats
+) -> None:
+    sleep = RecordingSleep()
+    router = await make_router(config(), sleep=sleep)
+    result = await router.route(req("hello [[sim:fault=429*1]][[sim:retry_after=1]]"))
+    assert outcomes(result) == [("cheap", "rate_limited"), ("cheap", "ok")]
+    assert sleep.delays
+    assert sleep.delays[0] >= 1.0
+    assert not result.fallback_used
+    assert (await sim_stats())["requests"] == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcome", "calls_to_cheap"),
+    [
+        ("500", "server_error", 3),  # 1 + 2 retries, then the fallback
+        ("529", "server_error", 3),
+        ("malformed", "malformed", 2),  # 1 + 1 retry
+        ("auth", "auth_error", 1),  # never retried
+        ("content_policy", "content_policy", 1),
+    ],
+)
+async def test_each_fault_is_retried_by_policy_then_falls_back(
+    make_router: MakeRouter, sim_stats: Stats, fault: str, outcome: str, calls_to_cheap: int
+) -> None:
+    router = await make_router(config())
+    result = await router.route(req(f"hi [[sim:fault={fault}@claude]]"))
+    assert outcomes(result) == [("cheap", outcome)] * calls_to_cheap + [("mid", "ok")]
+    assert result.fallback_used
+    assert result.status is ResultStatus.OK
+    assert (await sim_stats())["requests"] == calls_to_cheap + 1  # no hidden SDK retries
+
+
+async def test_a_hung_provider_times_out(make_router: MakeRouter) -> None:
+    router = await make_router(config(timeout_s=0.3))
+    result = await router.route(req("slow [[sim:fault=hang@claude]]"))
+    assert outcomes(result) == [("cheap", "timeout"), ("cheap", "timeout"), ("mid", "ok")]
+    assert all(a.latency_ms >= 250 for a in result.attempts[:2])
+
+
+async def test_context_length_goes_straight_to_a_larger_window(
+    make_router: MakeRouter, sim_stats: Stats
+) -> None:
+    router = await make_router(config())
+    long_text = "word " * 800  # ~1000 tokens: over small-window's 600
+    result = await router.route(req(long_text, "long"))
+    assert result.model == "mid"
+    assert result.fallback_used
+    # the window check happens before any call: no attempt, no cost, no upstream request
+    assert outcomes(result) == [("mid", "ok")]
+    assert (await sim_stats())["requests"] == 1
+    # a provider-side context-length error is recognised, not retried, and skips every
+    # model whose window is no larger
+    result = await router.route(req("short [[sim:fault=context_length@Llama]]", "long"))
+    assert outcomes(result) == [("small-window", "context_length"), ("mid", "ok")]
+    with pytest.raises(AllModelsFailed) as info:
+        await router.route(req("short [[sim:fault=context_length@claude]]"))
+    assert outcomes(info.value.result) == [("cheap", "context_length")]
+    assert isinstance(info.value.exceptions[0], ContextLengthExceeded)
+
+
+async def test_everything_failing_raises_every_error(make_router: MakeRouter) -> None:
+    router = await make_router(config(max_calls=20))
+    with pytest.raises(AllModelsFailed) as info:
+        await router.route(req("doomed [[sim:fault=500]]"))
+    failure = info.value
+    assert all(isinstance(e, ProviderUnavailable) for e in failure.exceptions)
+    assert len(failure.exceptions) == 9  # three models × (1 call + 2 retries)
+    result = failure.result
+    assert isinstance(result, LLMResult)
+    assert result.status is ResultStatus.FAILED
+    assert len(result.attempts) == 9
+    assert result.error
+    assert "500" in result.error
+
+
+async def test_upstream_calls_never_exceed_the_bound(
+    make_router: MakeRouter, sim_stats: Stats
+) -> None:
+    router = await make_router(config(max_calls=4))
+    with pytest.raises(AllModelsFailed) as info:
+        await router.route(req("doomed [[sim:fault=500]]"))
+    assert isinstance(info.value.exceptions[-1], CallBudgetExhausted)
+    assert len(info.value.result.attempts) == 4
+    assert (await sim_stats())["requests"] == 4
+
+
+async def test_cooldown_opens_and_skips_the_model(
+    make_router: MakeRouter, sim_stats: Stats
+) -> None:
+    router = await make_router(config(failures=3))
+    first = await router.route(req("a [[sim:fault=500@claude]]"))
+    assert [a.outcome for a in first.attempts if a.model == "cheap"] == [
+        AttemptOutcome.SERVER_ERROR
+    ] * 3
+    # the breaker is open now: the next request skips cheap without calling it
+    second = await router.route(req("b fine"))
+    assert outcomes(second) == [("mid", "ok")]
+    assert (await sim_stats())["models"].get("claude-3-haiku-20240307", {}).get("ok", 0) == 0
+    breaker = router.breakers["cheap"]
+    with pytest.raises(ModelCoolingDown):
+        breaker.before_call()
+
+
+async def test_budget_downgrade_is_reported(make_router: MakeRouter) -> None:
+    tracker = BudgetTracker()
+    cfg = load_config(EXAMPLE_CONFIG)
+    tracker.seed("customer-support-qa", Decimal("150"))
+    router = await make_router(cfg, budget=tracker)
+    result = await router.route(
+        req("How do I reset my password?", "customer-support-qa", user_tier="enterprise")
+    )
+    assert result.budget_exceeded
+    assert result.model == "claude-3-haiku"
+    assert result.route == "static (budget)"
+
+
+# -- cache -----------------------------------------------------------------------------------
+
+
+async def test_cache_hit_costs_nothing_and_calls_nobody(
+    make_router: MakeRouter, sim_stats: Stats
+) -> None:
+    router = await make_router(config(cache=True))
+    first = await router.route(req("How do I change my email address?"))
+    second = await router.route(req("  how do I change my EMAIL address?  "))
+    assert not first.cached
+    assert second.cached
+    assert second.output == first.output
+    assert outcomes(second) == [("cheap", "cache_hit")]
+    assert second.cost_usd == 0
+    assert (await sim_stats())["requests"] == 1
+
+
+async def test_failures_are_not_cached(make_router: MakeRouter, sim_stats: Stats) -> None:
+    router = await make_router(config(cache=True, max_calls=1))
+    with pytest.raises(AllModelsFailed):
+        await router.route(req("flaky [[sim:fault=500*1]]"))
+    again = await router.route(req("flaky [[sim:fault=500*1]]"))
+    assert not again.cached
+    assert again.status is ResultStatus.OK
+
+
+# -- the headline resilience check -------------------------------------------------------------
+
+
+async def test_200_concurrent_requests_survive_30_percent_primary_failures(
+    make_router: MakeRouter, sim_url: str
+) -> None:
+    """Primary fails 30% of calls (15% 429 with Retry-After: 1, 15% 500): all succeed,
+    and no request makes more upstream calls than the configured bound."""
+    from router.config_loader import parse_config
+    from router.providers.pool import ProviderPool
+    from simulator import ModelProfile, SimConfig, running
+
+    sim = SimConfig(
+        latency_ms=0,
+        seed=11,
+        models={
+            "claude-3-haiku-20240307": ModelProfile(rate_429=0.15, rate_500=0.15, retry_after_s=1)
+        },
+    )
+    cfg = parse_config(config(max_calls=5))
+    async with running(sim) as url:
+        from router import Router
+
+        router = Router(cfg, pool=ProviderPool(cfg.models, simulator_url=url))
+        try:
+            results = await asyncio.gather(
+                *(router.route(req(f"question {i}")) for i in range(200))
+            )
+        finally:
+            await router.aclose()
+    assert all(r.status is ResultStatus.OK for r in results)
+    assert max(len(r.attempts) for r in results) <= 5
+    failed_first = [r for r in results if r.attempts[0].outcome is not AttemptOutcome.OK]
+    assert 30 <= len(failed_first) <= 90  # the faults really happened
+    assert {a.outcome for r in failed_first for a in r.attempts} >= {
+        AttemptOutcome.RATE_LIMITED,
+        AttemptOutcome.SERVER_ERROR,
+    }
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+async def test_no_api_key_in_results_logs_or_errors(
+    make_router: MakeRouter, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "sk-ant-api03-THIS-IS-A-SECRET-KEY-0123456789"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", secret)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-ANOTHER-SECRET-0123456789")
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory())
+    router = await make_router(config(max_calls=3))
+    with pytest.raises(AllModelsFailed) as info:
+        await router.route(req("x [[sim:fault=auth]]"))
+    texts = [encode(info.value.result).decode(), str(info.value)]
+    texts += [str(e) for e in info.value.exceptions]
+    texts.append(capsys.readouterr().err + capsys.readouterr().out)
+    assert any(isinstance(e, AuthenticationFailed) for e in info.value.exceptions)
+    for text in texts:
+        assert secret not in text
+        assert "ANOTHER-SECRET" not in text
+    structlog.reset_defaults()
