@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -53,6 +54,7 @@ __all__ = [
     "RuleSpec",
     "RulesClassifierSpec",
     "StaticRoute",
+    "TaskCacheSettings",
     "TaskSpec",
     "UnresolvedReferences",
 ]
@@ -74,7 +76,14 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 def expand_env(value: str) -> str:
     """`${VAR}` and `${VAR:-default}` in endpoint URLs, so one file serves every environment."""
-    return _ENV_REF.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), value)
+
+    def sub(match: re.Match[str]) -> str:
+        found = os.environ.get(match.group(1)) or match.group(2)
+        if found is None:
+            raise ValueError(f"environment variable {match.group(1)} is not set and has no default")
+        return found
+
+    return _ENV_REF.sub(sub, value)
 
 
 def _as_list(value: Any) -> Any:
@@ -121,11 +130,24 @@ class CacheSettings(_Strict):
     #: answers sampled with temperature > 0 are not cached unless this is true
     cache_sampled: bool = False
 
+    @field_validator("redis_url")
+    @classmethod
+    def _expand(cls, value: str | None) -> str | None:
+        return expand_env(value) if value is not None else None
+
     @model_validator(mode="after")
     def _redis_needs_url(self) -> CacheSettings:
         if self.backend == "redis" and not self.redis_url:
             raise ValueError("backend 'redis' needs redis_url")
         return self
+
+
+class TaskCacheSettings(_Strict):
+    """A task's own cache policy; the backend is the one of `defaults.cache`."""
+
+    enabled: bool = True
+    ttl_s: int = Field(default=3600, ge=1)
+    cache_sampled: bool = False
 
 
 class Defaults(_Strict):
@@ -309,7 +331,24 @@ class TaskSpec(_Strict):
     budget: BudgetSpec | None = None
     timeout_s: float | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, ge=1)
-    cache: CacheSettings | None = None
+    cache: TaskCacheSettings | None = None
+
+
+def _check_cascade_prompt(task: TaskSpec) -> TaskSpec:
+    routes = [task.route, *task.tiers.values(), task.batch]
+    if task.budget is not None:
+        routes.append(task.budget.downgrade_to)
+    for route in routes:
+        if (
+            isinstance(route, CascadeRoute)
+            and route.scorer == "json_confidence"
+            and task.prompt.response_format != "json"
+        ):
+            raise ValueError(
+                "a cascade scored by json_confidence needs prompt.response_format: json "
+                "(or a scorer of your own)"
+            )
+    return task
 
 
 TaskKey = Annotated[str, StringConstraints(pattern=rf"^{TASK_NAME_PATTERN}$")]
@@ -320,7 +359,9 @@ class RouterConfig(_Strict):
     defaults: Defaults = Defaults()
     models: dict[str, ModelSpec] = Field(min_length=1)
     classifiers: dict[str, ClassifierSpec] = Field(default_factory=dict)
-    tasks: dict[TaskKey, TaskSpec] = Field(min_length=1)
+    tasks: dict[TaskKey, Annotated[TaskSpec, AfterValidator(_check_cascade_prompt)]] = Field(
+        min_length=1
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> RouterConfig:

@@ -49,7 +49,7 @@ def parse_config(text: str, *, source: str = "<config>") -> RouterConfig:
         raise ConfigError(
             f"{source}: the config must be a mapping of keys, got {type(data).__name__}"
         )
-    lines = _line_index(root)
+    lines = _line_index(root)  # raises ConfigError on duplicate keys
     try:
         return RouterConfig.model_validate(data)
     except ValidationError as exc:
@@ -105,6 +105,13 @@ def _line_index(node: Any, prefix: Path_ = ()) -> dict[Path_, int]:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             path = (*prefix, str(key_node.value))
+            if path in index:
+                # PyYAML keeps the last of two equal keys; a silent overwrite hides mistakes.
+                raise ConfigError(
+                    f"duplicate key (first on line {index[path]})",
+                    key=".".join(path),
+                    line=key_node.start_mark.line + 1,
+                )
             index[path] = key_node.start_mark.line + 1
             index.update(_line_index(value_node, path))
     elif isinstance(node, yaml.SequenceNode):

@@ -32,6 +32,8 @@ from router.cache import CachedAnswer, ResponseCache, cache_key
 from router.classifiers import ClassifierVerdict, RuleClassifier, parse_complexity
 from router.config import (
     CacheSettings,
+    CascadeRoute,
+    TaskCacheSettings,
     LLMClassifierSpec,
     ModelSpec,
     RouterConfig,
@@ -122,7 +124,10 @@ class Router:
             if isinstance(spec, RulesClassifierSpec)
         }
         self._default_rules = RuleClassifier(_DEFAULT_RULES)
-        self._scorers: dict[str, Scorer] = {}
+        # Import every cascade's scorer now: a bad `module:function` stops start-up.
+        self._scorers: dict[str, Scorer] = {
+            name: load_scorer(name) for name in _scorer_names(config)
+        }
 
     async def aclose(self) -> None:
         await self.pool.aclose()
@@ -337,7 +342,7 @@ class Router:
         return _Answer(model, completion.text, completion.model_version, confidence, cached=False)
 
     async def _store(
-        self, key: str, completion: Completion, confidence: float | None, settings: CacheSettings
+        self, key: str, completion: Completion, confidence: float | None, settings: CacheSettings | TaskCacheSettings
     ) -> None:
         answer = CachedAnswer(
             text=completion.text,
@@ -436,10 +441,16 @@ class Router:
         )
 
     def _scorer(self, name: str) -> Scorer:
-        scorer = self._scorers.get(name)
-        if scorer is None:
-            scorer = self._scorers[name] = load_scorer(name)
-        return scorer
+        return self._scorers[name]
+
+
+def _scorer_names(config: RouterConfig) -> set[str]:
+    names = {"json_confidence"}
+    for task in config.tasks.values():
+        routes = [task.route, *task.tiers.values(), task.batch]
+        routes += [task.budget.downgrade_to] if task.budget else []
+        names |= {r.scorer for r in routes if isinstance(r, CascadeRoute)}
+    return names
 
 
 def _ok_attempt(

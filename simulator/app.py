@@ -63,6 +63,10 @@ async def _set_model(request: web.Request) -> web.Response:
     return transport.json_response({"model": model, **profile.model_dump()})
 
 
+async def _on_shutdown(app: web.Application) -> None:
+    app[ENGINE].closing = True
+
+
 def create_app(
     config: SimConfig | None = None, *, index: EvalIndex | None = None
 ) -> web.Application:
@@ -77,6 +81,7 @@ def create_app(
     app.router.add_post("/_sim/reset", _reset)
     app.router.add_get("/_sim/models/{model}", _get_model)
     app.router.add_post("/_sim/models/{model}", _set_model)
+    app.on_shutdown.append(_on_shutdown)
     return app
 
 

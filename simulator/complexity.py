@@ -19,7 +19,6 @@ def _words(text: str) -> frozenset[str]:
 
 LEVELS = ("SIMPLE", "MEDIUM", "COMPLEX")
 
-_MARKER = "simple, medium, or complex"
 _QUESTION = re.compile(
     r"Question:\s*(.*?)\s*(?:\n\s*Classification:|\Z)", re.DOTALL | re.IGNORECASE
 )
@@ -47,7 +46,13 @@ _CUES: dict[str, frozenset[str]] = {
 
 
 def is_complexity_prompt(lowered_prompt: str) -> bool:
-    return _MARKER in lowered_prompt
+    """A prompt asking to classify something as SIMPLE, MEDIUM or COMPLEX."""
+    return (
+        "classif" in lowered_prompt
+        and "simple" in lowered_prompt
+        and "medium" in lowered_prompt
+        and "complex" in lowered_prompt
+    )
 
 
 def extract_question(prompt: str) -> str:

@@ -103,6 +103,7 @@ class Engine:
         self.stats = Stats()
         self._states: dict[str, _ModelState] = {}
         self._fault_counts: dict[tuple[str, str, int], int] = {}
+        self.closing = False  # set when the server shuts down: hanging calls let go
 
     # -- administration ----------------------------------------------------------------
 

@@ -6,8 +6,9 @@ Eval files are JSON: `{"task": str, "examples": [{"input": str, "category": str,
 Prompts wrap an example's input in a template ("Question: {question}", "### Question\\n
 {question}", "Text: \\"{text}\\""), so a prompt is matched by looking up each of its lines
 (whole, after the first ": ", without quotes) against the first line of every known input,
-then checking that the whole input occurs in the prompt. That is a handful of dict lookups
-per request, independent of the number of examples.
+then checking that the whole input occurs in the prompt; when several do (few-shot
+prompts), the last one wins. That is a handful of dict lookups per prompt line,
+independent of the number of examples.
 """
 
 from __future__ import annotations
@@ -106,12 +107,14 @@ class EvalIndex:
         for text in texts:
             best: EvalExample | None = None
             for line in text.splitlines():
+                on_line: EvalExample | None = None
                 for key in _line_keys(line):
                     for ex in self._by_first_line.get(key, ()):
-                        if (
-                            best is None or len(ex.input) > len(best.input)
-                        ) and ex.input.strip() in text:
-                            best = ex
+                        longer = on_line is None or len(ex.input) > len(on_line.input)
+                        if longer and ex.input.strip() in text:
+                            on_line = ex
+                if on_line is not None:
+                    best = on_line  # the last input in a prompt is the one being asked
             if best is not None:
                 return best
         return None

@@ -279,7 +279,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     outcome = await engine.run(replace(call, prompt=prompt), directive)
     if isinstance(outcome, Failure):
         if outcome.fault is Fault.HANG:
-            return await transport.hang(request, engine.config.hang_cap_s)
+            return await transport.hang(request, engine.config.hang_cap_s, lambda: engine.closing)
         return failure_response(outcome, model)
     headers = {
         "x-request-id": transport.new_id("req_"),

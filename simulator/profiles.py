@@ -8,6 +8,7 @@ covers `claude-3-haiku-20240307`), else a default chosen by cues in the name.
 from __future__ import annotations
 
 import math
+from functools import cache
 from pathlib import Path
 from typing import Any, Self
 
@@ -95,9 +96,14 @@ def load_profiles(path: Path) -> dict[str, ModelProfile]:
     return {str(k): ModelProfile.model_validate(v or {}) for k, v in models.items()}
 
 
+@cache
+def _shipped() -> tuple[tuple[str, ModelProfile], ...]:
+    return tuple(load_profiles(PROFILES_FILE).items())
+
+
 def shipped_profiles() -> dict[str, ModelProfile]:
     """The profiles of the seed's models that ship with the simulator (`models.yaml`)."""
-    return load_profiles(PROFILES_FILE)
+    return dict(_shipped())
 
 
 def resolve_profile(model_id: str, profiles: dict[str, ModelProfile]) -> ModelProfile:

@@ -25,7 +25,7 @@ async def _start(config: SimConfig | None, host: str, port: int) -> tuple[web.Ap
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site = web.TCPSite(runner, host, port, reuse_address=True, backlog=4096)
         await site.start()
     except BaseException:
         await runner.cleanup()

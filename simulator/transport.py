@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -53,7 +54,9 @@ async def open_sse(request: web.Request, headers: dict[str, str]) -> web.StreamR
     return response
 
 
-async def hang(request: web.Request, cap_s: float) -> web.Response:
+async def hang(
+    request: web.Request, cap_s: float, closing: Callable[[], bool] = lambda: False
+) -> web.Response:
     """Hold the request open until the client goes away or the server shuts down.
 
     On shutdown the connection is dropped without an answer, as a dying server would; after
@@ -64,7 +67,7 @@ async def hang(request: web.Request, cap_s: float) -> web.Response:
         transport = request.transport
         if transport is None or transport.is_closing():
             return web.Response(status=499)
-        if request.content.exception() is not None:  # aiohttp's shutdown signal
+        if closing() or request.content.exception() is not None:
             transport.close()
             return web.Response(status=499)
         await asyncio.sleep(_HANG_POLL_S)

@@ -157,7 +157,10 @@ class LocalKafka:
         *,
         progress: Callable[[str], None] | None = None,
     ) -> None:
-        self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
+        # Absolute: the JVM runs in the state dir, and the PID check matches its command line.
+        self.state_dir = (
+            (Path(state_dir) if state_dir else default_state_dir()).expanduser().absolute()
+        )
         self.port = port if port is not None else _env_int("LLMROUTER_KAFKA_PORT", 9092)
         self.controller_port = (
             controller_port

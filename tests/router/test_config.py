@@ -176,3 +176,46 @@ def test_no_api_key_values_in_the_example() -> None:
     raw = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     for spec in raw["models"].values():
         assert not {"api_key", "key", "token"} & set(spec)
+
+
+def test_duplicate_keys_stop_start_up() -> None:
+    text = MINIMAL.replace("  big:\n", "  cheap:\n", 1)
+    with pytest.raises(ConfigError, match="duplicate key") as info:
+        parse_config(text)
+    assert info.value.key == "models.cheap"
+    assert info.value.line == _line_of(text, "  cheap:") + 5
+
+
+def test_unset_env_var_in_base_url_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    text = MINIMAL.replace(
+        "    model_id: gpt-4-turbo-2024-04-09\n",
+        "    model_id: gpt-4-turbo-2024-04-09\n    base_url: ${NOT_SET_ANYWHERE}/v1\n",
+    )
+    with pytest.raises(ConfigError, match="NOT_SET_ANYWHERE is not set") as info:
+        parse_config(text)
+    assert info.value.key == "models.big.base_url"
+
+
+CASCADE = """
+  mod:
+    route:
+      strategy: cascade
+      steps: [{model: cheap, min_confidence: 0.9}, {model: big}]
+"""
+
+
+def test_cascade_on_json_confidence_needs_a_json_prompt() -> None:
+    with pytest.raises(ConfigError, match="response_format: json") as info:
+        parse_config(MINIMAL + CASCADE)
+    assert info.value.key == "tasks.mod"
+    fixed = MINIMAL + CASCADE.replace("    route:\n", "    prompt: {response_format: json}\n    route:\n")
+    assert parse_config(fixed).tasks["mod"].prompt.response_format == "json"
+
+
+def test_a_bad_scorer_stops_router_start_up() -> None:
+    from router import Router
+
+    text = MINIMAL + CASCADE.replace("      strategy: cascade\n", "      strategy: cascade\n      scorer: nowhere:nothing\n")
+    with pytest.raises(ConfigError, match="cannot import scorer 'nowhere:nothing'"):
+        Router(parse_config(text))

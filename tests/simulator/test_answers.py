@@ -173,3 +173,14 @@ def test_answerer_difficulty_makes_hard_inputs_harder() -> None:
         text = answerer.answer("cheap", 0.74, Prompt(system="", messages=(("user", ex.input),)))
         hits[ex.difficulty] += sum(e in text for e in ex.expected_elements)
     assert hits["easy"] > hits["hard"] * 1.3
+
+
+async def test_few_shot_prompt_matches_the_last_input(oai: openai.AsyncOpenAI) -> None:
+    shots, target = moderation_examples()[0], moderation_examples()[1]
+    prompt = (
+        "Classify comments as safe or unsafe.\n"
+        f"Text: {shots['input']}\nLabel: {shots['label']}\n\n"
+        f"Text: {target['input']}\nLabel:"
+    )
+    direct = await _ask(oai, "sim-strong", f"Classify as safe or unsafe.\nText: {target['input']}")
+    assert await _ask(oai, "sim-strong", prompt) == direct
