@@ -18,13 +18,16 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from llmrouter import commands
+    from llmrouter import commands, pipeline_commands
     from llmrouter.kafka.cli import app as kafka_app
 
     app.add_typer(kafka_app, name="kafka", help="A local single-node Kafka for development.")
     app.command()(commands.route)
     app.command()(commands.sim)
     app.command()(commands.schemas)
+    app.command()(pipeline_commands.worker)
+    app.command()(pipeline_commands.run)
+    app.command()(pipeline_commands.produce)
 
 
 def main() -> None:

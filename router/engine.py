@@ -8,6 +8,7 @@ result as `.result`, so the caller can publish it and dead-letter the request.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,12 +34,12 @@ from router.classifiers import ClassifierVerdict, RuleClassifier, parse_complexi
 from router.config import (
     CacheSettings,
     CascadeRoute,
-    TaskCacheSettings,
     LLMClassifierSpec,
     ModelSpec,
     RouterConfig,
     RulesClassifierSpec,
     RuleSpec,
+    TaskCacheSettings,
     TaskSpec,
 )
 from router.decision import RouteDecision, decide, select_route
@@ -155,7 +156,9 @@ class Router:
         if selected.classifier is None:
             return None
         call = _Call(request, self.config.defaults.max_calls_per_request)
-        return await self._classify(selected.classifier, request, call)
+        verdict = await self._classify(selected.classifier, request, call)
+        # The pipeline bills the classifier's calls with the request's result.
+        return dataclasses.replace(verdict, attempts=list(call.attempts))
 
     async def route(self, request: LLMRequest) -> LLMResult:
         task = self.validate(request)
@@ -342,7 +345,11 @@ class Router:
         return _Answer(model, completion.text, completion.model_version, confidence, cached=False)
 
     async def _store(
-        self, key: str, completion: Completion, confidence: float | None, settings: CacheSettings | TaskCacheSettings
+        self,
+        key: str,
+        completion: Completion,
+        confidence: float | None,
+        settings: CacheSettings | TaskCacheSettings,
     ) -> None:
         answer = CachedAnswer(
             text=completion.text,

@@ -137,8 +137,6 @@ def _vocabulary(lowered_prompt: str) -> tuple[str, ...]:
         "positive" in lowered_prompt and "negative" in lowered_prompt
     ):
         return ("positive", "negative", "neutral")
-    if "spam" in lowered_prompt:
-        return ("spam", "not_spam")
     return ()
 
 
@@ -187,7 +185,7 @@ class Answerer:
                 return self._json_label(model_id, example.input, label, correct)
             return label
         if example is not None:
-            text, share = self._elements(model_id, quality, example)
+            text, share = self._elements(model_id, quality, example, "summar" in lowered)
             if json_mode:
                 conf = self._confidence(model_id, example.input, share >= 0.5)
                 return orjson.dumps(
@@ -225,7 +223,9 @@ class Answerer:
         conf = self._confidence(model_id, key, correct)
         return orjson.dumps({"label": label, "confidence": conf, "reason": _reason(label)}).decode()
 
-    def _elements(self, model_id: str, quality: float, example: EvalExample) -> tuple[str, float]:
+    def _elements(
+        self, model_id: str, quality: float, example: EvalExample, summary: bool = False
+    ) -> tuple[str, float]:
         p = effective_quality(quality, example.difficulty)
         inp = example.input
         kept: list[str] = []
@@ -233,13 +233,20 @@ class Answerer:
         for element in example.expected_elements:
             won = _unit(self._seed, model_id, inp, "el", element) < p
             (kept if won else missing).append(element)
-        parts = [_pick(_OPENERS, self._seed, model_id, inp, "open")]
-        parts.extend(self._mentions(model_id, example, kept, missing))
+        mentions = self._mentions(model_id, example, kept, missing)
+        if summary:  # a summary: just the points, no support-desk pleasantries
+            return "Summary: " + (" ".join(mentions) or "no key points."), self._share(
+                example, kept
+            )
+        parts = [_pick(_OPENERS, self._seed, model_id, inp, "open"), *mentions]
         start = int(_unit(self._seed, model_id, inp, "fill") * len(_FILLERS))
         parts.extend(_FILLERS[(start + i) % len(_FILLERS)] for i in range(min(len(missing), 2)))
         parts.append(_pick(_CLOSERS, self._seed, model_id, inp, "close"))
-        share = len(kept) / len(example.expected_elements) if example.expected_elements else 1.0
-        return " ".join(parts), share
+        return " ".join(parts), self._share(example, kept)
+
+    @staticmethod
+    def _share(example: EvalExample, kept: list[str]) -> float:
+        return len(kept) / len(example.expected_elements) if example.expected_elements else 1.0
 
     def _mentions(
         self, model_id: str, example: EvalExample, kept: list[str], missing: list[str]

@@ -177,11 +177,11 @@ class Engine:
                 await self._sleep(state, directive)
             return Failure(fault, prompt_tokens, profile.context_window_tokens, retry_after)
 
+        # Counted before the latency, so a caller that gives up early is still counted.
+        self.stats.record(call.api, call.model, OK)
         await self._sleep(state, directive)
         text = self.answerer.answer(call.model, profile.quality, call.prompt)
-        reply = self._finish(text, call, prompt_tokens)
-        self.stats.record(call.api, call.model, OK)
-        return reply
+        return self._finish(text, call, prompt_tokens)
 
     def _directed_fault(self, call: Call, directive: Directive) -> Fault | None:
         if directive.fault is None or not directive.applies_to(call.model):

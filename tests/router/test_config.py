@@ -209,13 +209,17 @@ def test_cascade_on_json_confidence_needs_a_json_prompt() -> None:
     with pytest.raises(ConfigError, match="response_format: json") as info:
         parse_config(MINIMAL + CASCADE)
     assert info.value.key == "tasks.mod"
-    fixed = MINIMAL + CASCADE.replace("    route:\n", "    prompt: {response_format: json}\n    route:\n")
+    fixed = MINIMAL + CASCADE.replace(
+        "    route:\n", "    prompt: {response_format: json}\n    route:\n"
+    )
     assert parse_config(fixed).tasks["mod"].prompt.response_format == "json"
 
 
 def test_a_bad_scorer_stops_router_start_up() -> None:
     from router import Router
 
-    text = MINIMAL + CASCADE.replace("      strategy: cascade\n", "      strategy: cascade\n      scorer: nowhere:nothing\n")
+    text = MINIMAL + CASCADE.replace(
+        "      strategy: cascade\n", "      strategy: cascade\n      scorer: nowhere:nothing\n"
+    )
     with pytest.raises(ConfigError, match="cannot import scorer 'nowhere:nothing'"):
         Router(parse_config(text))

@@ -184,3 +184,16 @@ async def test_few_shot_prompt_matches_the_last_input(oai: openai.AsyncOpenAI) -
     )
     direct = await _ask(oai, "sim-strong", f"Classify as safe or unsafe.\nText: {target['input']}")
     assert await _ask(oai, "sim-strong", prompt) == direct
+
+
+async def test_summary_prompts_get_summaries(oai: openai.AsyncOpenAI) -> None:
+    example = qa_examples()[5]
+    answer = await _ask(oai, "sim-strong", f"Summarize this email:\n{example['input']}")
+    assert answer.startswith("Summary: ")
+    unknown = await _ask(
+        oai,
+        "gpt-4-turbo",
+        "Summarize this email:\nHi team. The launch moved to Friday. Please update the plan. "
+        "Thanks.",
+    )
+    assert unknown == "Summary: Hi team. The launch moved to Friday."

@@ -28,23 +28,21 @@ async def test_running_closes_its_server(eval_dir: Path) -> None:
 async def test_shutdown_drops_hanging_requests(eval_dir: Path) -> None:
     config = SimConfig(latency_ms=0, eval_dirs=[eval_dir])
     started = time.monotonic()
-    client = openai.AsyncOpenAI(api_key="sk-test", max_retries=0, base_url="http://unused")
-    try:
-        async with running(config) as url:
-            client = client.with_options(base_url=f"{url}/v1")
-            call = asyncio.ensure_future(
-                client.chat.completions.create(
-                    model="gpt-4",
-                    messages=[{"role": "user", "content": "[[sim:fault=hang]]"}],
-                    timeout=60,
-                )
+    async with running(config) as url:
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="sk-test", max_retries=0)
+        call = asyncio.ensure_future(
+            client.chat.completions.create(
+                model="gpt-4",
+                messages=[{"role": "user", "content": "[[sim:fault=hang]]"}],
+                timeout=60,
             )
-            async with aiohttp.ClientSession() as http:
-                while True:  # until the server has seen the hanging call
-                    async with http.get(f"{url}/_sim/stats") as resp:
-                        if (await resp.json())["totals"]["hang"] == 1:
-                            break
-                    await asyncio.sleep(0)
+        )
+        async with aiohttp.ClientSession() as http:
+            while True:  # until the server has seen the hanging call
+                async with http.get(f"{url}/_sim/stats") as resp:
+                    if (await resp.json())["totals"]["hang"] == 1:
+                        break
+    try:
         with pytest.raises(openai.APIConnectionError):
             await call
     finally:

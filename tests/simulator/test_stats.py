@@ -67,3 +67,16 @@ async def test_profile_endpoint_resolves_ids(http: aiohttp.ClientSession, sim_ur
         body = await resp.json()
     assert body["quality"] == 0.76
     assert body["context_window_tokens"] == 200_000
+
+
+async def test_a_call_abandoned_during_latency_is_counted(
+    oai: openai.AsyncOpenAI, http: aiohttp.ClientSession, sim_url: str
+) -> None:
+    with pytest.raises(openai.APITimeoutError):
+        await oai.with_options(timeout=0.2).chat.completions.create(
+            model="gpt-4-turbo",
+            messages=[{"role": "user", "content": "slow one"}],
+            extra_headers={"x-sim-latency-ms": "5000"},
+        )
+    stats = await get_stats(http, sim_url)
+    assert stats["models"]["gpt-4-turbo"]["ok"] == 1

@@ -1,0 +1,122 @@
+"""Commands that run the Kafka pipeline: workers, `run`, `produce`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from llmrouter.commands import ConfigOption
+from llmrouter.errors import ConfigError
+from llmrouter.logging import configure_logging
+
+BootstrapOption = Annotated[
+    str | None,
+    typer.Option(
+        "--bootstrap-servers",
+        help="Kafka servers (else $KAFKA_BOOTSTRAP_SERVERS, else localhost:9092).",
+    ),
+]
+InstanceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--instance-id",
+        help="Stable id of this worker across restarts (else $LLMROUTER_INSTANCE_ID, else host-pid).",
+    ),
+]
+InFlightOption = Annotated[int, typer.Option(help="Requests in flight at once per worker.")]
+GraceOption = Annotated[float, typer.Option(help="Seconds to drain in-flight work on SIGTERM.")]
+LogOption = Annotated[str, typer.Option(help="Log level: debug, info, warning.")]
+
+
+def worker(
+    kind: Annotated[str, typer.Argument(help="classifier or router")],
+    config: ConfigOption = None,
+    bootstrap_servers: BootstrapOption = None,
+    instance_id: InstanceOption = None,
+    max_in_flight: InFlightOption = 256,
+    grace_s: GraceOption = 30.0,
+    log_level: LogOption = "info",
+) -> None:
+    """Run one worker process: `classifier` (requests → classified) or `router`
+    (classified → results and cost events). SIGTERM drains in-flight work and commits."""
+    if kind not in ("classifier", "router"):
+        raise ConfigError(f"unknown worker {kind!r}: use classifier or router")
+    _run([kind], config, bootstrap_servers, instance_id, max_in_flight, grace_s, log_level)
+
+
+def run(
+    config: ConfigOption = None,
+    bootstrap_servers: BootstrapOption = None,
+    instance_id: InstanceOption = None,
+    max_in_flight: InFlightOption = 256,
+    grace_s: GraceOption = 30.0,
+    log_level: LogOption = "info",
+) -> None:
+    """Run every worker in this one process (the default on one machine)."""
+    _run(
+        ["classifier", "router"],
+        config,
+        bootstrap_servers,
+        instance_id,
+        max_in_flight,
+        grace_s,
+        log_level,
+    )
+
+
+def _run(
+    kinds: list[str],
+    config_path: Path | None,
+    bootstrap: str | None,
+    instance_id: str | None,
+    max_in_flight: int,
+    grace_s: float,
+    log_level: str,
+) -> None:
+    from router import load_config
+    from workers.app import WorkerSettings, run_workers
+    from workers.kafka_settings import KafkaSettings
+
+    configure_logging(log_level)
+    config = load_config(config_path)
+    settings = WorkerSettings(
+        kafka=KafkaSettings.from_env(bootstrap),
+        instance_id=instance_id or "",
+        max_in_flight=max_in_flight,
+        grace_s=grace_s,
+    )
+    asyncio.run(run_workers(kinds, config, settings))  # type: ignore[arg-type]
+
+
+def produce(
+    task: Annotated[str, typer.Option(help="Task name, e.g. moderation.")],
+    input: Annotated[str | None, typer.Option("--input", help="One request's text.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="JSON Lines: one object per line with at least `input` (any request field).",
+        ),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the results and print them.")
+    ] = False,
+    timeout_s: Annotated[float, typer.Option(help="How long --wait waits.")] = 120.0,
+    tier: Annotated[str | None, typer.Option(help="User tier for --input.")] = None,
+    bootstrap_servers: BootstrapOption = None,
+) -> None:
+    """Publish requests (one text, or a JSON Lines file) and optionally wait for their results."""
+    from producers.cli import produce_requests
+
+    if (input is None) == (file is None):
+        raise ConfigError("give exactly one of --input or --file")
+    configure_logging("warning")
+    code = asyncio.run(
+        produce_requests(task, input, file, wait, timeout_s, tier, bootstrap_servers)
+    )
+    sys.stdout.flush()
+    raise typer.Exit(code)

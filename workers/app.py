@@ -1,0 +1,120 @@
+"""Building and running the workers: `llmrouter worker classifier|router` and `llmrouter run`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import structlog
+
+from llmrouter.kafka.topics import ensure_topics, spec_topics
+from router import Router, RouterConfig
+from schemas import CLASSIFIED_PATTERN, REQUESTS_PATTERN
+from workers.handlers import ClassifierHandler, RouterHandler
+from workers.kafka_settings import KafkaSettings
+from workers.outputs import error_policy
+from workers.runtime import TransactionalWorker, WorkerOptions
+
+__all__ = [
+    "CLASSIFIER_GROUP",
+    "ROUTER_GROUP",
+    "WorkerKind",
+    "WorkerSettings",
+    "build_worker",
+    "run_workers",
+]
+
+log = structlog.get_logger("llmrouter.workers")
+
+WorkerKind = Literal["classifier", "router"]
+CLASSIFIER_GROUP = "llmrouter-classifier"
+ROUTER_GROUP = "llmrouter-router"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Everything a worker process is started with besides the routing config."""
+
+    kafka: KafkaSettings
+    #: stable across restarts of the same worker (e.g. a StatefulSet pod name), so a
+    #: restarted worker fences its crashed self at once; defaults to host and pid
+    instance_id: str = ""
+    max_in_flight: int = 256
+    grace_s: float = 30.0
+    max_message_bytes: int = 1_000_000
+    partitions: int = 3
+    metadata_max_age_ms: int = 30_000
+    group_prefix: str = ""
+
+    def resolved_instance_id(self) -> str:
+        return (
+            self.instance_id
+            or os.environ.get("LLMROUTER_INSTANCE_ID")
+            or (f"{socket.gethostname()}-{os.getpid()}")
+        )
+
+
+def build_worker(kind: WorkerKind, router: Router, settings: WorkerSettings) -> TransactionalWorker:
+    group = settings.group_prefix + (CLASSIFIER_GROUP if kind == "classifier" else ROUTER_GROUP)
+    options = WorkerOptions(
+        name=kind,
+        group_id=group,
+        pattern=REQUESTS_PATTERN if kind == "classifier" else CLASSIFIED_PATTERN,
+        transactional_id=f"{group}-{settings.resolved_instance_id()}",
+        max_in_flight=settings.max_in_flight,
+        grace_s=settings.grace_s,
+        metadata_max_age_ms=settings.metadata_max_age_ms,
+    )
+    handler = (
+        ClassifierHandler(router, max_message_bytes=settings.max_message_bytes)
+        if kind == "classifier"
+        else RouterHandler(router, max_message_bytes=settings.max_message_bytes)
+    )
+    return TransactionalWorker(options, settings.kafka, handler, error_policy(kind))
+
+
+async def prepare_topics(config: RouterConfig, settings: WorkerSettings) -> None:
+    """Create the SPEC's topics of every configured task (we do not rely on auto-creation)."""
+    await ensure_topics(
+        settings.kafka.bootstrap_servers,
+        spec_topics(config.tasks, partitions=settings.partitions),
+        client_kwargs={
+            k: v for k, v in settings.kafka.client_kwargs().items() if k != "bootstrap_servers"
+        },
+    )
+
+
+async def run_workers(
+    kinds: Sequence[WorkerKind],
+    config: RouterConfig,
+    settings: WorkerSettings,
+    *,
+    stop: asyncio.Event | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run the given workers in this process until SIGTERM/SIGINT (or `stop`), then drain."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    await prepare_topics(config, settings)
+    router = Router(config)
+    workers = [build_worker(kind, router, settings) for kind in kinds]
+    try:
+        for worker in workers:
+            await worker.start()
+        if ready is not None:
+            ready.set()
+        await asyncio.gather(*(worker.run(stop) for worker in workers))
+    finally:
+        await router.aclose()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
