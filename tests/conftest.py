@@ -37,6 +37,15 @@ def kafka_bootstrap() -> Iterator[str]:
         yield servers
 
 
+@pytest.fixture(scope="session")
+async def sim_url() -> AsyncIterator[str]:
+    """A provider simulator for the whole session (zero latency, fixed seed)."""
+    from simulator import SimConfig, running
+
+    async with running(SimConfig(latency_ms=0, seed=3)) as url:
+        yield url
+
+
 @pytest.fixture
 def unique_name() -> Callable[[str], str]:
     """`unique_name("orders")` -> "orders-1f2e3d4c5b6a": tests never share topics or groups."""

@@ -51,6 +51,8 @@ class WorkerSettings:
     partitions: int = 3
     metadata_max_age_ms: int = 30_000
     group_prefix: str = ""
+    #: create the SPEC topics of the configured tasks at start-up
+    create_topics: bool = True
 
     def resolved_instance_id(self) -> str:
         return (
@@ -104,7 +106,8 @@ async def run_workers(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    await prepare_topics(config, settings)
+    if settings.create_topics:
+        await prepare_topics(config, settings)
     router = Router(config)
     workers = [build_worker(kind, router, settings) for kind in kinds]
     try:

@@ -12,15 +12,8 @@ from router import Router
 from router.config import RouterConfig
 from router.config_loader import parse_config
 from router.providers.pool import ProviderPool
-from simulator import SimConfig, running
 
 MakeRouter = Callable[..., Awaitable[Router]]
-
-
-@pytest.fixture(scope="session")
-async def sim_url() -> AsyncIterator[str]:
-    async with running(SimConfig(latency_ms=0, seed=3)) as url:
-        yield url
 
 
 @pytest.fixture

@@ -1,0 +1,189 @@
+"""Pipeline fixtures: workers running on the real broker against the simulator, with task
+names unique to each test so no test sees another's messages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import BaseModel
+
+from llmrouter.kafka.topics import ensure_topics, spec_topics
+from router import RouterConfig
+from router.config_loader import parse_config
+from schemas import decode
+from workers.app import WorkerKind, WorkerSettings, run_workers
+from workers.kafka_settings import KafkaSettings
+
+M = TypeVar("M", bound=BaseModel)
+
+PIPELINE_CONFIG = """\
+version: 1
+defaults:
+  max_input_chars: 2000
+  max_calls_per_request: 6
+  retry: {{base_delay_s: 0.01, max_delay_s: 0.05}}
+  cache: {{enabled: false}}
+models:
+  cheap:
+    provider: anthropic
+    model_id: claude-3-haiku-20240307
+    input_usd_per_1k: 0.00025
+    output_usd_per_1k: 0.00125
+  mid:
+    provider: openai
+    model_id: gpt-3.5-turbo-0125
+    input_usd_per_1k: 0.0005
+    output_usd_per_1k: 0.0015
+  big:
+    provider: openai
+    model_id: gpt-4-turbo-2024-04-09
+    input_usd_per_1k: 0.01
+    output_usd_per_1k: 0.03
+classifiers:
+  rules:
+    kind: rules
+    rules:
+      - {{name: long, weight: 1.0, min_chars: 120}}
+      - {{name: billing, weight: 2.0, any_of: [refund, charged, invoice]}}
+tasks:
+  {qa}:
+    route:
+      strategy: complexity
+      classifier: rules
+      levels: {{SIMPLE: cheap, MEDIUM: mid, COMPLEX: big}}
+      fallback: [big]
+  {mod}:
+    prompt:
+      response_format: json
+    route:
+      strategy: cascade
+      scorer: tests.router.scorers:unsure_marker
+      steps: [{{model: cheap, min_confidence: 0.9}}, {{model: big}}]
+  {summ}:
+    route: {{strategy: static, model: cheap, fallback: [mid]}}
+"""
+
+
+@dataclass
+class Pipeline:
+    bootstrap: str
+    config: RouterConfig
+    config_text: str
+    tasks: dict[str, str]
+    group_prefix: str
+    kafka: KafkaSettings
+    runs: list[tuple[asyncio.Event, asyncio.Task[None]]] = field(default_factory=list)
+
+    def settings(self, **overrides: Any) -> WorkerSettings:
+        base: dict[str, Any] = {
+            "kafka": self.kafka,
+            "instance_id": f"{self.group_prefix}i",
+            "max_in_flight": 64,
+            "grace_s": 10.0,
+            "group_prefix": self.group_prefix,
+            "metadata_max_age_ms": 1000,
+        }
+        base.update(overrides)
+        return WorkerSettings(**base)
+
+    async def start(
+        self, kinds: Iterable[WorkerKind] = ("classifier", "router"), **overrides: Any
+    ) -> asyncio.Event:
+        """Run workers in this process; returns the event that stops them."""
+        stop, ready = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(
+            run_workers(list(kinds), self.config, self.settings(**overrides), stop=stop, ready=ready)
+        )
+        ready_wait = asyncio.create_task(ready.wait())
+        done, _ = await asyncio.wait({task, ready_wait}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            ready_wait.cancel()
+            task.result()  # raises what stopped it
+        assert ready_wait in done, "workers did not start within 60 s"
+        self.runs.append((stop, task))
+        return stop
+
+    async def stop_all(self) -> None:
+        for stop, task in self.runs:
+            stop.set()
+        for _, task in self.runs:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 60)
+        self.runs.clear()
+
+
+@pytest.fixture
+async def pipeline(
+    kafka_bootstrap: str, sim_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Callable[..., Awaitable[Pipeline]]]:
+    monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", sim_url)
+    made: list[Pipeline] = []
+
+    async def make(*, create_topics: bool = True, partitions: int = 3) -> Pipeline:
+        suffix = uuid.uuid4().hex[:10]
+        tasks = {name: f"{name}-{suffix}" for name in ("qa", "mod", "summ")}
+        text = PIPELINE_CONFIG.format(**tasks)
+        config = parse_config(text)
+        if create_topics:
+            await ensure_topics(kafka_bootstrap, spec_topics(config.tasks, partitions=partitions))
+        p = Pipeline(
+            bootstrap=kafka_bootstrap,
+            config=config,
+            config_text=text,
+            tasks=tasks,
+            group_prefix=f"t{suffix}-",
+            kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
+        )
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        await p.stop_all()
+
+
+async def read_topic(
+    bootstrap: str,
+    topics: Iterable[str],
+    model: type[M],
+    *,
+    until: Callable[[list[M]], bool],
+    timeout_s: float = 60.0,
+) -> list[M]:
+    """Every message of `topics` from the beginning (read_committed) until `until(messages)`
+    holds, then a short extra read to catch anything published twice."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        partitions = []
+        for topic in topics:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+            partitions += [TopicPartition(topic, p) for p in parts]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        messages: list[M] = []
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        satisfied_at: float | None = None
+        while True:
+            now = asyncio.get_running_loop().time()
+            if satisfied_at is None and until(messages):
+                satisfied_at = now
+            if satisfied_at is not None and now - satisfied_at > 1.0:
+                return messages
+            if now > deadline:
+                raise AssertionError(f"timed out with {len(messages)} messages on {list(topics)}")
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                messages.extend(decode(r.value, model) for r in records)
+    finally:
+        await consumer.stop()
