@@ -27,8 +27,12 @@ InstanceOption = Annotated[
         help="Stable id of this worker across restarts (else $LLMROUTER_INSTANCE_ID, else host-pid).",
     ),
 ]
-InFlightOption = Annotated[int, typer.Option(help="Requests in flight at once per worker.")]
-GraceOption = Annotated[float, typer.Option(help="Seconds to drain in-flight work on SIGTERM.")]
+InFlightOption = Annotated[
+    int | None, typer.Option(help="Requests in flight at once per worker (default 256).")
+]
+GraceOption = Annotated[
+    float | None, typer.Option(help="Seconds to drain in-flight work on SIGTERM (default 30).")
+]
 LogOption = Annotated[str, typer.Option(help="Log level: debug, info, warning.")]
 
 
@@ -37,8 +41,8 @@ def worker(
     config: ConfigOption = None,
     bootstrap_servers: BootstrapOption = None,
     instance_id: InstanceOption = None,
-    max_in_flight: InFlightOption = 256,
-    grace_s: GraceOption = 30.0,
+    max_in_flight: InFlightOption = None,
+    grace_s: GraceOption = None,
     log_level: LogOption = "info",
 ) -> None:
     """Run one worker process: `classifier` (requests → classified) or `router`
@@ -52,8 +56,8 @@ def run(
     config: ConfigOption = None,
     bootstrap_servers: BootstrapOption = None,
     instance_id: InstanceOption = None,
-    max_in_flight: InFlightOption = 256,
-    grace_s: GraceOption = 30.0,
+    max_in_flight: InFlightOption = None,
+    grace_s: GraceOption = None,
     log_level: LogOption = "info",
 ) -> None:
     """Run every worker in this one process (the default on one machine)."""
@@ -73,8 +77,8 @@ def _run(
     config_path: Path | None,
     bootstrap: str | None,
     instance_id: str | None,
-    max_in_flight: int,
-    grace_s: float,
+    max_in_flight: int | None,
+    grace_s: float | None,
     log_level: str,
 ) -> None:
     from router import load_config
@@ -83,9 +87,9 @@ def _run(
 
     configure_logging(log_level)
     config = load_config(config_path)
-    settings = WorkerSettings(
-        kafka=KafkaSettings.from_env(bootstrap),
-        instance_id=instance_id or "",
+    settings = WorkerSettings.from_env(
+        KafkaSettings.from_env(bootstrap),
+        instance_id=instance_id,
         max_in_flight=max_in_flight,
         grace_s=grace_s,
     )

@@ -15,7 +15,7 @@ import structlog
 
 from llmrouter.kafka.topics import ensure_topics, spec_topics
 from router import Router, RouterConfig
-from schemas import CLASSIFIED_PATTERN, REQUESTS_PATTERN
+from schemas.topics import TASK_NAME_PATTERN
 from workers.handlers import ClassifierHandler, RouterHandler
 from workers.kafka_settings import KafkaSettings
 from workers.outputs import error_policy
@@ -53,6 +53,20 @@ class WorkerSettings:
     group_prefix: str = ""
     #: create the SPEC topics of the configured tasks at start-up
     create_topics: bool = True
+    #: regex of the task names this deployment serves (the default: every task)
+    tasks_pattern: str = TASK_NAME_PATTERN
+    session_timeout_ms: int = 10_000
+
+    @classmethod
+    def from_env(cls, kafka: KafkaSettings, **values: object) -> WorkerSettings:
+        """Values given here win; then LLMROUTER_* environment variables; then defaults."""
+        env = os.environ
+        from_env: dict[str, object] = {}
+        for name, var, cast in _ENV_SETTINGS:
+            if var in env:
+                from_env[name] = cast(env[var])
+        from_env.update({k: v for k, v in values.items() if v is not None})
+        return cls(kafka=kafka, **from_env)  # type: ignore[arg-type]
 
     def resolved_instance_id(self) -> str:
         return (
@@ -62,16 +76,30 @@ class WorkerSettings:
         )
 
 
+_ENV_SETTINGS: tuple[tuple[str, str, type], ...] = (
+    ("instance_id", "LLMROUTER_INSTANCE_ID", str),
+    ("max_in_flight", "LLMROUTER_MAX_IN_FLIGHT", int),
+    ("grace_s", "LLMROUTER_GRACE_S", float),
+    ("max_message_bytes", "LLMROUTER_MAX_MESSAGE_BYTES", int),
+    ("partitions", "LLMROUTER_PARTITIONS", int),
+    ("metadata_max_age_ms", "LLMROUTER_METADATA_MAX_AGE_MS", int),
+    ("group_prefix", "LLMROUTER_GROUP_PREFIX", str),
+    ("tasks_pattern", "LLMROUTER_TASKS_PATTERN", str),
+    ("session_timeout_ms", "LLMROUTER_SESSION_TIMEOUT_MS", int),
+)
+
+
 def build_worker(kind: WorkerKind, router: Router, settings: WorkerSettings) -> TransactionalWorker:
     group = settings.group_prefix + (CLASSIFIER_GROUP if kind == "classifier" else ROUTER_GROUP)
     options = WorkerOptions(
         name=kind,
         group_id=group,
-        pattern=REQUESTS_PATTERN if kind == "classifier" else CLASSIFIED_PATTERN,
+        pattern=rf"^llm\.{'requests' if kind == 'classifier' else 'classified'}\.(?:{settings.tasks_pattern})$",
         transactional_id=f"{group}-{settings.resolved_instance_id()}",
         max_in_flight=settings.max_in_flight,
         grace_s=settings.grace_s,
         metadata_max_age_ms=settings.metadata_max_age_ms,
+        session_timeout_ms=settings.session_timeout_ms,
     )
     handler = (
         ClassifierHandler(router, max_message_bytes=settings.max_message_bytes)

@@ -70,6 +70,7 @@ class WorkerOptions:
     #: (unless a process with the same transactional_id starts and fences it at once)
     transaction_timeout_ms: int = 15_000
     max_poll_records: int = 500
+    session_timeout_ms: int = 10_000
 
 
 @dataclass
@@ -125,6 +126,8 @@ class TransactionalWorker:
             isolation_level="read_committed",
             metadata_max_age_ms=o.metadata_max_age_ms,
             max_poll_records=o.max_poll_records,
+            session_timeout_ms=o.session_timeout_ms,
+            heartbeat_interval_ms=max(500, o.session_timeout_ms // 4),
         )
         try:
             await self._consumer.start()

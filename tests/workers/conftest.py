@@ -78,6 +78,7 @@ class Pipeline:
     config_text: str
     tasks: dict[str, str]
     group_prefix: str
+    suffix: str
     kafka: KafkaSettings
     runs: list[tuple[asyncio.Event, asyncio.Task[None]]] = field(default_factory=list)
 
@@ -89,6 +90,8 @@ class Pipeline:
             "grace_s": 10.0,
             "group_prefix": self.group_prefix,
             "metadata_max_age_ms": 1000,
+            "tasks_pattern": f".*-{self.suffix}",
+            "session_timeout_ms": 6000,
         }
         base.update(overrides)
         return WorkerSettings(**base)
@@ -139,6 +142,7 @@ async def pipeline(
             config_text=text,
             tasks=tasks,
             group_prefix=f"t{suffix}-",
+            suffix=suffix,
             kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
         )
         made.append(p)

@@ -89,7 +89,7 @@ async def test_every_strategy_end_to_end(pipeline: MakePipeline) -> None:
 
 async def test_bad_input_goes_to_the_dead_letter_topic(pipeline: MakePipeline, kafka_bootstrap: str) -> None:
     p = await pipeline()
-    unknown_task = f"unknown-{p.group_prefix.rstrip('-')}"
+    unknown_task = f"unknown-{p.suffix}"
     await ensure_topics(kafka_bootstrap, [requests_topic(unknown_task)], partitions=1)
     await p.start()
     qa = p.tasks["qa"]

@@ -1,0 +1,3 @@
+from llmrouter.cli import main
+
+main()
