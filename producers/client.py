@@ -46,6 +46,7 @@ class RequestProducer:
             **kafka.client_kwargs(), enable_idempotence=True, acks="all", linger_ms=5
         )
         self._waiters: dict[str, ResultWaiter] = {}
+        self._waiters_lock = asyncio.Lock()
 
     @classmethod
     def from_env(cls, bootstrap_servers: str | None = None) -> RequestProducer:
@@ -133,11 +134,12 @@ class RequestProducer:
 
     async def waiter(self, task: str) -> ResultWaiter:
         """The (started) result reader of a task, shared by every wait on it."""
-        waiter = self._waiters.get(task)
-        if waiter is None:
-            waiter = ResultWaiter(self._kafka, [task])
-            await waiter.start()
-            self._waiters[task] = waiter
+        async with self._waiters_lock:  # concurrent first waits must share one reader
+            waiter = self._waiters.get(task)
+            if waiter is None:
+                waiter = ResultWaiter(self._kafka, [task])
+                await waiter.start()
+                self._waiters[task] = waiter
         return waiter
 
 
