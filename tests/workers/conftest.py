@@ -168,13 +168,7 @@ async def read_topic(
     )
     await consumer.start()
     try:
-        partitions = []
-        for topic in topics:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic) or set()
-            partitions += [TopicPartition(topic, p) for p in parts]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        await assign_from_start(consumer, topics)
         messages: list[M] = []
         deadline = asyncio.get_running_loop().time() + timeout_s
         satisfied_at: float | None = None
@@ -191,3 +185,14 @@ async def read_topic(
                 messages.extend(decode(r.value, model) for r in records)
     finally:
         await consumer.stop()
+
+
+async def assign_from_start(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> None:
+    """Assign every partition of `topics` (no group) and seek to the beginning."""
+    await consumer._client.force_metadata_update()
+    partitions = [
+        TopicPartition(topic, p) for topic in topics for p in consumer.partitions_for_topic(topic) or ()
+    ]
+    assert partitions, f"no partitions found for {list(topics)}"
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
