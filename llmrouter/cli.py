@@ -28,6 +28,7 @@ def _register() -> None:
     app.command()(pipeline_commands.worker)
     app.command()(pipeline_commands.run)
     app.command()(pipeline_commands.produce)
+    app.command()(pipeline_commands.demo)
 
 
 def main() -> None:

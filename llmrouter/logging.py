@@ -32,3 +32,7 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)
+    # Kafka >= 3.6 verifies that a partition joined the transaction before accepting its
+    # records and answers older protocol versions with a retriable NOT_ENOUGH_REPLICAS
+    # while it checks (KIP-890). aiokafka retries, but warns on every one of them.
+    logging.getLogger("aiokafka.producer.sender").setLevel(logging.ERROR)

@@ -124,3 +124,20 @@ def produce(
     )
     sys.stdout.flush()
     raise typer.Exit(code)
+
+
+def demo(
+    config: ConfigOption = None,
+    requests: Annotated[int, typer.Option(help="How many requests the sample workload has.")] = 400,
+    latency_scale: Annotated[
+        float, typer.Option(help="Scale of the simulated provider latencies (1 = realistic).")
+    ] = 0.5,
+) -> None:
+    """Kafka, simulator, workers and a sample workload end to end, then the report."""
+    from rich.console import Console
+
+    from llmrouter.demo import run_demo
+
+    configure_logging("warning")
+    console = Console() if sys.stdout.isatty() else Console(width=130)
+    raise typer.Exit(asyncio.run(run_demo(config, requests, latency_scale, console)))

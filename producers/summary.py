@@ -1,0 +1,148 @@
+"""Cost, latency and routing figures from results, with savings against a single-model
+baseline: the seed's case-study arithmetic on real numbers.
+
+The baseline prices each answered request's own tokens (of the attempt whose answer was
+used) at the task's `baseline_model` (else the most expensive catalog model) — what the
+request would have cost had everything gone to that model with the same token counts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from rich.table import Table
+
+from router.config import RouterConfig
+from schemas import AttemptOutcome, LLMResult, ResultStatus, token_cost_usd
+
+__all__ = ["Row", "Summary", "render_summary", "summarise"]
+
+
+@dataclass
+class Row:
+    task: str
+    model: str
+    requests: int = 0
+    failed: int = 0
+    cost_usd: Decimal = Decimal(0)
+    baseline_usd: Decimal = Decimal(0)
+    escalations: int = 0
+    fallbacks: int = 0
+    cache_hits: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def percentile_ms(self, q: float) -> float:
+        return percentile(self.latencies_ms, q)
+
+
+@dataclass
+class Summary:
+    rows: list[Row]
+    total_requests: int
+    total_cost_usd: Decimal
+    baseline_cost_usd: Decimal
+    baseline_label: str
+
+    @property
+    def savings_usd(self) -> Decimal:
+        return self.baseline_cost_usd - self.total_cost_usd
+
+    @property
+    def savings_share(self) -> float:
+        return float(self.savings_usd / self.baseline_cost_usd) if self.baseline_cost_usd else 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def _baseline_model(config: RouterConfig, task: str) -> str:
+    spec = config.tasks.get(task)
+    if spec is not None and spec.baseline_model:
+        return spec.baseline_model
+    return max(config.models, key=lambda m: config.models[m].output_usd_per_1k)
+
+
+def summarise(results: Iterable[LLMResult], config: RouterConfig) -> Summary:
+    rows: dict[tuple[str, str], Row] = {}
+    total = Decimal(0)
+    baseline = Decimal(0)
+    count = 0
+    baselines: set[str] = set()
+    for result in results:
+        count += 1
+        model = result.model or "(failed)"
+        row = rows.get((result.task, model))
+        if row is None:
+            row = rows[(result.task, model)] = Row(result.task, model)
+        row.requests += 1
+        row.failed += result.status is ResultStatus.FAILED
+        row.cost_usd += result.cost_usd
+        row.escalations += result.escalated
+        row.fallbacks += result.fallback_used
+        row.cache_hits += result.cached
+        row.latencies_ms.append(result.latency_ms)
+        total += result.cost_usd
+        used = next((a for a in reversed(result.attempts) if a.outcome in _ANSWERED), None)
+        if used is not None:
+            base_model = _baseline_model(config, result.task)
+            baselines.add(base_model)
+            spec = config.models[base_model]
+            cost = token_cost_usd(
+                used.input_tokens, used.output_tokens, spec.input_usd_per_1k, spec.output_usd_per_1k
+            )
+            row.baseline_usd += cost
+            baseline += cost
+    ordered = sorted(rows.values(), key=lambda r: (r.task, -r.requests, r.model))
+    label = ", ".join(sorted(baselines)) or "-"
+    return Summary(ordered, count, total, baseline, label)
+
+
+_ANSWERED = {AttemptOutcome.OK, AttemptOutcome.CACHE_HIT}
+
+
+def render_summary(summary: Summary, title: str = "Routing by task and model") -> Table:
+    table = Table(title=title, show_footer=True, title_justify="left")
+    n = summary.total_requests or 1
+    table.add_column("task", footer="total", no_wrap=True)
+    table.add_column("model", no_wrap=True)
+    table.add_column("reqs", justify="right", footer=str(summary.total_requests))
+    table.add_column("share", justify="right")
+    table.add_column("cost $", justify="right", footer=_usd(summary.total_cost_usd))
+    table.add_column("baseline $", justify="right", footer=_usd(summary.baseline_cost_usd))
+    table.add_column("p50 ms", justify="right")
+    table.add_column("p95 ms", justify="right")
+    table.add_column("esc", justify="right")
+    table.add_column("fb", justify="right")
+    table.add_column("fail", justify="right")
+    table.caption = (
+        f"baseline: the same tokens priced at {summary.baseline_label}; "
+        "esc = escalated by the cascade, fb = answered by a fallback"
+    )
+    for row in summary.rows:
+        table.add_row(
+            row.task,
+            row.model,
+            str(row.requests),
+            f"{row.requests / n:.0%}",
+            _usd(row.cost_usd),
+            _usd(row.baseline_usd),
+            f"{row.percentile_ms(50):.0f}",
+            f"{row.percentile_ms(95):.0f}",
+            str(row.escalations),
+            str(row.fallbacks),
+            str(row.failed),
+        )
+    return table
+
+
+def _usd(value: Decimal) -> str:
+    return f"{value:.6f}"
