@@ -18,7 +18,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from llmrouter import commands, pipeline_commands
+    from llmrouter import commands, eval_commands, pipeline_commands
     from llmrouter.kafka.cli import app as kafka_app
 
     app.add_typer(kafka_app, name="kafka", help="A local single-node Kafka for development.")
@@ -29,6 +29,8 @@ def _register() -> None:
     app.command()(pipeline_commands.run)
     app.command()(pipeline_commands.produce)
     app.command()(pipeline_commands.demo)
+    app.command("eval")(eval_commands.eval_)
+    app.command("compare")(eval_commands.compare)
 
 
 def main() -> None:

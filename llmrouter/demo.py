@@ -34,6 +34,7 @@ async def run_demo(config_path: Path | None, requests: int, latency_scale: float
             kafka=KafkaSettings.from_env(bootstrap),
             instance_id=f"demo-{os.getpid()}",
             tasks_pattern="|".join(config.tasks),
+            metrics_port=-1,
         )
         stop, ready = asyncio.Event(), asyncio.Event()
         workers = asyncio.create_task(run_workers(["classifier", "router"], config, settings, stop=stop, ready=ready))

@@ -7,7 +7,7 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,6 +17,7 @@ from llmrouter.kafka.topics import ensure_topics, spec_topics
 from router import Router, RouterConfig
 from schemas.topics import TASK_NAME_PATTERN
 from workers.handlers import ClassifierHandler, RouterHandler
+from workers.health import HealthServer
 from workers.kafka_settings import KafkaSettings
 from workers.outputs import error_policy
 from workers.runtime import TransactionalWorker, WorkerOptions
@@ -56,6 +57,10 @@ class WorkerSettings:
     #: regex of the task names this deployment serves (the default: every task)
     tasks_pattern: str = TASK_NAME_PATTERN
     session_timeout_ms: int = 10_000
+    #: port of /healthz, /readyz and /metrics; 0 picks a free one, -1 serves none
+    metrics_port: int = 9400
+    metrics_host: str = "0.0.0.0"
+    health_probe_interval_s: float = 5.0
 
     @classmethod
     def from_env(cls, kafka: KafkaSettings, **values: object) -> WorkerSettings:
@@ -86,6 +91,9 @@ _ENV_SETTINGS: tuple[tuple[str, str, type], ...] = (
     ("group_prefix", "LLMROUTER_GROUP_PREFIX", str),
     ("tasks_pattern", "LLMROUTER_TASKS_PATTERN", str),
     ("session_timeout_ms", "LLMROUTER_SESSION_TIMEOUT_MS", int),
+    ("metrics_port", "LLMROUTER_METRICS_PORT", int),
+    ("metrics_host", "LLMROUTER_METRICS_HOST", str),
+    ("health_probe_interval_s", "LLMROUTER_HEALTH_PROBE_S", float),
 )
 
 
@@ -127,6 +135,7 @@ async def run_workers(
     *,
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
+    on_health: Callable[[HealthServer], None] | None = None,
 ) -> None:
     """Run the given workers in this process until SIGTERM/SIGINT (or `stop`), then drain."""
     stop = stop or asyncio.Event()
@@ -141,9 +150,20 @@ async def run_workers(
     try:
         for worker in workers:
             await worker.start()
-        if ready is not None:
-            ready.set()
-        await asyncio.gather(*(worker.run(stop) for worker in workers))
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.metrics_port >= 0:
+                health = HealthServer(
+                    workers,
+                    host=settings.metrics_host,
+                    port=settings.metrics_port,
+                    probe_interval_s=settings.health_probe_interval_s,
+                )
+                await stack.enter_async_context(health.serving())
+                if on_health is not None:
+                    on_health(health)
+            if ready is not None:
+                ready.set()
+            await asyncio.gather(*(worker.run(stop) for worker in workers))
     finally:
         await router.aclose()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -19,6 +19,7 @@ from schemas import (
     task_of_topic,
     utc_now,
 )
+from workers.metrics import METRICS
 from workers.outputs import result_outputs
 from workers.runtime import Output
 
@@ -81,4 +82,5 @@ class RouterHandler:
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> list[Output]:
         request = _read(record, ClassifiedRequest, self._max_bytes)
         result = await self._router.route(request)  # AllModelsFailed → the error policy
+        METRICS.observe_result(result)
         return result_outputs(result)

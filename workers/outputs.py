@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 from aiokafka import ConsumerRecord
 
-from llmrouter.errors import AllModelsFailed
+import structlog
+
+from llmrouter.errors import AllModelsFailed, LLMRouterError
 from router.secrets import redact
 from schemas import (
     COSTS_TOPIC,
@@ -19,7 +21,10 @@ from schemas import (
     peek_request_id,
     results_topic,
 )
+from workers.metrics import METRICS
 from workers.runtime import Output
+
+log = structlog.get_logger("llmrouter.workers")
 
 __all__ = ["dead_letter", "error_policy", "result_outputs"]
 
@@ -76,8 +81,12 @@ def error_policy(stage: str) -> ErrorPolicyFn:
     billed), and a dead letter; anything else unreadable or unexpected, a dead letter."""
 
     def policy(record: ConsumerRecord[bytes, bytes], exc: Exception) -> list[Output]:
+        METRICS.dead_letters.labels(stage, type(exc).__name__).inc()
         if isinstance(exc, AllModelsFailed) and isinstance(exc.result, LLMResult):
+            METRICS.observe_result(exc.result)
             return [*result_outputs(exc.result), dead_letter(stage, record, exc)]
+        if not isinstance(exc, LLMRouterError):  # a bug, not bad input: say so loudly
+            log.error("unexpected error; dead-lettered", stage=stage, error=repr(exc), exc_info=exc)
         return [dead_letter(stage, record, exc)]
 
     return policy

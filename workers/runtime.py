@@ -35,6 +35,7 @@ from aiokafka.errors import KafkaError, ProducerFenced
 from llmrouter.errors import KafkaUnavailable
 from workers.kafka_settings import KafkaSettings
 from workers.ledger import PartitionLedger
+from workers.metrics import METRICS
 
 __all__ = ["Output", "RuntimeStats", "TransactionalWorker", "WorkerOptions"]
 
@@ -109,7 +110,7 @@ class TransactionalWorker:
         self._paused = False
         self.stats = RuntimeStats()
         self.assigned: set[TopicPartition] = set()
-        self.last_fetch_at = time.monotonic()
+        self.started_at = self.last_record_at = self.last_commit_at = time.monotonic()
         self.fatal: BaseException | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -164,7 +165,8 @@ class TransactionalWorker:
                 batch = await self._consumer.getmany(
                     timeout_ms=100, max_records=max(1, self._capacity())
                 )
-                self.last_fetch_at = time.monotonic()
+                if batch:
+                    self.last_record_at = time.monotonic()
                 for tp, records in batch.items():
                     self._dispatch(tp, records)
         finally:
@@ -268,6 +270,7 @@ class TransactionalWorker:
                 return
             except Exception as exc:  # broker restart, timeouts: keep the outputs, retry
                 self.stats.failed_transactions += 1
+                METRICS.transactions.labels(self.options.name, "failed").inc()
                 log.warning(
                     "transaction failed; will retry", worker=self.options.name, error=repr(exc)
                 )
@@ -307,6 +310,8 @@ class TransactionalWorker:
                 self._ledgers[tp].commit(next_offset)
             self.stats.transactions += 1
             self.stats.committed += len(holds)
+            self.last_commit_at = now
+            METRICS.transactions.labels(self.options.name, "committed").inc()
 
     async def _reset_producer(self) -> None:
         """A producer whose transaction failed may be unusable; a new one with the same id
@@ -353,11 +358,41 @@ class TransactionalWorker:
             self._consumer.pause(*assigned)
         log.info("partitions assigned", worker=self.options.name, partitions=len(assigned))
 
+    @property
+    def in_flight(self) -> int:
+        return sum(ledger.in_flight for ledger in self._ledgers.values())
+
+    @property
+    def uncommitted(self) -> int:
+        return self._uncommitted()
+
+    async def sample_lag(self, timeout_s: float) -> dict[tuple[str, int], int] | None:
+        """Records behind the (last stable) end of each assigned partition; None when
+        Kafka did not answer within `timeout_s` — which is also the readiness probe."""
+        consumer = self._consumer
+        if consumer is None:
+            return None
+        partitions = list(self.assigned)
+        try:
+            async with asyncio.timeout(timeout_s):
+                if not partitions:
+                    await consumer._client.fetch_all_metadata()
+                    return {}
+                ends = await consumer.end_offsets(partitions)
+                lag = {}
+                for tp in partitions:
+                    position = await consumer.position(tp)
+                    lag[(tp.topic, tp.partition)] = max(0, ends[tp] - position)
+                return lag
+        except (TimeoutError, KafkaError, AssertionError):
+            # AssertionError: the partition was revoked while we looked
+            return None
+
     def describe(self) -> dict[str, Any]:
         return {
             "worker": self.options.name,
             "assigned": len(self.assigned),
-            "in_flight": sum(ledger.in_flight for ledger in self._ledgers.values()),
+            "in_flight": self.in_flight,
             "uncommitted": self._uncommitted(),
             **self._summary(),
         }

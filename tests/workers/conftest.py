@@ -19,6 +19,7 @@ from router import RouterConfig
 from router.config_loader import parse_config
 from schemas import decode
 from workers.app import WorkerKind, WorkerSettings, run_workers
+from workers.health import HealthServer
 from workers.kafka_settings import KafkaSettings
 
 M = TypeVar("M", bound=BaseModel)
@@ -81,6 +82,7 @@ class Pipeline:
     suffix: str
     kafka: KafkaSettings
     runs: list[tuple[asyncio.Event, asyncio.Task[None]]] = field(default_factory=list)
+    health: list[HealthServer] = field(default_factory=list)
 
     def settings(self, **overrides: Any) -> WorkerSettings:
         base: dict[str, Any] = {
@@ -90,6 +92,9 @@ class Pipeline:
             "grace_s": 10.0,
             "group_prefix": self.group_prefix,
             "metadata_max_age_ms": 1000,
+            "metrics_port": 0,
+            "metrics_host": "127.0.0.1",
+            "health_probe_interval_s": 0.5,
             "tasks_pattern": f".*-{self.suffix}",
             "session_timeout_ms": 6000,
         }
@@ -102,7 +107,14 @@ class Pipeline:
         """Run workers in this process; returns the event that stops them."""
         stop, ready = asyncio.Event(), asyncio.Event()
         task = asyncio.create_task(
-            run_workers(list(kinds), self.config, self.settings(**overrides), stop=stop, ready=ready)
+            run_workers(
+                list(kinds),
+                self.config,
+                self.settings(**overrides),
+                stop=stop,
+                ready=ready,
+                on_health=self.health.append,
+            )
         )
         ready_wait = asyncio.create_task(ready.wait())
         done, _ = await asyncio.wait({task, ready_wait}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
@@ -129,21 +141,22 @@ async def pipeline(
     monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", sim_url)
     made: list[Pipeline] = []
 
-    async def make(*, create_topics: bool = True, partitions: int = 3) -> Pipeline:
+    async def make(*, create_topics: bool = True, partitions: int = 3, bootstrap: str | None = None) -> Pipeline:
+        servers = bootstrap or kafka_bootstrap
         suffix = uuid.uuid4().hex[:10]
         tasks = {name: f"{name}-{suffix}" for name in ("qa", "mod", "summ")}
         text = PIPELINE_CONFIG.format(**tasks)
         config = parse_config(text)
         if create_topics:
-            await ensure_topics(kafka_bootstrap, spec_topics(config.tasks, partitions=partitions))
+            await ensure_topics(servers, spec_topics(config.tasks, partitions=partitions))
         p = Pipeline(
-            bootstrap=kafka_bootstrap,
+            bootstrap=servers,
             config=config,
             config_text=text,
             tasks=tasks,
             group_prefix=f"t{suffix}-",
             suffix=suffix,
-            kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
+            kafka=KafkaSettings(bootstrap_servers=servers),
         )
         made.append(p)
         return p

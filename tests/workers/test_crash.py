@@ -116,6 +116,7 @@ async def test_sigkill_mid_stream_never_duplicates_or_loses(
         "LLMROUTER_GROUP_PREFIX": p.group_prefix,
         "LLMROUTER_TASKS_PATTERN": f".*-{p.suffix}",
         "LLMROUTER_SESSION_TIMEOUT_MS": "6000",
+        "LLMROUTER_METRICS_PORT": "-1",
     }
     await p.start(kinds=["classifier"])
     summ, mod = p.tasks["summ"], p.tasks["mod"]

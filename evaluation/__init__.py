@@ -1,0 +1,15 @@
+"""Evaluate models on a task's eval set through router/: the seed's Steps 2-5.
+
+    dataset     the eval-set format (seed Step 2), loaded with errors naming file and example
+    metrics     accuracy, completeness, tone, safety, latency, throughput, cost, cost-quality
+    safety      the safety checks on one answer
+    judge       the LLM judge (tone 1-10, pass/fail accuracy) through router/ providers
+    candidates  catalog models, NAME@MODEL_ID pins, the configured route; their eval configs
+    runner      every example through every candidate, bounded concurrency, progress bars
+    report      the Step-4 table, highlights, recommendations, JSON and CSV files
+    plot        cost per query against quality with the Pareto front (matplotlib, optional)
+    compare     baseline vs candidate deltas and the upgrade / keep-baseline verdict
+    session     one evaluation end to end, starting a provider simulator when offline
+
+Entry points: `llmrouter eval` and `llmrouter compare` (llmrouter/eval_commands.py).
+"""

@@ -1,0 +1,89 @@
+"""Prometheus metrics of a worker process (prometheus-client; one registry per process).
+
+Alert on: dead letters rising, `llmrouter_consumer_lag` growing for minutes, the share of
+`status="failed"` results, attempts with outcome rate_limited/server_error, and p99 of
+`llmrouter_request_latency_seconds` against each task's latency target.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from schemas import AttemptOutcome, LLMResult
+
+__all__ = ["METRICS", "Metrics"]
+
+_LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 60.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "llmrouter_requests", "Finished requests", ["task", "model", "status"], registry=r
+        )
+        self.attempts = Counter(
+            "llmrouter_attempts", "Provider calls and cache hits", ["model", "outcome"], registry=r
+        )
+        self.request_latency = Histogram(
+            "llmrouter_request_latency_seconds",
+            "Request creation to result",
+            ["task"],
+            buckets=_LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.provider_latency = Histogram(
+            "llmrouter_provider_latency_seconds",
+            "One provider call",
+            ["model"],
+            buckets=_LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.tokens = Counter("llmrouter_tokens", "Tokens billed", ["model", "direction"], registry=r)
+        self.cost = Counter("llmrouter_cost_usd", "Cost in USD", ["task", "model"], registry=r)
+        self.cache_hits = Counter("llmrouter_cache_hits", "Answers served from cache", ["task"], registry=r)
+        self.escalations = Counter("llmrouter_escalations", "Cascade escalations", ["task"], registry=r)
+        self.fallbacks = Counter("llmrouter_fallbacks", "Answers from a fallback model", ["task"], registry=r)
+        self.retries = Counter("llmrouter_retries", "Repeated calls to the same model", ["model"], registry=r)
+        self.dead_letters = Counter(
+            "llmrouter_dead_letters", "Messages sent to llm.dlq", ["stage", "error_type"], registry=r
+        )
+        self.in_flight = Gauge("llmrouter_in_flight", "Records being processed", ["worker"], registry=r)
+        self.uncommitted = Gauge(
+            "llmrouter_uncommitted", "Records fetched and not yet committed", ["worker"], registry=r
+        )
+        self.consumer_lag = Gauge(
+            "llmrouter_consumer_lag", "Records behind the end of the partition", ["worker", "topic", "partition"], registry=r
+        )
+        self.transactions = Counter(
+            "llmrouter_transactions", "Kafka transactions", ["worker", "result"], registry=r
+        )
+        self.ready = Gauge("llmrouter_ready", "1 when the worker reports ready", ["worker"], registry=r)
+
+    def observe_result(self, result: LLMResult) -> None:
+        model = result.model or "none"
+        self.requests.labels(result.task, model, result.status.value).inc()
+        self.request_latency.labels(result.task).observe(result.latency_ms / 1000)
+        if result.cached:
+            self.cache_hits.labels(result.task).inc()
+        if result.escalated:
+            self.escalations.labels(result.task).inc()
+        if result.fallback_used:
+            self.fallbacks.labels(result.task).inc()
+        previous: str | None = None
+        for attempt in result.attempts:
+            self.attempts.labels(attempt.model, attempt.outcome.value).inc()
+            if attempt.outcome is not AttemptOutcome.CACHE_HIT:
+                self.provider_latency.labels(attempt.model).observe(attempt.latency_ms / 1000)
+            if attempt.model == previous and attempt.purpose == "answer":
+                self.retries.labels(attempt.model).inc()
+            previous = attempt.model
+            self.tokens.labels(attempt.model, "input").inc(attempt.input_tokens)
+            self.tokens.labels(attempt.model, "output").inc(attempt.output_tokens)
+            if attempt.cost_usd:
+                self.cost.labels(result.task, attempt.model).inc(float(attempt.cost_usd))
+
+
+#: The process-wide metrics; tests may build their own Metrics on a fresh registry.
+METRICS = Metrics()
