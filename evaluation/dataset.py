@@ -27,11 +27,12 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from llmrouter.errors import LLMRouterError
+from llmrouter.resources import shared_path
 
 __all__ = ["DatasetError", "EvalExample", "EvalSet", "Kind", "default_dataset", "load_dataset"]
 
 #: where `llmrouter eval --task T` looks when no --dataset is given
-EVALS_DIR = Path(__file__).resolve().parent.parent / "evals"
+EVALS_DIR = shared_path("evals")
 
 
 class DatasetError(LLMRouterError, ValueError):

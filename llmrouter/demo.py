@@ -25,7 +25,9 @@ from workers.kafka_settings import KafkaSettings
 __all__ = ["run_demo"]
 
 
-async def run_demo(config_path: Path | None, requests: int, latency_scale: float, console: Console) -> int:
+async def run_demo(
+    config_path: Path | None, requests: int, latency_scale: float, console: Console
+) -> int:
     config = load_config(config_path)
     bootstrap = await _kafka(console)
     async with _simulator(latency_scale, console) as sim_url:
@@ -37,7 +39,9 @@ async def run_demo(config_path: Path | None, requests: int, latency_scale: float
             metrics_port=-1,
         )
         stop, ready = asyncio.Event(), asyncio.Event()
-        workers = asyncio.create_task(run_workers(["classifier", "router"], config, settings, stop=stop, ready=ready))
+        workers = asyncio.create_task(
+            run_workers(["classifier", "router"], config, settings, stop=stop, ready=ready)
+        )
         try:
             await _wait_ready(ready, workers)
             console.print("[bold]workers[/] classifier and router running in this process")
@@ -68,7 +72,9 @@ async def _kafka(console: Console) -> str:
         return given
     local = LocalKafka()
     if not local.status().running:
-        console.print("[bold]kafka[/] starting a local broker (the first run assembles it with Maven)…")
+        console.print(
+            "[bold]kafka[/] starting a local broker (the first run assembles it with Maven)…"
+        )
     bootstrap = await asyncio.to_thread(local.start)
     console.print(f"[bold]kafka[/] running at {bootstrap}")
     return bootstrap
@@ -90,7 +96,9 @@ async def _simulator(latency_scale: float, console: Console) -> AsyncIterator[st
 
 async def _wait_ready(ready: asyncio.Event, workers: asyncio.Task[None]) -> None:
     waiter = asyncio.create_task(ready.wait())
-    done, _ = await asyncio.wait({waiter, workers}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait(
+        {waiter, workers}, timeout=120, return_when=asyncio.FIRST_COMPLETED
+    )
     if workers in done:
         waiter.cancel()
         workers.result()
@@ -107,7 +115,11 @@ async def _workload(
         waiters = {task: await producer.waiter(task) for task in {i.task for i in items}}
         futures = []
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
         ) as progress:
             published = progress.add_task("published", total=len(items))
             answered = progress.add_task("answered", total=len(items))

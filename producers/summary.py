@@ -8,7 +8,6 @@ request would have cost had everything gone to that model with the same token co
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal

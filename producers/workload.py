@@ -10,9 +10,11 @@ from typing import Any
 
 import orjson
 
+from llmrouter.resources import shared_path
+
 __all__ = ["EVALS_DIR", "WorkItem", "load_examples", "sample_workload"]
 
-EVALS_DIR = Path(__file__).resolve().parent.parent / "evals"
+EVALS_DIR = shared_path("evals")
 
 # The seed's task matrix: daily volumes, used as traffic weights.
 DEFAULT_MIX = {

@@ -11,12 +11,13 @@ import yaml
 from pydantic import ValidationError
 
 from llmrouter.errors import ConfigError
+from llmrouter.resources import shared_path
 from router.config import RouterConfig, UnresolvedReferences
 
 __all__ = ["ENV_VAR", "EXAMPLE_CONFIG", "load_config", "parse_config", "resolve_config_path"]
 
 ENV_VAR = "LLMROUTER_CONFIG"
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "example.yaml"
+EXAMPLE_CONFIG = shared_path("config/example.yaml")
 
 Path_ = tuple[str, ...]
 

@@ -21,9 +21,10 @@ from typing import Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from llmrouter.resources import shared_path
 from simulator.profiles import ModelProfile, shipped_profiles
 
-REPO_EVALS = Path(__file__).resolve().parent.parent / "evals"
+REPO_EVALS = shared_path("evals")
 
 
 def _default_eval_dirs() -> list[Path]:

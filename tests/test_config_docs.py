@@ -3,8 +3,7 @@
 Walks the pydantic models of `router.config` (RouterConfig and every model nested in it,
 through dicts, lists, optionals, annotated and discriminated unions) and checks each field
 name appears as a backticked key, bare (`` `min_confidence` ``) or as the last part of a
-dotted path (`` `defaults.retry.rate_limited` ``), in the README's "Routing config" section
-or in docs/config-reference.md. Adding a config field without documenting it fails here.
+dotted path (`` `defaults.retry.rate_limited` ``), in the README's "Routing config" section. Adding a config field without documenting it fails here.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from router.config_loader import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-REFERENCE = ROOT / "docs" / "config-reference.md"
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
@@ -102,13 +100,8 @@ def documented_keys(markdown: str) -> set[str]:
 
 
 def documentation() -> str:
-    """The README's routing-config section (when there is a README) plus the reference."""
-    parts: list[str] = []
-    if README.is_file():
-        parts.append(section(README.read_text(encoding="utf-8"), "Routing config"))
-    if REFERENCE.is_file():
-        parts.append(REFERENCE.read_text(encoding="utf-8"))
-    return "\n\n".join(parts)
+    """The README's routing-config section."""
+    return section(README.read_text(encoding="utf-8"), "Routing config")
 
 
 def test_walker_reaches_every_nested_model() -> None:
@@ -130,14 +123,14 @@ def test_walker_reaches_every_nested_model() -> None:
 
 
 def test_documentation_exists() -> None:
-    assert REFERENCE.is_file() or README.is_file(), "no README.md or docs/config-reference.md"
+    assert documentation(), "README.md has no 'Routing config' section"
 
 
 @pytest.mark.parametrize("name", sorted(config_field_names()))
 def test_config_key_is_documented(name: str) -> None:
     assert name in documented_keys(documentation()), (
         f"config key {name!r} (router/config.py) is not documented as a backticked key in "
-        "README.md's 'Routing config' section or docs/config-reference.md"
+        "README.md's 'Routing config' section"
     )
 
 
@@ -159,8 +152,7 @@ def test_section_stops_at_next_heading() -> None:
 
 def test_reference_example_is_valid() -> None:
     """The complete example at the top of the reference loads without errors."""
-    text = REFERENCE.read_text(encoding="utf-8")
-    match = re.search(r"```yaml\n(.*?)```", text, re.DOTALL)
-    assert match is not None, "docs/config-reference.md has no yaml example"
-    config = parse_config(match.group(1), source=str(REFERENCE))
+    match = re.search(r"```yaml\n(.*?)```", documentation(), re.DOTALL)
+    assert match is not None, "the README's Routing config section has no yaml example"
+    config = parse_config(match.group(1), source="README.md")
     assert config.tasks

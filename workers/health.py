@@ -64,7 +64,9 @@ class Readiness:
         total_lag = sum((lag or {}).values())
         idle_s = now - max(w.last_record_at, w.last_commit_at, w.started_at)
         if total_lag > 0 and idle_s > self.stuck_after_s:
-            reasons.append(f"stuck: lag {total_lag} but nothing fetched or committed for {idle_s:.0f}s")
+            reasons.append(
+                f"stuck: lag {total_lag} but nothing fetched or committed for {idle_s:.0f}s"
+            )
         return reasons
 
 
@@ -122,7 +124,12 @@ class HealthServer:
     async def _readyz(self, _request: web.Request) -> web.Response:
         reasons = {c.worker.options.name: c.reasons for c in self.checks if c.reasons}
         body = dumps({"ready": not reasons, "reasons": reasons})
-        return web.Response(body=body, status=503 if reasons else 200, content_type="application/json")
+        return web.Response(
+            body=body, status=503 if reasons else 200, content_type="application/json"
+        )
 
     async def _metrics_text(self, _request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(self._metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=generate_latest(self._metrics.registry),
+            headers={"Content-Type": CONTENT_TYPE_LATEST},
+        )

@@ -13,7 +13,23 @@ from schemas import AttemptOutcome, LLMResult
 
 __all__ = ["METRICS", "Metrics"]
 
-_LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 60.0)
+_LATENCY_BUCKETS_S = (
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    8.0,
+    13.0,
+    21.0,
+    34.0,
+    60.0,
+)
 
 
 class Metrics:
@@ -40,26 +56,46 @@ class Metrics:
             buckets=_LATENCY_BUCKETS_S,
             registry=r,
         )
-        self.tokens = Counter("llmrouter_tokens", "Tokens billed", ["model", "direction"], registry=r)
-        self.cost = Counter("llmrouter_cost_usd", "Cost in USD", ["task", "model"], registry=r)
-        self.cache_hits = Counter("llmrouter_cache_hits", "Answers served from cache", ["task"], registry=r)
-        self.escalations = Counter("llmrouter_escalations", "Cascade escalations", ["task"], registry=r)
-        self.fallbacks = Counter("llmrouter_fallbacks", "Answers from a fallback model", ["task"], registry=r)
-        self.retries = Counter("llmrouter_retries", "Repeated calls to the same model", ["model"], registry=r)
-        self.dead_letters = Counter(
-            "llmrouter_dead_letters", "Messages sent to llm.dlq", ["stage", "error_type"], registry=r
+        self.tokens = Counter(
+            "llmrouter_tokens", "Tokens billed", ["model", "direction"], registry=r
         )
-        self.in_flight = Gauge("llmrouter_in_flight", "Records being processed", ["worker"], registry=r)
+        self.cost = Counter("llmrouter_cost_usd", "Cost in USD", ["task", "model"], registry=r)
+        self.cache_hits = Counter(
+            "llmrouter_cache_hits", "Answers served from cache", ["task"], registry=r
+        )
+        self.escalations = Counter(
+            "llmrouter_escalations", "Cascade escalations", ["task"], registry=r
+        )
+        self.fallbacks = Counter(
+            "llmrouter_fallbacks", "Answers from a fallback model", ["task"], registry=r
+        )
+        self.retries = Counter(
+            "llmrouter_retries", "Repeated calls to the same model", ["model"], registry=r
+        )
+        self.dead_letters = Counter(
+            "llmrouter_dead_letters",
+            "Messages sent to llm.dlq",
+            ["stage", "error_type"],
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "llmrouter_in_flight", "Records being processed", ["worker"], registry=r
+        )
         self.uncommitted = Gauge(
             "llmrouter_uncommitted", "Records fetched and not yet committed", ["worker"], registry=r
         )
         self.consumer_lag = Gauge(
-            "llmrouter_consumer_lag", "Records behind the end of the partition", ["worker", "topic", "partition"], registry=r
+            "llmrouter_consumer_lag",
+            "Records behind the end of the partition",
+            ["worker", "topic", "partition"],
+            registry=r,
         )
         self.transactions = Counter(
             "llmrouter_transactions", "Kafka transactions", ["worker", "result"], registry=r
         )
-        self.ready = Gauge("llmrouter_ready", "1 when the worker reports ready", ["worker"], registry=r)
+        self.ready = Gauge(
+            "llmrouter_ready", "1 when the worker reports ready", ["worker"], registry=r
+        )
 
     def observe_result(self, result: LLMResult) -> None:
         model = result.model or "none"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aiokafka import ConsumerRecord
-
 import structlog
+from aiokafka import ConsumerRecord
 
 from llmrouter.errors import AllModelsFailed, LLMRouterError
 from router.secrets import redact

@@ -117,7 +117,9 @@ class Pipeline:
             )
         )
         ready_wait = asyncio.create_task(ready.wait())
-        done, _ = await asyncio.wait({task, ready_wait}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {task, ready_wait}, timeout=60, return_when=asyncio.FIRST_COMPLETED
+        )
         if task in done:
             ready_wait.cancel()
             task.result()  # raises what stopped it
@@ -126,7 +128,7 @@ class Pipeline:
         return stop
 
     async def stop_all(self) -> None:
-        for stop, task in self.runs:
+        for stop, _task in self.runs:
             stop.set()
         for _, task in self.runs:
             with contextlib.suppress(Exception):
@@ -141,7 +143,9 @@ async def pipeline(
     monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", sim_url)
     made: list[Pipeline] = []
 
-    async def make(*, create_topics: bool = True, partitions: int = 3, bootstrap: str | None = None) -> Pipeline:
+    async def make(
+        *, create_topics: bool = True, partitions: int = 3, bootstrap: str | None = None
+    ) -> Pipeline:
         servers = bootstrap or kafka_bootstrap
         suffix = uuid.uuid4().hex[:10]
         tasks = {name: f"{name}-{suffix}" for name in ("qa", "mod", "summ")}
@@ -177,7 +181,10 @@ async def read_topic(
     """Every message of `topics` from the beginning (read_committed) until `until(messages)`
     holds, then a short extra read to catch anything published twice."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, isolation_level="read_committed"
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
     )
     await consumer.start()
     try:
@@ -204,7 +211,9 @@ async def assign_from_start(consumer: AIOKafkaConsumer, topics: Iterable[str]) -
     """Assign every partition of `topics` (no group) and seek to the beginning."""
     await consumer._client.force_metadata_update()
     partitions = [
-        TopicPartition(topic, p) for topic in topics for p in consumer.partitions_for_topic(topic) or ()
+        TopicPartition(topic, p)
+        for topic in topics
+        for p in consumer.partitions_for_topic(topic) or ()
     ]
     assert partitions, f"no partitions found for {list(topics)}"
     consumer.assign(partitions)

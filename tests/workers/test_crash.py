@@ -47,7 +47,8 @@ class Collector:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None and self._consumer is not None
+        assert self._task is not None
+        assert self._consumer is not None
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -63,13 +64,19 @@ class Collector:
                         self.results.extend(decode(r.value, LLMResult) for r in records)
                     self._changed.notify_all()
 
-    async def wait_for(self, predicate: Callable[[list[LLMResult]], bool], timeout_s: float) -> None:
+    async def wait_for(
+        self, predicate: Callable[[list[LLMResult]], bool], timeout_s: float
+    ) -> None:
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self.results)), timeout_s)
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: predicate(self.results)), timeout_s
+            )
 
 
 @contextlib.asynccontextmanager
-async def router_process(config: Path, env: dict[str, str]) -> AsyncIterator[list[asyncio.subprocess.Process]]:
+async def router_process(
+    config: Path, env: dict[str, str]
+) -> AsyncIterator[list[asyncio.subprocess.Process]]:
     """Yields a list holding the live router worker process; the test replaces it."""
     procs: list[asyncio.subprocess.Process] = []
     try:
@@ -121,21 +128,23 @@ async def test_sigkill_mid_stream_never_duplicates_or_loses(
     await p.start(kinds=["classifier"])
     summ, mod = p.tasks["summ"], p.tasks["mod"]
     log = tmp_path / "router.log"
-    async with Collector(p.bootstrap, [results_topic(summ), results_topic(mod)]) as seen:
-        async with router_process(config_file, env) as procs:
+    async with (
+        Collector(p.bootstrap, [results_topic(summ), results_topic(mod)]) as seen,
+        router_process(config_file, env) as procs,
+    ):
+        procs.append(await spawn_router(config_file, env, log))
+        async with RequestProducer.from_env(p.bootstrap) as producer:
+            ids = []
+            for i in range(REQUESTS):
+                task, text = (summ, f"summary {i}") if i % 2 else (mod, f"unsure post {i}")
+                ids.append(await producer.submit(task, f"{text} [[sim:latency_ms=150]]"))
+        for kill in range(1, KILLS + 1):
+            target = kill * REQUESTS // (KILLS + 2)
+            await seen.wait_for(lambda rs, n=target: len(rs) >= n, timeout_s=90)
+            procs[-1].send_signal(signal.SIGKILL)
+            await procs[-1].wait()
             procs.append(await spawn_router(config_file, env, log))
-            async with RequestProducer.from_env(p.bootstrap) as producer:
-                ids = []
-                for i in range(REQUESTS):
-                    task, text = (summ, f"summary {i}") if i % 2 else (mod, f"unsure post {i}")
-                    ids.append(await producer.submit(task, f"{text} [[sim:latency_ms=150]]"))
-            for kill in range(1, KILLS + 1):
-                target = kill * REQUESTS // (KILLS + 2)
-                await seen.wait_for(lambda rs, n=target: len(rs) >= n, timeout_s=90)
-                procs[-1].send_signal(signal.SIGKILL)
-                await procs[-1].wait()
-                procs.append(await spawn_router(config_file, env, log))
-            await seen.wait_for(lambda rs: set(ids) <= {r.request_id for r in rs}, timeout_s=120)
+        await seen.wait_for(lambda rs: set(ids) <= {r.request_id for r in rs}, timeout_s=120)
 
     results = await read_topic(
         p.bootstrap,

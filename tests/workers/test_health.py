@@ -25,12 +25,13 @@ async def _get(url: str) -> tuple[int, str]:
         return resp.status, await resp.text()
 
 
-async def _until_status(url: str, status: int, timeout_s: float) -> str:
-    """Poll an HTTP endpoint until it answers `status` (a probe, not a sleep-as-sync)."""
+async def _until_status(url: str, status: int, timeout_s: float, containing: str = "") -> str:
+    """Poll an HTTP endpoint until it answers `status` with `containing` in its body
+    (polling a probe, as Kubernetes does; not a sleep standing in for synchronisation)."""
     async with asyncio.timeout(timeout_s):
         while True:
             code, body = await _get(url)
-            if code == status:
+            if code == status and containing in body:
                 return body
             await asyncio.sleep(0.2)
 
@@ -59,7 +60,10 @@ async def test_metrics_count_requests_and_readiness_is_reported(pipeline: MakePi
     _, text = await _get(f"{health.url}/metrics")
     assert _sample(text, "llmrouter_requests_total", task=qa, status="ok") == 3
     assert _sample(text, "llmrouter_requests_total", task=qa, status="failed") == 1
-    assert _sample(text, "llmrouter_dead_letters_total", stage="router", error_type="AllModelsFailed") >= 1
+    assert (
+        _sample(text, "llmrouter_dead_letters_total", stage="router", error_type="AllModelsFailed")
+        >= 1
+    )
     assert _sample(text, "llmrouter_cost_usd_total", task=qa) > 0
     assert _sample(text, "llmrouter_tokens_total", direction="output") > 0
     assert _sample(text, "llmrouter_request_latency_seconds_count", task=qa) == 4
@@ -89,10 +93,14 @@ async def test_broker_restart_mid_stream(pipeline: MakePipeline, own_broker: Loc
     await _until_status(f"{health.url}/readyz", 200, timeout_s=30)
     summ = p.tasks["summ"]
     async with RequestProducer.from_env(bootstrap) as producer:
-        before = [await producer.submit(summ, f"before {i} [[sim:latency_ms=300]]") for i in range(30)]
+        before = [
+            await producer.submit(summ, f"before {i} [[sim:latency_ms=300]]") for i in range(30)
+        ]
     await asyncio.to_thread(own_broker.stop)
-    body = await _until_status(f"{health.url}/readyz", 503, timeout_s=30)
-    assert "cannot reach Kafka" in body
+    body = await _until_status(
+        f"{health.url}/readyz", 503, timeout_s=30, containing="cannot reach Kafka"
+    )
+    assert '"ready":false' in body
     await asyncio.to_thread(own_broker.start)
     await _until_status(f"{health.url}/readyz", 200, timeout_s=90)
     async with RequestProducer.from_env(bootstrap) as producer:

@@ -50,10 +50,14 @@ async def test_every_strategy_end_to_end(pipeline: MakePipeline) -> None:
     async with RequestProducer.from_env(p.bootstrap) as producer:
         for i in range(6):
             sent[await producer.submit(qa, f"how do I log in {i}?")] = "simple"
-            sent[await producer.submit(qa, f"I was charged twice, I want a refund for order {i}")] = "complex"
+            sent[
+                await producer.submit(qa, f"I was charged twice, I want a refund for order {i}")
+            ] = "complex"
             sent[await producer.submit(mod, f"nice post {i}")] = "confident"
             sent[await producer.submit(mod, f"unsure content {i}")] = "unsure"
-            sent[await producer.submit(summ, f"Please summarise email {i}", metadata={"n": i})] = "static"
+            sent[await producer.submit(summ, f"Please summarise email {i}", metadata={"n": i})] = (
+                "static"
+            )
     results = await read_topic(
         p.bootstrap,
         [results_topic(t) for t in (qa, mod, summ)],
@@ -87,7 +91,9 @@ async def test_every_strategy_end_to_end(pipeline: MakePipeline) -> None:
         assert mine == r.cost_usd
 
 
-async def test_bad_input_goes_to_the_dead_letter_topic(pipeline: MakePipeline, kafka_bootstrap: str) -> None:
+async def test_bad_input_goes_to_the_dead_letter_topic(
+    pipeline: MakePipeline, kafka_bootstrap: str
+) -> None:
     p = await pipeline()
     unknown_task = f"unknown-{p.suffix}"
     await ensure_topics(kafka_bootstrap, [requests_topic(unknown_task)], partitions=1)
@@ -96,8 +102,12 @@ async def test_bad_input_goes_to_the_dead_letter_topic(pipeline: MakePipeline, k
     bad = {
         b"{not json": "InvalidMessage",
         orjson.dumps({"request_id": "bad-schema", "task": qa}): "InvalidMessage",  # no input
-        orjson.dumps({"request_id": "bad-task", "task": p.tasks["mod"], "input": "x"}): "InvalidMessage",
-        orjson.dumps({"request_id": "too-long", "task": qa, "input": "x" * 3000}): "MessageTooLarge",
+        orjson.dumps(
+            {"request_id": "bad-task", "task": p.tasks["mod"], "input": "x"}
+        ): "InvalidMessage",
+        orjson.dumps(
+            {"request_id": "too-long", "task": qa, "input": "x" * 3000}
+        ): "MessageTooLarge",
         b"\xff\xfe\x00binary": "InvalidMessage",
     }
     good: list[str] = []
@@ -132,7 +142,17 @@ async def test_bad_input_goes_to_the_dead_letter_topic(pipeline: MakePipeline, k
         p.bootstrap,
         [DLQ_TOPIC],
         DeadLetter,
-        until=lambda ls: len([x for x in ls if x.source_topic in (requests_topic(qa), requests_topic(unknown_task), f"llm.classified.{qa}")]) >= len(bad) + 2,
+        until=lambda ls: (
+            len(
+                [
+                    x
+                    for x in ls
+                    if x.source_topic
+                    in (requests_topic(qa), requests_topic(unknown_task), f"llm.classified.{qa}")
+                ]
+            )
+            >= len(bad) + 2
+        ),
     )
     mine = [x for x in letters if qa in x.source_topic or unknown_task in x.source_topic]
     assert len(mine) == len(bad) + 2
@@ -142,7 +162,13 @@ async def test_bad_input_goes_to_the_dead_letter_topic(pipeline: MakePipeline, k
         assert letter.error_type == error_type
         assert letter.source_topic == requests_topic(qa)
         assert letter.error
-    assert {x.request_id for x in mine} >= {"bad-schema", "bad-task", "too-long", "no-route", doomed}
+    assert {x.request_id for x in mine} >= {
+        "bad-schema",
+        "bad-task",
+        "too-long",
+        "no-route",
+        doomed,
+    }
     unknown = next(x for x in mine if x.request_id == "no-route")
     assert unknown.error_type == "UnknownTask"
     failed = next(x for x in mine if x.request_id == doomed)
@@ -150,7 +176,9 @@ async def test_bad_input_goes_to_the_dead_letter_topic(pipeline: MakePipeline, k
     assert failed.source_topic == f"llm.classified.{qa}"
 
 
-async def test_a_task_topic_created_later_is_picked_up(pipeline: MakePipeline, kafka_bootstrap: str) -> None:
+async def test_a_task_topic_created_later_is_picked_up(
+    pipeline: MakePipeline, kafka_bootstrap: str
+) -> None:
     p = await pipeline(create_topics=False)
     summ = p.tasks["summ"]
     topics = spec_topics([summ], partitions=1)
@@ -171,7 +199,9 @@ async def test_graceful_shutdown_loses_nothing(pipeline: MakePipeline) -> None:
         ids = [await producer.submit(summ, f"slow {i} [[sim:latency_ms=400]]") for i in range(40)]
         stop.set()  # SIGTERM's path: stop fetching, drain, commit
         await p.stop_all()
-        first = await read_topic(p.bootstrap, [results_topic(summ)], LLMResult, until=lambda rs: True, timeout_s=10)
+        first = await read_topic(
+            p.bootstrap, [results_topic(summ)], LLMResult, until=lambda rs: True, timeout_s=10
+        )
         assert first, "the drain committed the in-flight work"
         await p.start()
         results = await read_topic(
@@ -188,7 +218,10 @@ async def test_submit_and_wait_returns_the_result(pipeline: MakePipeline) -> Non
     await p.start()
     async with RequestProducer.from_env(p.bootstrap) as producer:
         results = await asyncio.gather(
-            *(producer.submit_and_wait(p.tasks["qa"], f"question {i}?", timeout_s=60) for i in range(10))
+            *(
+                producer.submit_and_wait(p.tasks["qa"], f"question {i}?", timeout_s=60)
+                for i in range(10)
+            )
         )
     assert all(r.status is ResultStatus.OK for r in results)
     assert len({r.request_id for r in results}) == 10
