@@ -42,7 +42,8 @@ demo: install ## Kafka, simulator, workers and a sample workload end to end
 bench: install ## The benchmarks under bench/ (figures go to docs/BENCHMARKS.md)
 	$(PY) -m bench
 
-schemas: install ## Regenerate docs/schemas/ from schemas/
+schemas: install ## Regenerate docs/schemas/ and docs/asyncapi.yaml from the code
 	$(VENV)/bin/llmrouter schemas --out docs/schemas
+	$(VENV)/bin/llmrouter asyncapi --out docs/asyncapi.yaml
 
 .PHONY: help install kafka test lint format demo bench schemas

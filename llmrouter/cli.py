@@ -25,6 +25,7 @@ def _register() -> None:
     app.command()(commands.route)
     app.command()(commands.sim)
     app.command()(commands.schemas)
+    app.command()(commands.asyncapi)
     app.command()(pipeline_commands.worker)
     app.command()(pipeline_commands.run)
     app.command()(pipeline_commands.produce)

@@ -105,3 +105,16 @@ def schemas(
 
     for path in write_json_schemas(out):
         typer.echo(str(path))
+
+
+def asyncapi(
+    out: Annotated[Path, typer.Option(help="Where to write the AsyncAPI YAML.")] = Path(
+        "docs/asyncapi.yaml"
+    ),
+) -> None:
+    """Write the AsyncAPI 3.0 document of every topic and message, from the FastStream apps."""
+    from workers.apps import render_asyncapi
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_asyncapi(), encoding="utf-8")
+    typer.echo(str(out))

@@ -13,6 +13,7 @@ from schemas import (
     Classification,
     ClassifiedRequest,
     LLMRequest,
+    LLMResult,
     classified_topic,
     decode,
     encode,
@@ -23,7 +24,7 @@ from workers.metrics import METRICS
 from workers.outputs import result_outputs
 from workers.runtime import Output
 
-__all__ = ["ClassifierHandler", "RouterHandler"]
+__all__ = ["ClassifierHandler", "RouterHandler", "classify_request", "route_request"]
 
 
 def _read(
@@ -45,6 +46,32 @@ def _read(
     return request
 
 
+async def classify_request(router: Router, request: LLMRequest) -> ClassifiedRequest:
+    """The classifier worker's work on one request, independent of how it arrived."""
+    verdict = await router.classify(request)  # validates task and input size too
+    return ClassifiedRequest(
+        **request.model_dump(exclude={"schema_version"}),
+        complexity=verdict.complexity if verdict else None,
+        classification=Classification(
+            classifier=verdict.classifier,
+            complexity=verdict.complexity,
+            confidence=verdict.confidence,
+            reason=verdict.reason,
+        )
+        if verdict
+        else None,
+        classifier_attempts=verdict.attempts if verdict else [],
+        classified_at=utc_now(),
+    )
+
+
+async def route_request(router: Router, request: ClassifiedRequest) -> LLMResult:
+    """The routing worker's work on one request; AllModelsFailed carries the failed result."""
+    result = await router.route(request)
+    METRICS.observe_result(result)
+    return result
+
+
 class ClassifierHandler:
     """`llm.requests.<task>` → `llm.classified.<task>`, with the complexity the route needs."""
 
@@ -54,21 +81,7 @@ class ClassifierHandler:
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> list[Output]:
         request = _read(record, LLMRequest, self._max_bytes)
-        verdict = await self._router.classify(request)  # validates task and input size too
-        classified = ClassifiedRequest(
-            **request.model_dump(exclude={"schema_version"}),
-            complexity=verdict.complexity if verdict else None,
-            classification=Classification(
-                classifier=verdict.classifier,
-                complexity=verdict.complexity,
-                confidence=verdict.confidence,
-                reason=verdict.reason,
-            )
-            if verdict
-            else None,
-            classifier_attempts=verdict.attempts if verdict else [],
-            classified_at=utc_now(),
-        )
+        classified = await classify_request(self._router, request)
         return [Output(classified_topic(request.task), encode(classified), record.key)]
 
 
@@ -81,6 +94,5 @@ class RouterHandler:
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> list[Output]:
         request = _read(record, ClassifiedRequest, self._max_bytes)
-        result = await self._router.route(request)  # AllModelsFailed → the error policy
-        METRICS.observe_result(result)
-        return result_outputs(result)
+        assert isinstance(request, ClassifiedRequest)
+        return result_outputs(await route_request(self._router, request))

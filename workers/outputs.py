@@ -25,7 +25,7 @@ from workers.runtime import Output
 
 log = structlog.get_logger("llmrouter.workers")
 
-__all__ = ["dead_letter", "error_policy", "result_outputs"]
+__all__ = ["cost_events", "dead_letter", "error_policy", "result_outputs"]
 
 ErrorPolicyFn = Callable[[ConsumerRecord[bytes, bytes], Exception], list[Output]]
 
@@ -34,8 +34,14 @@ def result_outputs(result: LLMResult) -> list[Output]:
     """The result on `llm.results.<task>` and one cost event per attempt on `llm.costs`."""
     key = result.request_id.encode()
     outputs = [Output(results_topic(result.task), encode(result), key)]
-    for index, attempt in enumerate(result.attempts):
-        event = CostEvent(
+    outputs += [Output(COSTS_TOPIC, encode(event), key) for event in cost_events(result)]
+    return outputs
+
+
+def cost_events(result: LLMResult) -> list[CostEvent]:
+    """One cost event per attempt (provider call or cache hit), numbered as on the result."""
+    return [
+        CostEvent(
             request_id=result.request_id,
             task=result.task,
             attempt=index,
@@ -52,8 +58,8 @@ def result_outputs(result: LLMResult) -> list[Output]:
             user_tier=result.user_tier,
             ts=result.finished_at,
         )
-        outputs.append(Output(COSTS_TOPIC, encode(event), key))
-    return outputs
+        for index, attempt in enumerate(result.attempts)
+    ]
 
 
 def dead_letter(stage: str, record: ConsumerRecord[bytes, bytes], exc: BaseException) -> Output:
