@@ -89,7 +89,10 @@ def _args(argv: list[str]) -> argparse.Namespace:
         help="(b): also run the pipeline with the recommended provider change (bench.whatif)",
     )
     parser.add_argument(
-        "--profile", action="store_true", help="sample the router worker with py-spy"
+        "--profile",
+        action="store_true",
+        help="sample the router worker with py-spy; py-spy slows what it samples, so only "
+        "the profiles are written to the docs, not the figures",
     )
     parser.add_argument("--docs", type=Path, help=f"Markdown file to update (default {DOCS})")
     parser.add_argument("--no-docs", action="store_true", help="only print")
@@ -194,6 +197,9 @@ def main(argv: list[str] | None = None) -> None:
     docs = args.docs or (None if args.quick or args.no_docs else DOCS)
     if docs is not None and not args.no_docs:
         history = blocks.pop("history")
+        if args.profile:
+            blocks = {"profile": blocks["profile"]} if "profile" in blocks else {}
+            history = history.replace("` |", "` (profiled: figures not kept) |", 1)
         update_docs(docs, blocks, history)
         print(f"bench: figures written to {os.path.relpath(docs)}")
     print(f"bench: done in {time.monotonic() - started:.0f} s")

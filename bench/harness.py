@@ -256,19 +256,15 @@ class Child:
                     return int(line.split()[1]) / 1024
         return None
 
-    def cpu_s(self) -> float | None:
-        return process_cpu_s(self.pid) if self.running() else None
-
     def tail(self, lines: int = 15) -> str:
         with contextlib.suppress(OSError):
             text = self.log_path.read_text(errors="replace").splitlines()
             return "\n".join(text[-lines:])
         return ""
 
-    async def wait_for(self, needle: str, *, count: int = 1, timeout_s: float = 60.0) -> float:
-        """Wait until the log holds `needle` `count` times; returns time.monotonic() of the
-        poll that saw the first one (polled every 5 ms, so that is its resolution)."""
-        found, first_at = 0, 0.0
+    async def wait_for(self, needle: str, *, timeout_s: float = 60.0) -> float:
+        """Wait until the log, from where the last wait stopped reading, holds `needle`;
+        returns time.monotonic() of the poll that saw it (polled every 5 ms)."""
         deadline = time.monotonic() + timeout_s
         raw = needle.encode()
         while True:
@@ -276,14 +272,12 @@ class Child:
                 log.seek(self._log_pos)
                 chunk = log.read()
             self._log_pos += len(chunk)
+            # Keep a needle's length less one of tail: a line may be caught half written,
+            # and a whole needle must not be found again by the next wait.
             data = self._log_buf + chunk
             self._log_buf = data[-(len(raw) - 1) :] if len(raw) > 1 else b""
-            hits = data.count(raw)
-            if hits and not found:
-                first_at = time.monotonic()
-            found += hits
-            if found >= count:
-                return first_at
+            if raw in data:
+                return time.monotonic()
             if not self.running():
                 raise RuntimeError(f"{self.name} exited before logging {needle!r}:\n{self.tail()}")
             if time.monotonic() > deadline:

@@ -241,7 +241,7 @@ async def pipeline_load(
             pids |= {"simulator": sim.pid, "broker": broker_pid, "bench": os.getpid()}
             cpu_before = {name: process_cpu_s(pid) for name, pid in pids.items()}
             machine_before, window_start = machine_busy_s(), time.monotonic()
-            recording = profiler.attach(children[0].pid, run.label) if profiler else None
+            recording = profiler.attach(children[0].pid, f"(b) {run.label}") if profiler else None
             deliveries: list[asyncio.Task[None]] = []
             topic = requests_topic(task)
 

@@ -94,12 +94,19 @@ def render_throughput(report: ThroughputReport, info: RunInfo) -> str:
         f"Goal ≥{THROUGHPUT_GOAL_RPS:,.0f} req/s and ≥{THROUGHPUT_GOAL_RATIO}×: {_verdict(met)}.",
     ]
     if report.whatif is not None:
-        w_run = report.whatif[1]
+        w_shape, w_run = report.whatif
+        same = [
+            run
+            for s, run in report.pipeline
+            if not s.whatif
+            and (s.max_in_flight, s.split, s.routers)
+            == (w_shape.max_in_flight, w_shape.split, w_shape.routers)
+        ]
+        versus = f"{w_run.rate / same[0].rate:.1f}× the same shape as is, " if same else ""
         lines += [
             "",
-            f"What-if (bench.whatif, product code unchanged): {w_run.rate:,.0f} req/s "
-            f"({w_run.rate / best.rate:.1f}× the best run as is; "
-            f"{w_run.rate / raw.rate:.3f}× raw).",
+            f"What-if (bench.whatif: the recommended provider change, product code unchanged): "
+            f"{w_run.rate:,.0f} req/s ({versus}{w_run.rate / raw.rate:.3f}× raw).",
         ]
     lines += [
         "",

@@ -191,7 +191,7 @@ async def _measure(
     `profile`, that child is sampled over the same span (start-up is not what we study)."""
     t0 = await head.wait_for("partitions assigned", timeout_s=120)
     cpu.start()
-    recording = profile[0].attach(profile[1].pid, run.label) if profile else None
+    recording = profile[0].attach(profile[1].pid, f"(a) {run.label}") if profile else None
     # Bounded: a stalled pipeline ends the run with what it delivered by then.
     deadline = time.monotonic() + 60 + run.sent / 100
     try:

@@ -49,13 +49,19 @@ TasksOption = Annotated[
 ]
 
 
-def _create_topics(bootstrap: str, tasks: str, partitions: int) -> None:
+def _create_topics(bootstrap: str, tasks: str, partitions: int, *, secure: bool = False) -> None:
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     try:
         topics = spec_topics(names, partitions)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--tasks") from None
-    created = asyncio.run(ensure_topics(bootstrap, topics))
+    client_kwargs = None
+    if secure:  # any cluster: the KAFKA_SECURITY_* / SASL / SSL settings of the environment
+        from workers.kafka_settings import KafkaSettings
+
+        client_kwargs = KafkaSettings.from_env(bootstrap).client_kwargs()
+        del client_kwargs["bootstrap_servers"]
+    created = asyncio.run(ensure_topics(bootstrap, topics, client_kwargs=client_kwargs))
     _progress(f"created {len(created)} of {len(topics)} topics (the others existed)")
 
 
@@ -81,8 +87,9 @@ def topics(
     partitions: PartitionsOption = 3,
     tasks: TasksOption = _ALL_TASKS,
 ) -> None:
-    """Create the SPEC's topics on any cluster (e.g. `docker compose up kafka`)."""
-    _create_topics(bootstrap_servers, tasks, partitions)
+    """Create the SPEC's topics on any cluster (e.g. `docker compose up kafka`), with the
+    Kafka security settings of the environment (KAFKA_SECURITY_PROTOCOL, SASL, SSL)."""
+    _create_topics(bootstrap_servers, tasks, partitions, secure=True)
 
 
 @app.command()

@@ -4,6 +4,7 @@ steps run in memory on FastStream's TestKafkaBroker (no broker, real SDKs to the
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,15 +27,21 @@ def test_checked_in_asyncapi_is_current() -> None:
 
 def test_asyncapi_names_every_topic_of_the_spec() -> None:
     text = render_asyncapi()
-    for topic in ("llm\\.requests\\.", "llm\\.classified\\.", "llm.results.{task}", "llm.costs", "llm.dlq"):
+    for topic in (
+        "llm\\.requests\\.",
+        "llm\\.classified\\.",
+        "llm.results.{task}",
+        "llm.costs",
+        "llm.dlq",
+    ):
         assert f"address: {topic}" in text
 
 
 @pytest.fixture
-async def router(sim_url: str) -> Router:
+async def router(sim_url: str) -> AsyncIterator[Router]:
     config = load_config(EXAMPLE_CONFIG)
     r = Router(config, pool=ProviderPool(config.models, simulator_url=sim_url))
-    yield r  # type: ignore[misc]
+    yield r
     await r.aclose()
 
 

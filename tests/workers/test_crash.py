@@ -73,6 +73,14 @@ class Collector:
             )
 
 
+def _at_least(n: int) -> Callable[[list[LLMResult]], bool]:
+    return lambda results: len(results) >= n
+
+
+def _covers(ids: set[str]) -> Callable[[list[LLMResult]], bool]:
+    return lambda results: ids <= {r.request_id for r in results}
+
+
 @contextlib.asynccontextmanager
 async def router_process(
     config: Path, env: dict[str, str]
@@ -140,11 +148,11 @@ async def test_sigkill_mid_stream_never_duplicates_or_loses(
                 ids.append(await producer.submit(task, f"{text} [[sim:latency_ms=150]]"))
         for kill in range(1, KILLS + 1):
             target = kill * REQUESTS // (KILLS + 2)
-            await seen.wait_for(lambda rs, n=target: len(rs) >= n, timeout_s=90)
+            await seen.wait_for(_at_least(target), timeout_s=90)
             procs[-1].send_signal(signal.SIGKILL)
             await procs[-1].wait()
             procs.append(await spawn_router(config_file, env, log))
-        await seen.wait_for(lambda rs: set(ids) <= {r.request_id for r in rs}, timeout_s=120)
+        await seen.wait_for(_covers(set(ids)), timeout_s=120)
 
     results = await read_topic(
         p.bootstrap,
