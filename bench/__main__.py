@@ -62,7 +62,7 @@ FULL = Plan(
     ),
     rate=500,
     duration_s=60,
-    drain_s=15,
+    drain_s=10,
     aiohttp_baseline_s=20,
     iterations=100_000,
 )

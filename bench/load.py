@@ -60,6 +60,7 @@ class LoadRun:
     label: str
     rate: float
     duration_s: float
+    #: handed to the client; below `offered` when the sender could not keep up by the end
     sent: int = 0
     delivered: int = 0
     ok: int = 0
@@ -87,17 +88,23 @@ class LoadRun:
 
     @property
     def delivered_rate(self) -> float:
-        """Results per second between the first and the last (the steady-state rate)."""
-        span = self.last_at - self.first_at
-        return (self.delivered - 1) / span if self.delivered > 1 and span > 0 else 0.0
+        """Answered requests per second: over the first-to-last result span (a system that
+        keeps up answers `rate` per second over about `duration_s`), but never over less
+        than the offered duration (a backlog answered in a late burst is not throughput)."""
+        span = max(self.last_at - self.first_at, self.duration_s)
+        return self.delivered / span if self.delivered else 0.0
+
+    @property
+    def offered(self) -> int:
+        return int(self.rate * self.duration_s)
 
     @property
     def success(self) -> float:
-        return self.ok / self.sent if self.sent else 0.0
+        return self.ok / self.offered if self.offered else 0.0
 
     def e2e_percentile(self, q: float) -> float:
-        """Over every request sent: one never answered counts as infinitely late."""
-        missing = [math.inf] * (self.sent - len(self.e2e_ms))
+        """Over every request offered: one never answered counts as infinitely late."""
+        missing = [math.inf] * (self.offered - len(self.e2e_ms))
         return percentile(self.e2e_ms + missing, q)
 
 
@@ -125,14 +132,20 @@ class LoadReport:
         return (pipes[0], sdks[0]) if pipes and sdks else None
 
 
-async def _open_loop(run: LoadRun, send: Callable[[int, float], None]) -> None:
+async def _open_loop(run: LoadRun, send: Callable[[int, float], None], drain_s: float) -> float:
     """Call send(i, due) at due = start + i/rate, for rate × duration requests, never waiting
     on one. Latencies are measured from `due`, not from when send ran: a sender that fell
-    behind (its process saturated) must not hide the wait from the figures."""
-    total = int(run.rate * run.duration_s)
+    behind (its process saturated) must not hide the wait from the figures. Returns the
+    run's deadline, duration + drain_s after the start: a sender still behind by then stops
+    (what it never sent counts as offered and unanswered), and so does the wait for
+    results, which bounds every run's time whatever the system under test does."""
     start = time.monotonic() + 0.05
-    for i in range(total):
-        delay = start + i / run.rate - time.monotonic()
+    deadline = start + run.duration_s + drain_s
+    for i in range(run.offered):
+        now = time.monotonic()
+        if now > deadline:
+            break
+        delay = start + i / run.rate - now
         if delay > 0:
             await asyncio.sleep(delay)
         else:
@@ -140,6 +153,7 @@ async def _open_loop(run: LoadRun, send: Callable[[int, float], None]) -> None:
             await asyncio.sleep(0)  # behind schedule: still let the readers run
         send(i, start + i / run.rate)
         run.sent += 1
+    return deadline
 
 
 class _Results:
@@ -183,10 +197,9 @@ class _Results:
             self.done.set()
 
 
-async def _drain(done: asyncio.Event, seconds: float, watch: list[Child]) -> None:
-    """Wait for the outstanding results, at most `seconds` (a saturated system never
-    catches up; the run then reports what it delivered)."""
-    deadline = time.monotonic() + seconds
+async def _drain(done: asyncio.Event, deadline: float, watch: list[Child]) -> None:
+    """Wait for the outstanding results until `deadline` (a saturated system never catches
+    up; the run then reports what it delivered)."""
     while not done.is_set() and time.monotonic() < deadline:
         for child in watch:
             if not child.running():
@@ -255,9 +268,11 @@ async def pipeline_load(
                 deliveries.append(asyncio.create_task(publish(key, value)))
 
             try:
-                await _open_loop(run, send)
+                deadline = await _open_loop(run, send, drain_s)
                 results.sending_done = True
-                await _drain(results.done, drain_s, children)
+                if run.delivered >= run.sent:
+                    results.done.set()
+                await _drain(results.done, deadline, children)
             finally:
                 if recording is not None:
                     await recording.finish()
@@ -276,7 +291,14 @@ async def pipeline_load(
 
 
 async def sdk_load(
-    run: LoadRun, *, sim: Child, sim_url: str, drain_s: float, logs: Path, aiohttp: bool = False
+    run: LoadRun,
+    *,
+    sim: Child,
+    sim_url: str,
+    broker_pid: int | None,
+    drain_s: float,
+    logs: Path,
+    aiohttp: bool = False,
 ) -> None:
     """The same open loop, straight to the simulator with the SDK the router uses, and the
     very prompt the router would render for each request. `aiohttp`: the SDK on its aiohttp
@@ -328,15 +350,16 @@ async def sdk_load(
         task_.add_done_callback(tasks.discard)
 
     sending_done = False
-    pids = {"bench (SDK client)": os.getpid(), "simulator": sim.pid}
+    # The broker idles through this run; counted so that it is not taken for other users.
+    pids = {"bench (SDK client)": os.getpid(), "simulator": sim.pid, "broker": broker_pid}
     cpu_before = {name: process_cpu_s(pid) or 0.0 for name, pid in pids.items()}
     machine_before, window_start = machine_busy_s(), time.monotonic()
     try:
-        await _open_loop(run, send)
+        deadline = await _open_loop(run, send, drain_s)
         sending_done = True
         if run.delivered >= run.sent:
             done.set()
-        await _drain(done, drain_s, [])
+        await _drain(done, deadline, [])
     finally:
         for pending in tasks:
             pending.cancel()
@@ -383,7 +406,9 @@ async def run_load(
             profiler=profiler,
         )
         _progress(pipeline)
-        await sdk_load(baseline, sim=sim, sim_url=sim_url, drain_s=drain_s, logs=logs)
+        await sdk_load(
+            baseline, sim=sim, sim_url=sim_url, broker_pid=broker_pid, drain_s=drain_s, logs=logs
+        )
         _progress(baseline)
         if aiohttp_baseline_s > 0:
             run = LoadRun(
@@ -391,7 +416,15 @@ async def run_load(
                 rate,
                 min(duration_s, aiohttp_baseline_s),
             )
-            await sdk_load(run, sim=sim, sim_url=sim_url, drain_s=drain_s, logs=logs, aiohttp=True)
+            await sdk_load(
+                run,
+                sim=sim,
+                sim_url=sim_url,
+                broker_pid=broker_pid,
+                drain_s=drain_s,
+                logs=logs,
+                aiohttp=True,
+            )
             report.extras.append(run)
             _progress(run)
         if whatif:

@@ -8,6 +8,7 @@ request would have cost had everything gone to that model with the same token co
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,7 +18,7 @@ from rich.table import Table
 from router.config import RouterConfig
 from schemas import AttemptOutcome, LLMResult, ResultStatus, token_cost_usd
 
-__all__ = ["Row", "Summary", "render_summary", "summarise"]
+__all__ = ["Row", "Summary", "baseline_model", "percentile", "render_summary", "summarise"]
 
 
 @dataclass
@@ -35,6 +36,29 @@ class Row:
 
     def percentile_ms(self, q: float) -> float:
         return percentile(self.latencies_ms, q)
+
+    @property
+    def cost_per_request_usd(self) -> Decimal:
+        return self.cost_usd / self.requests if self.requests else Decimal(0)
+
+    @property
+    def cache_hit_rate(self) -> float:
+        return self._rate(self.cache_hits)
+
+    @property
+    def escalation_rate(self) -> float:
+        return self._rate(self.escalations)
+
+    @property
+    def fallback_rate(self) -> float:
+        return self._rate(self.fallbacks)
+
+    @property
+    def failure_rate(self) -> float:
+        return self._rate(self.failed)
+
+    def _rate(self, count: int) -> float:
+        return count / self.requests if self.requests else 0.0
 
 
 @dataclass
@@ -55,15 +79,20 @@ class Summary:
 
 
 def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); 0 for no values."""
+    """Nearest-rank percentile (q in 0..100): the smallest value with at least q% of the
+    values at or below it; 0 for no values. P95 of 1..100 is 95.
+
+    The epsilon keeps float noise (0.07 * 100 = 7.000000000000001) from bumping the rank.
+    """
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
+    rank = math.ceil(q * len(ordered) / 100 - 1e-9)
+    return ordered[min(max(rank, 1), len(ordered)) - 1]
 
 
-def _baseline_model(config: RouterConfig, task: str) -> str:
+def baseline_model(config: RouterConfig, task: str) -> str:
+    """The task's `baseline_model`, else the catalog's most expensive model."""
     spec = config.tasks.get(task)
     if spec is not None and spec.baseline_model:
         return spec.baseline_model
@@ -92,7 +121,7 @@ def summarise(results: Iterable[LLMResult], config: RouterConfig) -> Summary:
         total += result.cost_usd
         used = next((a for a in reversed(result.attempts) if a.outcome in _ANSWERED), None)
         if used is not None:
-            base_model = _baseline_model(config, result.task)
+            base_model = baseline_model(config, result.task)
             baselines.add(base_model)
             spec = config.models[base_model]
             cost = token_cost_usd(

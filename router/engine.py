@@ -427,13 +427,31 @@ class Router:
             breaker.record_failure(exc)
             exc.model = model
             call.attempts.append(_failed_attempt(model, spec, exc, started, purpose))
+            self._log_attempt(call, level="info")
             raise
         except BaseException as exc:  # cancelled: free a half-open probe slot
             breaker.record_failure(exc)
             raise
         breaker.record_success()
         call.attempts.append(_ok_attempt(model, spec, completion, started, purpose))
+        self._log_attempt(call, level="debug")
         return completion
+
+    @staticmethod
+    def _log_attempt(call: _Call, *, level: str) -> None:
+        attempt = call.attempts[-1]
+        getattr(log, level)(
+            "attempt",
+            request_id=call.request.request_id,
+            task=call.request.task,
+            attempt=len(call.attempts) - 1,
+            purpose=attempt.purpose,
+            model=attempt.model,
+            outcome=attempt.outcome.value,
+            latency_ms=round(attempt.latency_ms, 1),
+            cost_usd=format(attempt.cost_usd.normalize(), "f"),
+            error=attempt.error,
+        )
 
     def _timeout_s(self, model: str, task: TaskSpec) -> float:
         return (

@@ -108,6 +108,8 @@ class TransactionalWorker:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._paused = False
+        self._probe_lock = asyncio.Lock()
+        self._closed = False
         self.stats = RuntimeStats()
         self.assigned: set[TopicPartition] = set()
         self.started_at = self.last_record_at = self.last_commit_at = time.monotonic()
@@ -197,6 +199,10 @@ class TransactionalWorker:
             await self._flush()
 
     async def _close(self) -> None:
+        # Wait out a readiness probe using the consumer, then keep new ones off it: a probe
+        # racing consumer.stop() opens a connection after the client closed them all.
+        async with self._probe_lock:
+            self._closed = True
         if self._consumer is not None:
             with contextlib.suppress(Exception):
                 await self._consumer.stop()
@@ -370,11 +376,13 @@ class TransactionalWorker:
         """Records behind the (last stable) end of each assigned partition; None when
         Kafka did not answer within `timeout_s` — which is also the readiness probe."""
         consumer = self._consumer
-        if consumer is None:
+        if consumer is None or self._closed:
             return None
         partitions = list(self.assigned)
         try:
-            async with asyncio.timeout(timeout_s):
+            async with self._probe_lock, asyncio.timeout(timeout_s):
+                if self._closed:
+                    return None
                 if not partitions:
                     await consumer._client.fetch_all_metadata()
                     return {}

@@ -1,0 +1,254 @@
+"""`llmrouter replay` and `llmrouter report`: re-evaluate routing on real traffic, and
+account for what the live pipeline did.
+
+Register with:
+
+    app.command()(ops_commands.replay)
+    app.command()(ops_commands.report)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from llmrouter.commands import ConfigOption
+from llmrouter.errors import ConfigError
+from llmrouter.logging import configure_logging
+from llmrouter.pipeline_commands import BootstrapOption
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from producers.replay import ReplayOutcome, ReplayRange, ReplayStats
+    from producers.report import ReportWindow
+    from router.config import RouterConfig
+    from workers.kafka_settings import KafkaSettings
+
+__all__ = ["replay", "report"]
+
+_TIME_HELP = "ISO 8601 (2024-05-01T12:00:00Z; no zone = UTC) or an age: 30m, 2h, 1d."
+_FORMATS = ("table", "json", "csv")
+
+
+def replay(
+    task: Annotated[str, typer.Option(help="Task whose llm.requests.<task> is replayed.")],
+    run_id: Annotated[
+        str,
+        typer.Option(
+            help="Name of this replay: results go to llm.replay.<run-id>.results; "
+            "re-running the same id resumes it."
+        ),
+    ],
+    since: Annotated[
+        str | None, typer.Option(help=f"First request time (inclusive). {_TIME_HELP}")
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help=f"End time (exclusive; default: the end at start). {_TIME_HELP}"),
+    ] = None,
+    from_offset: Annotated[
+        int | None, typer.Option(min=0, help="First offset (inclusive), in every partition.")
+    ] = None,
+    to_offset: Annotated[
+        int | None,
+        typer.Option(min=0, help="End offset (exclusive; default: the end at start)."),
+    ] = None,
+    partition: Annotated[
+        list[int] | None,
+        typer.Option(min=0, help="Only this partition (repeatable; default: all)."),
+    ] = None,
+    config: ConfigOption = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Requests routed at once; each chunk is one transaction.")
+    ] = 16,
+    bootstrap_servers: BootstrapOption = None,
+) -> None:
+    """Re-run a time or offset range of llm.requests.<task> through another routing config
+    (--config) into llm.replay.<run-id>.results, then compare it with the live results.
+
+    The live consumer groups never move: the replay reads with its own group
+    llmrouter-replay-<run-id> and commits its offsets with its results in one
+    transaction, so Ctrl-C is safe and re-running the same command resumes without
+    writing any request twice. Replays make real provider calls but write NO cost events
+    to llm.costs (that topic is live spend): each replay result carries its attempts and
+    their costs.
+    """
+    from producers.reading import parse_when
+    from producers.replay import ReplayRange, check_run
+    from router import load_config
+    from workers.kafka_settings import KafkaSettings
+
+    configure_logging("warning")
+    window = ReplayRange(
+        since=parse_when(since) if since is not None else None,
+        until=parse_when(until) if until is not None else None,
+        from_offset=from_offset,
+        to_offset=to_offset,
+        partitions=tuple(partition) if partition else None,
+    )
+    cfg = load_config(config)
+    check_run(cfg, task, run_id, concurrency)
+    kafka = KafkaSettings.from_env(bootstrap_servers)
+    stdout, stderr = _consoles()
+    try:
+        asyncio.run(_replay(kafka, cfg, task, run_id, window, concurrency, stdout, stderr))
+    except KeyboardInterrupt:
+        stderr.print(
+            "interrupted: every chunk committed so far is kept; "
+            "run the same command again to resume",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+
+
+async def _replay(
+    kafka: KafkaSettings,
+    config: RouterConfig,
+    task: str,
+    run_id: str,
+    window: ReplayRange,
+    concurrency: int,
+    stdout: Console,
+    stderr: Console,
+) -> None:
+    from producers.quality import TruthBook
+    from producers.replay import replay as run_replay
+    from producers.replay_compare import compare, live_results, render_comparison
+
+    with _replay_progress(stderr) as on_progress:
+        outcome = await run_replay(
+            kafka, config, task, run_id, window, concurrency=concurrency, on_progress=on_progress
+        )
+    _print_outcome(outcome, stderr)
+    with stderr.status("reading the live results of the same requests…"):
+        ids = {r.request_id for r in outcome.results}
+        live = await live_results(kafka, task, ids, outcome.spans)
+    stdout.print(render_comparison(compare(task, run_id, outcome.results, live, TruthBook())))
+
+
+@contextlib.contextmanager
+def _replay_progress(stderr: Console) -> Iterator[Callable[[int, int, ReplayStats], None]]:
+    """A rich bar over the range's offsets, with the run's counts beside it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("replaying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("offsets"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[counts]}"),
+        console=stderr,
+    ) as progress:
+        job = progress.add_task("replay", total=None, counts="")
+
+        def update(done: int, total: int, stats: ReplayStats) -> None:
+            counts = f"{stats.replayed} replayed, {stats.failed} failed"
+            progress.update(job, completed=done, total=total, counts=counts)
+
+        yield update
+
+
+def _print_outcome(outcome: ReplayOutcome, stderr: Console) -> None:
+    from producers.reading import describe_spans
+
+    s = outcome.stats
+    stderr.print(
+        f"{outcome.topic}: {s.replayed} replayed by this run ({s.failed} failed) in "
+        f"{s.transactions} transactions; {len(outcome.results)} results in the run; range "
+        f"{describe_spans(outcome.spans)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    skipped = {
+        "already replayed": s.already_replayed,
+        "unreadable": s.unreadable,
+        "rejected by the candidate config": s.rejected,
+    }
+    if any(skipped.values()):
+        detail = ", ".join(f"{n} {what}" for what, n in skipped.items() if n)
+        last = f" (last: {s.last_problem})" if s.last_problem else ""
+        stderr.print(f"skipped: {detail}{last}", highlight=False, markup=False, soft_wrap=True)
+
+
+def report(
+    since: Annotated[str | None, typer.Option(help=f"From this time. {_TIME_HELP}")] = None,
+    until: Annotated[
+        str | None, typer.Option(help=f"Up to this time (default: now). {_TIME_HELP}")
+    ] = None,
+    task: Annotated[
+        list[str] | None, typer.Option(help="Only this task (repeatable; default: every task).")
+    ] = None,
+    format: Annotated[str, typer.Option(help="table, json or csv (json/csv: stdout).")] = "table",
+    config: ConfigOption = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Also write cost per query vs quality (else latency) to this PNG."),
+    ] = None,
+    bootstrap_servers: BootstrapOption = None,
+) -> None:
+    """Cost, latency and quality by task and model from llm.costs and llm.results.<task>,
+    the spend by model cross-checked between the two, the daily cost at the observed rate,
+    and savings against the all-frontier baseline (the task's baseline_model in --config,
+    else the catalog's most expensive model).
+
+    Reads from --since (else the beginning) up to --until (else the end at start), so it
+    always terminates. Replay runs (llm.replay.*) are not live traffic and not included."""
+    from producers.reading import parse_when
+    from producers.report import ReportWindow
+    from router import load_config
+    from workers.kafka_settings import KafkaSettings
+
+    configure_logging("warning")
+    if format not in _FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(_FORMATS)}, not {format!r}")
+    window = ReportWindow(
+        since=parse_when(since) if since is not None else None,
+        until=parse_when(until) if until is not None else None,
+        tasks=tuple(task or ()),
+    )
+    cfg = load_config(config)
+    kafka = KafkaSettings.from_env(bootstrap_servers)
+    stdout, stderr = _consoles()
+    asyncio.run(_report(kafka, cfg, window, format, plot, stdout, stderr))
+
+
+async def _report(
+    kafka: KafkaSettings,
+    config: RouterConfig,
+    window: ReportWindow,
+    form: str,
+    plot: Path | None,
+    stdout: Console,
+    stderr: Console,
+) -> None:
+    from producers.report import build_report, collect
+    from producers.report_output import plot_report, render_tables, to_csv, to_json
+
+    with stderr.status("reading llm.costs and the results topics…"):
+        built = build_report(await collect(kafka, window), config, window)
+    for warning in built.warnings:
+        stderr.print(f"warning: {warning}", style="yellow", highlight=False, soft_wrap=True)
+    if form == "json":
+        sys.stdout.write(to_json(built).decode() + "\n")
+    elif form == "csv":
+        sys.stdout.write(to_csv(built))
+    else:
+        stdout.print(render_tables(built))
+    if plot is not None:
+        stderr.print(f"chart: {plot_report(built, plot)}", soft_wrap=True)
+
+
+def _consoles() -> tuple[Console, Console]:
+    from rich.console import Console
+
+    # A pipe gets a wide table instead of one wrapped at 80 columns.
+    stdout = Console() if sys.stdout.isatty() else Console(width=160)
+    return stdout, Console(stderr=True)
