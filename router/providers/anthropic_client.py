@@ -15,6 +15,7 @@ from llmrouter.errors import (
 )
 from router.providers.base import ChatRequest, Completion
 from router.providers.errors import SDK_ERRORS, translate_sdk_error
+from router.providers.transport import aiohttp_client
 
 __all__ = ["AnthropicProvider"]
 
@@ -23,7 +24,9 @@ class AnthropicProvider:
     provider = "anthropic"
 
     def __init__(self, *, api_key: str, base_url: str | None) -> None:
-        self._client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, max_retries=0, http_client=aiohttp_client(anthropic)
+        )
 
     async def complete(self, request: ChatRequest) -> Completion:
         extra: dict[str, Any] = {}

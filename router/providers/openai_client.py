@@ -16,6 +16,7 @@ from llmrouter.errors import (
 )
 from router.providers.base import ChatRequest, Completion
 from router.providers.errors import SDK_ERRORS, translate_sdk_error
+from router.providers.transport import aiohttp_client
 from router.providers.usage import estimate_tokens
 
 __all__ = ["OpenAIProvider"]
@@ -24,7 +25,9 @@ __all__ = ["OpenAIProvider"]
 class OpenAIProvider:
     def __init__(self, *, provider: str, api_key: str, base_url: str | None) -> None:
         self.provider = provider
-        self._client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, max_retries=0, http_client=aiohttp_client(openai)
+        )
 
     async def complete(self, request: ChatRequest) -> Completion:
         messages: list[dict[str, str]] = []
