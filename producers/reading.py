@@ -10,8 +10,9 @@ the end offset is the last stable offset.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
@@ -25,14 +26,19 @@ from workers.kafka_settings import KafkaSettings
 __all__ = [
     "Span",
     "clamp_spans",
+    "first_timestamp_ms",
     "new_reader",
     "offsets_at",
     "parse_when",
+    "partitions_of",
+    "read_records",
     "read_spans",
+    "reader",
     "spans_between",
     "time_spans",
     "topic_partitions",
     "topics_matching",
+    "whole_topic",
 ]
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
@@ -88,33 +94,55 @@ def new_reader(kafka: KafkaSettings, *, group_id: str | None = None) -> AIOKafka
     )
 
 
-async def start_reader(consumer: AIOKafkaConsumer, kafka: KafkaSettings) -> None:
+@contextlib.asynccontextmanager
+async def reader(
+    kafka: KafkaSettings, *, group_id: str | None = None
+) -> AsyncIterator[AIOKafkaConsumer]:
+    """A started `new_reader`, stopped on the way out. One per operation: every client
+    started and stopped is one more chance for aiokafka to leak a connection."""
+    consumer = new_reader(kafka, group_id=group_id)
     try:
         await consumer.start()
     except KafkaError as exc:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
         raise KafkaUnavailable(
             f"cannot connect to Kafka at {kafka.bootstrap_servers}: {exc}"
         ) from None
     # aiokafka's group-less coordinator starts a background task in start(); stopped
     # before that task ever ran, stop() raises CancelledError. One turn of the loop lets it run.
     await asyncio.sleep(0)
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def partitions_of(
+    consumer: AIOKafkaConsumer, topics: Sequence[str]
+) -> dict[str, list[TopicPartition]]:
+    """Every partition of each topic; KafkaUnavailable naming one that does not exist."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _METADATA_WAIT_S
+    while True:
+        # One answer about every topic (the client's cached metadata covers only what it
+        # tracks); a topic created a moment ago may take a few tries to appear.
+        cluster = await consumer._client.fetch_all_metadata()
+        missing = [t for t in topics if not cluster.partitions_for_topic(t)]
+        if not missing:
+            break
+        if loop.time() > deadline:
+            raise KafkaUnavailable(f"topic {missing[0]} does not exist")
+        await asyncio.sleep(0.2)
+    # Track them in the client too, or every offset look-up first waits for a refresh.
+    await asyncio.gather(*(consumer._client.add_topic(t) for t in topics))
+    return {
+        t: [TopicPartition(t, p) for p in sorted(cluster.partitions_for_topic(t))] for t in topics
+    }
 
 
 async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    """Every partition of `topic`; KafkaUnavailable naming the topic when it does not exist."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + _METADATA_WAIT_S
-    found = consumer.partitions_for_topic(topic)
-    while not found:
-        if loop.time() > deadline:
-            raise KafkaUnavailable(f"topic {topic} does not exist")
-        # A client without subscriptions only learns of topics by asking for all of them;
-        # one answer serves every later lookup.
-        await consumer._client.force_metadata_update()
-        found = consumer.partitions_for_topic(topic)
-        if not found:
-            await asyncio.sleep(0.2)
-    return [TopicPartition(topic, p) for p in sorted(found)]
+    return (await partitions_of(consumer, [topic]))[topic]
 
 
 async def topics_matching(consumer: AIOKafkaConsumer, pattern: str) -> list[str]:
@@ -227,20 +255,21 @@ async def read_spans(
             yield records
 
 
-async def read_topic_spans(
-    kafka: KafkaSettings, spans: Mapping[TopicPartition, Span]
+async def read_records(
+    consumer: AIOKafkaConsumer, spans: Mapping[TopicPartition, Span]
 ) -> AsyncIterator[Record]:
-    """Every committed message inside `spans`, with a reader of its own."""
-    if not any(span.size for span in spans.values()):
-        return
-    consumer = new_reader(kafka)
-    await start_reader(consumer, kafka)
-    try:
-        async for records in read_spans(consumer, spans):
-            for record in records:
-                yield record
-    finally:
-        await consumer.stop()
+    """Every committed message inside `spans`, one by one (see `read_spans`)."""
+    async for records in read_spans(consumer, spans):
+        for record in records:
+            yield record
+
+
+async def whole_topic(consumer: AIOKafkaConsumer, topic: str) -> dict[TopicPartition, Span]:
+    """Everything on `topic` now: from the first offset kept to the end."""
+    partitions = await topic_partitions(consumer, topic)
+    firsts = await consumer.beginning_offsets(partitions)
+    ends = await consumer.end_offsets(partitions)
+    return {tp: Span(firsts[tp], ends[tp]) for tp in partitions}
 
 
 def describe_spans(spans: Mapping[TopicPartition, Span]) -> str:
@@ -249,33 +278,24 @@ def describe_spans(spans: Mapping[TopicPartition, Span]) -> str:
     return " ".join(parts) or "(no partitions)"
 
 
-def record_time(record: Record) -> datetime:
-    return datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)
-
-
 async def first_timestamp_ms(
-    kafka: KafkaSettings, spans: Mapping[TopicPartition, Span]
+    consumer: AIOKafkaConsumer, spans: Mapping[TopicPartition, Span]
 ) -> int | None:
     """The earliest timestamp among the first committed record of each span."""
-    consumer = new_reader(kafka)
-    await start_reader(consumer, kafka)
     firsts: list[int] = []
-    try:
-        remaining = {tp: span for tp, span in spans.items() if span.size > 0}
-        assigned = list(remaining)
-        consumer.assign(assigned)
-        for tp, span in remaining.items():
-            consumer.seek(tp, span.start)
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=1)
-            for tp, records in batch.items():
-                if tp in remaining and records and records[0].offset < remaining[tp].end:
-                    firsts.append(records[0].timestamp)
-                    del remaining[tp]  # one record per partition is all we need
-            for tp in list(remaining):
-                if await consumer.position(tp) >= remaining[tp].end:
-                    del remaining[tp]
-            consumer.pause(*(tp for tp in assigned if tp not in remaining))
-    finally:
-        await consumer.stop()
+    remaining = {tp: span for tp, span in spans.items() if span.size > 0}
+    assigned = list(remaining)
+    consumer.assign(assigned)
+    for tp, span in remaining.items():
+        consumer.seek(tp, span.start)
+    while remaining:
+        batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=1)
+        for tp, records in batch.items():
+            if tp in remaining and records and records[0].offset < remaining[tp].end:
+                firsts.append(records[0].timestamp)
+                del remaining[tp]  # one record per partition is all we need
+        for tp in list(remaining):
+            if await consumer.position(tp) >= remaining[tp].end:
+                del remaining[tp]
+        consumer.pause(*(tp for tp in assigned if tp not in remaining))
     return min(firsts, default=None)

@@ -37,14 +37,14 @@ from llmrouter.kafka.topics import ensure_topics
 from producers.reading import (
     Record,
     Span,
-    new_reader,
+    read_records,
     read_spans,
-    read_topic_spans,
+    reader,
     spans_between,
-    start_reader,
     time_spans,
     to_ms,
     topic_partitions,
+    whole_topic,
 )
 from router import Router, RouterConfig
 from schemas import (
@@ -169,22 +169,22 @@ async def replay(
     # The producer first: starting it ends the previous run's open transaction, so the
     # offsets and results read next are final.
     producer = await _start_producer(kafka, group)
-    consumer = new_reader(kafka, group_id=group)
     active = router or Router(config)
     try:
-        await start_reader(consumer, kafka)
-        partitions = await _partitions(consumer, task, window)
-        spans = await _spans(consumer, partitions, window)
-        topic = await _ensure_output(kafka, consumer, task, run_id)
-        earlier = await _earlier_results(kafka, consumer, topic)
-        resumed = await _resume_points(consumer, spans)
-        outcome = ReplayOutcome(run_id, task, topic, spans, resumed, ReplayStats(), earlier)
-        todo = {tp: Span(resumed[tp], spans[tp].end) for tp in spans}
-        chunk = _Chunker(active, task, outcome, {r.request_id for r in earlier})
-        await _run(consumer, producer, group, todo, chunk, concurrency, on_progress)
-        return outcome
+        async with reader(kafka, group_id=group) as consumer:
+            partitions = await _partitions(consumer, task, window)
+            spans = await _spans(consumer, partitions, window)
+            topic = await _ensure_output(kafka, consumer, task, run_id)
+            earlier = await _earlier_results(consumer, topic)
+            resumed = await _resume_points(consumer, spans)
+            outcome = ReplayOutcome(run_id, task, topic, spans, resumed, ReplayStats(), earlier)
+            todo = {tp: Span(resumed[tp], spans[tp].end) for tp in spans}
+            chunk = _Chunker(active, task, outcome, {r.request_id for r in earlier})
+            await _run(consumer, producer, group, todo, chunk, concurrency, on_progress)
+            return outcome
     finally:
-        await _stop(producer, consumer)
+        with contextlib.suppress(Exception):
+            await producer.stop()
         if router is None:  # ours to close; a router passed in is the caller's
             await active.aclose()
 
@@ -202,13 +202,6 @@ async def _start_producer(kafka: KafkaSettings, transactional_id: str) -> AIOKaf
     except KafkaError as exc:
         raise KafkaUnavailable(f"cannot start the replay's transactional producer: {exc}") from None
     return producer
-
-
-async def _stop(producer: AIOKafkaProducer, consumer: AIOKafkaConsumer) -> None:
-    with contextlib.suppress(Exception):
-        await consumer.stop()
-    with contextlib.suppress(Exception):
-        await producer.stop()
 
 
 async def _partitions(
@@ -248,16 +241,10 @@ async def _ensure_output(
     return topic
 
 
-async def _earlier_results(
-    kafka: KafkaSettings, consumer: AIOKafkaConsumer, topic: str
-) -> list[LLMResult]:
+async def _earlier_results(consumer: AIOKafkaConsumer, topic: str) -> list[LLMResult]:
     """The run's results published so far (committed ones only)."""
-    partitions = await topic_partitions(consumer, topic)
-    firsts = await consumer.beginning_offsets(partitions)
-    ends = await consumer.end_offsets(partitions)
-    spans = {tp: Span(firsts[tp], ends[tp]) for tp in partitions}
     results = []
-    async for record in read_topic_spans(kafka, spans):
+    async for record in read_records(consumer, await whole_topic(consumer, topic)):
         with contextlib.suppress(InvalidMessage):
             results.append(decode(record.value, LLMResult))
     return results

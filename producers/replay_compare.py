@@ -22,9 +22,8 @@ from producers.quality import Quality, TruthBook, label_agreement, output_agreem
 from producers.reading import (
     Span,
     first_timestamp_ms,
-    new_reader,
-    read_topic_spans,
-    start_reader,
+    read_records,
+    reader,
     time_spans,
     topic_partitions,
 )
@@ -79,23 +78,19 @@ async def live_results(
     """The live result of each of `request_ids`, looked for after the range's start."""
     if not request_ids:
         return {}
-    first_ms = await first_timestamp_ms(kafka, request_spans)
-    since_ms = first_ms - _CLOCK_SKEW_MS if first_ms is not None else None
-    consumer = new_reader(kafka)
-    await start_reader(consumer, kafka)
-    try:
+    found: dict[str, LLMResult] = {}
+    async with reader(kafka) as consumer:
+        first_ms = await first_timestamp_ms(consumer, request_spans)
+        since_ms = first_ms - _CLOCK_SKEW_MS if first_ms is not None else None
         partitions = await topic_partitions(consumer, results_topic(task))
         spans = await time_spans(consumer, partitions, since_ms, None)
-    finally:
-        await consumer.stop()
-    found: dict[str, LLMResult] = {}
-    async for record in read_topic_spans(kafka, spans):
-        try:
-            result = decode(record.value, LLMResult)
-        except InvalidMessage:
-            continue
-        if result.request_id in request_ids:
-            found.setdefault(result.request_id, result)
+        async for record in read_records(consumer, spans):
+            try:
+                result = decode(record.value, LLMResult)
+            except InvalidMessage:
+                continue
+            if result.request_id in request_ids:
+                found.setdefault(result.request_id, result)
     return found
 
 

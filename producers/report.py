@@ -28,10 +28,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from llmrouter.errors import ConfigError, InvalidMessage, KafkaUnavailable
 from producers.quality import Quality, TruthBook
 from producers.reading import (
+    Record,
     Span,
-    new_reader,
-    read_topic_spans,
-    start_reader,
+    partitions_of,
+    read_records,
+    reader,
     time_spans,
     to_ms,
     topic_partitions,
@@ -170,22 +171,27 @@ class Report:
 async def collect(kafka: KafkaSettings, window: ReportWindow) -> Collected:
     """Read the window of the results topics and of llm.costs."""
     collected = Collected()
-    spans = await _spans(kafka, window)
     wanted = set(window.tasks)
-    async for record in read_topic_spans(kafka, spans):
-        try:
-            if record.topic == COSTS_TOPIC:
-                event = decode(record.value, CostEvent)
-                if not wanted or event.task in wanted:
-                    collected.costs.append(event)
-            else:
-                stamp = datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)
-                collected.results.append((stamp, decode(record.value, LLMResult)))
-        except InvalidMessage:
-            # llm.costs is shared by every task: another task's bad event is not ours.
-            if record.topic != COSTS_TOPIC or not wanted or _task_of(record.value) in wanted:
-                collected.unreadable += 1
+    async with reader(kafka) as consumer:
+        spans = await _spans(consumer, window)
+        async for record in read_records(consumer, spans):
+            _take(collected, record, wanted)
     return collected
+
+
+def _take(collected: Collected, record: Record, wanted: set[str]) -> None:
+    try:
+        if record.topic == COSTS_TOPIC:
+            event = decode(record.value, CostEvent)
+            if not wanted or event.task in wanted:
+                collected.costs.append(event)
+        else:
+            stamp = datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)
+            collected.results.append((stamp, decode(record.value, LLMResult)))
+    except InvalidMessage:
+        # llm.costs is shared by every task: another task's bad event is not ours.
+        if record.topic != COSTS_TOPIC or not wanted or _task_of(record.value) in wanted:
+            collected.unreadable += 1
 
 
 def _task_of(raw: bytes | None) -> str | None:
@@ -198,22 +204,16 @@ def _task_of(raw: bytes | None) -> str | None:
     return task if isinstance(task, str) else None
 
 
-async def _spans(kafka: KafkaSettings, window: ReportWindow) -> dict[TopicPartition, Span]:
+async def _spans(consumer: AIOKafkaConsumer, window: ReportWindow) -> dict[TopicPartition, Span]:
     """Offsets of every topic read, fixed now, with one end-offsets request for all of
     them so that results and their cost events are cut at (nearly) the same moment."""
-    consumer = new_reader(kafka)
-    await start_reader(consumer, kafka)
-    try:
-        partitions: list[TopicPartition] = []
-        for topic in await _results_topics(consumer, window.tasks):
-            partitions += await topic_partitions(consumer, topic)
-        with contextlib.suppress(KafkaUnavailable):  # none yet: the cross-check says so
-            partitions += await topic_partitions(consumer, COSTS_TOPIC)
-        since = to_ms(window.since) if window.since is not None else None
-        until = to_ms(window.until) if window.until is not None else None
-        return await time_spans(consumer, partitions, since, until)
-    finally:
-        await consumer.stop()
+    results = await partitions_of(consumer, await _results_topics(consumer, window.tasks))
+    partitions = [tp for tps in results.values() for tp in tps]
+    with contextlib.suppress(KafkaUnavailable):  # none yet: the cross-check says so
+        partitions += await topic_partitions(consumer, COSTS_TOPIC)
+    since = to_ms(window.since) if window.since is not None else None
+    until = to_ms(window.until) if window.until is not None else None
+    return await time_spans(consumer, partitions, since, until)
 
 
 async def _results_topics(consumer: AIOKafkaConsumer, tasks: Sequence[str]) -> list[str]:
