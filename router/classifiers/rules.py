@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from router.classifiers.base import ClassifierVerdict
@@ -21,24 +22,36 @@ class _CompiledRule:
         self.spec = spec
         self.name = spec.name
         self.weight = spec.weight
-        self.words = (
-            re.compile(
-                r"\b(?:" + "|".join(re.escape(w) for w in spec.any_of) + r")\b", re.IGNORECASE
-            )
-            if spec.any_of
-            else None
-        )
+        self.words = tuple(w.lower() for w in spec.any_of) if spec.any_of else ()
 
-    def fires(self, text: str) -> bool:
+    def fires(self, text: str, lowered: str) -> bool:
         s = self.spec
         if s.min_chars is not None:
             return len(text) >= s.min_chars
         if s.min_questions is not None:
             return text.count("?") >= s.min_questions
         if s.min_sentences is not None:
-            return len(_SENTENCE_END.findall(text)) >= s.min_sentences
-        assert self.words is not None
-        return self.words.search(text) is not None
+            found = itertools.islice(_SENTENCE_END.finditer(text), s.min_sentences)
+            return sum(1 for _ in found) >= s.min_sentences
+        return any(_has_word(lowered, word) for word in self.words)
+
+
+def _has_word(lowered: str, word: str) -> bool:
+    """`word` in the text on word boundaries. A substring search in C, then a look at the
+    characters either side, is ~10x faster than one case-insensitive regex per rule."""
+    start = lowered.find(word)
+    while start != -1:
+        end = start + len(word)
+        before = lowered[start - 1] if start else " "
+        after = lowered[end] if end < len(lowered) else " "
+        if not _is_word_char(before) and not _is_word_char(after):
+            return True
+        start = lowered.find(word, start + 1)
+    return False
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 class RuleClassifier:
@@ -52,8 +65,9 @@ class RuleClassifier:
     def classify(self, text: str) -> ClassifierVerdict:
         score = 0.0
         fired = []
+        lowered = text.lower()
         for rule in self._rules:
-            if rule.fires(text):
+            if rule.fires(text, lowered):
                 score += rule.weight
                 fired.append(rule.name)
         if score >= self._complex_at:

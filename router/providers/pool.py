@@ -31,12 +31,17 @@ class ProviderPool:
         self._models = models
         self._simulator_url = (simulator_url or os.environ.get(SIMULATOR_ENV) or "").rstrip("/")
         self._clients: dict[tuple[str, str | None, str], ProviderClient] = {}
+        # Resolving a model's key reads the environment; once per model is enough.
+        self._by_model: dict[str, ProviderClient] = {}
 
     @property
     def simulated(self) -> bool:
         return bool(self._simulator_url)
 
     def client_for(self, model_name: str) -> ProviderClient:
+        cached = self._by_model.get(model_name)
+        if cached is not None:
+            return cached
         spec = self._models[model_name]
         base_url = self._base_url(spec)
         key = self._api_key(model_name, spec)
@@ -50,6 +55,7 @@ class ProviderPool:
                     provider=spec.provider.value, api_key=key, base_url=base_url
                 )
             self._clients[pool_key] = client
+        self._by_model[model_name] = client
         return client
 
     def _base_url(self, spec: ModelSpec) -> str | None:
@@ -78,5 +84,6 @@ class ProviderPool:
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
+        self._by_model = {}
         for client in clients:
             await client.aclose()

@@ -148,3 +148,26 @@ def test_rule_classifier_levels(text: str, level: Complexity) -> None:
 )
 def test_llm_classifier_reply_is_parsed_tolerantly(reply: str, level: Complexity | None) -> None:
     assert parse_complexity(reply) is level
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ("I want a REFUND!", True),
+        ("refund", True),
+        ("Where are my refunds?", False),  # word boundaries, as the config promises
+        ("prerefund", False),
+        ("They closed my account yesterday", True),  # a phrase
+        ("they closed my accounts", False),
+        ("refund_policy", False),
+    ],
+)
+def test_word_rules_match_whole_words_case_insensitively(text: str, fires: bool) -> None:
+    spec = RulesClassifierSpec(
+        kind="rules",
+        medium_at=1.0,
+        complex_at=2.0,
+        rules=[{"name": "cue", "weight": 1.0, "any_of": ["refund", "closed my account"]}],  # type: ignore[list-item]
+    )
+    verdict = RuleClassifier(spec).classify(text)
+    assert (verdict.complexity is Complexity.MEDIUM) is fires
