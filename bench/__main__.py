@@ -11,6 +11,7 @@ import asyncio
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,7 +47,6 @@ class Plan:
     rate: float
     duration_s: float
     drain_s: float
-    aiohttp_baseline_s: float
     iterations: int
 
 
@@ -63,7 +63,6 @@ FULL = Plan(
     rate=500,
     duration_s=60,
     drain_s=10,
-    aiohttp_baseline_s=20,
     iterations=100_000,
 )
 QUICK = Plan(
@@ -73,7 +72,6 @@ QUICK = Plan(
     rate=500,
     duration_s=5,
     drain_s=5,
-    aiohttp_baseline_s=0,
     iterations=20_000,
 )
 
@@ -89,6 +87,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
         help="(b): also run the pipeline with the recommended provider change (bench.whatif)",
     )
     parser.add_argument(
+        "--routers", type=int, default=1, help="(b): router worker processes (default 1)"
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="sample the router worker with py-spy; py-spy slows what it samples, so only "
@@ -102,6 +103,22 @@ def _args(argv: list[str]) -> argparse.Namespace:
 
 def _load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _code_version() -> str:
+    """The commit measured, marked when the product code differs from it (bench/ and docs/
+    do not count: they are not what is measured)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown commit"
+    changed = git("status", "--porcelain", "--", *_PRODUCT)
+    return f"{commit} + uncommitted changes" if changed else commit
+
+
+_PRODUCT = ("schemas", "router", "workers", "producers", "simulator", "llmrouter", "pyproject.toml")
 
 
 async def _main(args: argparse.Namespace, info: RunInfo, logs: Path) -> dict[str, str]:
@@ -137,8 +154,8 @@ async def _main(args: argparse.Namespace, info: RunInfo, logs: Path) -> dict[str
                 rate=plan.rate,
                 duration_s=args.duration_s or plan.duration_s,
                 drain_s=plan.drain_s,
-                aiohttp_baseline_s=plan.aiohttp_baseline_s,
                 whatif=args.what_if,
+                routers=args.routers,
                 logs=logs,
                 profiler=profiler,
             )
@@ -166,7 +183,7 @@ def _history_row(
         b = f"{load.pipeline.delivered_rate:,.0f}, {p99_text}"
     if decision is not None:
         c = f"{decision.full.p99_us:,.1f}"
-    return f"| {info.date} | `{info.command}` | {a} | {b} | {c} |"
+    return f"| {info.date} | {info.code} | `{info.command}` | {a} | {b} | {c} |"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -181,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         machine=Machine.detect(),
         load_before=_load_average(),
+        code=_code_version(),
     )
     print(f"bench: {info.header()}", flush=True)
     logs = Path(tempfile.mkdtemp(prefix="llmrouter-bench-"))

@@ -12,7 +12,6 @@ in a worker: p99 includes its pauses.
 
 from __future__ import annotations
 
-import itertools
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -22,12 +21,11 @@ from decimal import Decimal
 from bench.harness import percentile
 from bench.workload import support_examples
 from router.budget import BudgetTracker
-from router.classifiers import ClassifierVerdict, RuleClassifier
-from router.classifiers.rules import _SENTENCE_END
+from router.classifiers import RuleClassifier
 from router.config import RulesClassifierSpec
 from router.config_loader import EXAMPLE_CONFIG, load_config
 from router.decision import decide
-from schemas import Complexity, LLMRequest, UserTier
+from schemas import LLMRequest, UserTier
 
 __all__ = ["DecisionReport", "Timing", "run_decision"]
 
@@ -59,10 +57,6 @@ class DecisionReport:
     classify: Timing
     decide: Timing
     baseline: Timing
-    #: the rule classifier as docs/BENCHMARKS.md proposes it, + decide()
-    whatif: Timing
-    #: the proposal gave the same verdict as RuleClassifier on every eval input
-    whatif_agrees: bool
     timer_ns: float
 
     @property
@@ -103,70 +97,6 @@ def _timer_overhead_ns(iterations: int) -> float:
     return percentile(samples, 50)
 
 
-class _PrefilteredRules:
-    """What-if (bench only): RuleClassifier's verdicts, computed the way docs/BENCHMARKS.md
-    recommends for router/classifiers/rules.py. The text is lower-cased once; a word rule
-    asks `word in text` (a C substring scan, no regex) and only for a word that occurs
-    checks the characters around each hit for a word boundary; the sentence rule stops at its
-    threshold. Same rules, same scores: only the way of looking changes. (Words that
-    begin or end with a non-word character would need the regex's own \\b semantics; the
-    shipped rules have none.)"""
-
-    def __init__(self, spec: RulesClassifierSpec) -> None:
-        self._spec = spec
-        self._reference = RuleClassifier(spec)
-        self._weights = {rule.name: rule.weight for rule in spec.rules}
-        self._words = {
-            rule.name: tuple(w.lower() for w in rule.any_of) for rule in spec.rules if rule.any_of
-        }
-
-    @staticmethod
-    def _has_word(low: str, word: str) -> bool:
-        at = low.find(word)
-        while at != -1:
-            end = at + len(word)
-            before = low[at - 1] if at else " "
-            after = low[end] if end < len(low) else " "
-            if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
-                return True
-            at = low.find(word, at + 1)
-        return False
-
-    def fired(self, text: str) -> list[str]:
-        low = text.lower()
-        fired = []
-        for rule in self._spec.rules:
-            if rule.min_chars is not None:
-                hit = len(text) >= rule.min_chars
-            elif rule.min_questions is not None:
-                hit = text.count("?") >= rule.min_questions
-            elif rule.min_sentences is not None:
-                ends = itertools.islice(_SENTENCE_END.finditer(text), rule.min_sentences)
-                hit = sum(1 for _ in ends) >= rule.min_sentences
-            else:
-                words = self._words[rule.name]
-                hit = any(w in low and self._has_word(low, w) for w in words)
-            if hit:
-                fired.append(rule.name)
-        return fired
-
-    def classify(self, text: str) -> ClassifierVerdict:
-        fired = self.fired(text)
-        score = sum(self._weights[name] for name in fired)
-        if score >= self._spec.complex_at:
-            level, edge = Complexity.COMPLEX, self._spec.complex_at
-        elif score >= self._spec.medium_at:
-            level, edge = Complexity.MEDIUM, self._spec.medium_at
-        else:
-            level, edge = Complexity.SIMPLE, self._spec.medium_at
-        confidence = min(1.0, 0.6 + 0.2 * abs(score - edge))
-        reason = "rules: " + (", ".join(fired) if fired else "none fired")
-        return ClassifierVerdict(level, round(confidence, 3), "rules", reason)
-
-    def agrees(self, texts: Sequence[str]) -> bool:
-        return all(self.classify(t) == self._reference.classify(t) for t in texts)
-
-
 def run_decision(iterations: int) -> DecisionReport:
     print(f"(c) decision: {iterations:,} iterations each", flush=True)
     config = load_config(EXAMPLE_CONFIG)
@@ -203,20 +133,11 @@ def run_decision(iterations: int) -> DecisionReport:
     def lookup(i: int) -> object:
         return model_of_task[requests[i].task]
 
-    proposal = _PrefilteredRules(spec)
-
-    def whatif(i: int) -> object:
-        request = requests[i]
-        verdict = proposal.classify(request.input)
-        return decide(config, request, verdict.complexity, budget.snapshot())
-
     report = DecisionReport(
         full=_time("rule classifier + decide()", full, iterations, n),
         classify=_time("rule classifier alone", classify_only, iterations, n),
         decide=_time("decide() alone (with budget snapshot)", decide_only, iterations, n),
         baseline=_time("baseline: dict lookup of the task's model", lookup, iterations, n),
-        whatif=_time("what-if: prefiltered rules + decide()", whatif, iterations, n),
-        whatif_agrees=proposal.agrees([r.input for r in requests]),
         timer_ns=_timer_overhead_ns(iterations),
     )
     print(

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import httpx2
 import openai
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
@@ -45,11 +44,14 @@ from bench.workload import BENCH_MODEL, Example, bench_config, request_bytes, su
 from llmrouter.kafka.topics import spec_topics
 from router import load_config
 from router.prompts import render_prompt
+from router.providers.transport import aiohttp_client
 from schemas import classified_topic, loads, requests_topic, results_topic
 
 __all__ = ["LoadReport", "LoadRun", "run_load"]
 
 PROVIDER_LATENCY_MS = 1500.0
+#: the product's default partition count; with several routers, the next multiple of their
+#: count, so that no router serves more partitions than another
 PARTITIONS = 3
 #: enough for rate × latency requests in flight at once, with room for head-of-line holds
 MAX_IN_FLIGHT = 2048
@@ -112,8 +114,8 @@ class LoadRun:
 class LoadReport:
     pipeline: LoadRun
     baseline: LoadRun
-    #: what-if rows: the SDK on its aiohttp transport, the pipeline with bench.whatif
-    extras: list[LoadRun] = field(default_factory=list)
+    #: the pipeline with bench.whatif (the recommended provider change), when asked for
+    whatif: LoadRun | None = None
 
     @property
     def throughput_ratio(self) -> float:
@@ -124,12 +126,6 @@ class LoadReport:
     def p99_ratio(self) -> float:
         base = self.baseline.e2e_percentile(99)
         return self.pipeline.e2e_percentile(99) / base if base else math.inf
-
-    def whatif_pair(self) -> tuple[LoadRun, LoadRun] | None:
-        """(what-if pipeline, SDK on aiohttp): both sides with the recommended transport."""
-        pipes = [r for r in self.extras if r.pipeline]
-        sdks = [r for r in self.extras if not r.pipeline]
-        return (pipes[0], sdks[0]) if pipes and sdks else None
 
 
 async def _open_loop(run: LoadRun, send: Callable[[int, float], None], drain_s: float) -> float:
@@ -223,12 +219,13 @@ async def pipeline_load(
 ) -> None:
     names = RunNames.new()
     task = names.task("b")
+    partitions = routers * math.ceil(PARTITIONS / routers)
     topics = [requests_topic(task), classified_topic(task), results_topic(task)]
     examples = support_examples()
     sent_at: dict[str, float] = {}
     results = _Results(run, sent_at)
     try:
-        await ensure_topics(bootstrap, spec_topics([task], partitions=PARTITIONS))
+        await ensure_topics(bootstrap, spec_topics([task], partitions=partitions))
         config = bench_config(logs / f"config-{names.suffix}.yaml", task, max_concurrency=4096)
         env = worker_env(
             bootstrap,
@@ -237,7 +234,7 @@ async def pipeline_load(
             names,
             max_in_flight=MAX_IN_FLIGHT,
             config=config,
-            partitions=PARTITIONS,
+            partitions=partitions,
         )
         producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
@@ -298,25 +295,20 @@ async def sdk_load(
     broker_pid: int | None,
     drain_s: float,
     logs: Path,
-    aiohttp: bool = False,
 ) -> None:
-    """The same open loop, straight to the simulator with the SDK the router uses, and the
-    very prompt the router would render for each request. `aiohttp`: the SDK on its aiohttp
-    transport with keep-alive for every connection (the change bench.whatif applies)."""
+    """The same open loop, straight to the simulator through the openai SDK built as the
+    router builds it (its HTTP client from router/providers/transport.py), with the very
+    prompt the router would render for each request."""
     task = "bench-b-baseline"
     config = load_config(bench_config(logs / "config-baseline.yaml", task, max_concurrency=1))
     spec = config.tasks[task]
     model_id = config.models[BENCH_MODEL].model_id
     examples = support_examples()
-    http = (
-        openai.DefaultAioHttpClient(
-            limits=httpx2.Limits(max_connections=4096, max_keepalive_connections=4096)
-        )
-        if aiohttp
-        else None
-    )
     client = openai.AsyncOpenAI(
-        base_url=f"{sim_url}/v1", api_key="sk-bench", max_retries=0, http_client=http
+        base_url=f"{sim_url}/v1",
+        api_key="sk-bench",
+        max_retries=0,
+        http_client=aiohttp_client(openai),
     )
     done = asyncio.Event()
     tasks: set[asyncio.Task[None]] = set()
@@ -378,20 +370,20 @@ async def run_load(
     rate: float,
     duration_s: float,
     drain_s: float,
-    aiohttp_baseline_s: float,
     whatif: bool,
+    routers: int,
     logs: Path,
     profiler: Profiler | None = None,
 ) -> LoadReport:
-    """The pipeline, then the SDK baseline, at the same rate; then the what-if rows:
-    `aiohttp_baseline_s` > 0 adds the SDK on aiohttp (shorter: it only has to show whether
-    the transport keeps up), `whatif` the pipeline with bench.whatif for `duration_s`."""
+    """The pipeline (classifier + `routers` router processes), then the SDK baseline, at
+    the same rate; with `whatif`, then the pipeline again with bench.whatif."""
     print(
         f"(b) load: {rate:g} req/s for {duration_s:g} s, provider latency "
         f"{PROVIDER_LATENCY_MS:g} ms",
         flush=True,
     )
-    pipeline = LoadRun("pipeline: classifier + router processes", rate, duration_s, pipeline=True)
+    shape = "router process" if routers == 1 else f"{routers} router processes"
+    pipeline = LoadRun(f"pipeline: classifier + {shape}", rate, duration_s, pipeline=True)
     baseline = LoadRun("baseline: openai SDK straight to the simulator", rate, duration_s)
     report = LoadReport(pipeline, baseline)
     async with start_simulator(PROVIDER_LATENCY_MS, logs) as (sim, sim_url):
@@ -404,46 +396,33 @@ async def run_load(
             drain_s=drain_s,
             logs=logs,
             profiler=profiler,
+            routers=routers,
         )
         _progress(pipeline)
         await sdk_load(
             baseline, sim=sim, sim_url=sim_url, broker_pid=broker_pid, drain_s=drain_s, logs=logs
         )
         _progress(baseline)
-        if aiohttp_baseline_s > 0:
-            run = LoadRun(
-                "what-if: openai SDK on aiohttp transport",
-                rate,
-                min(duration_s, aiohttp_baseline_s),
-            )
-            await sdk_load(
-                run,
-                sim=sim,
-                sim_url=sim_url,
-                broker_pid=broker_pid,
-                drain_s=drain_s,
-                logs=logs,
-                aiohttp=True,
-            )
-            report.extras.append(run)
-            _progress(run)
         if whatif:
-            run = LoadRun(
-                "what-if: pipeline with bench.whatif provider", rate, duration_s, pipeline=True
+            report.whatif = LoadRun(
+                f"what-if: classifier + {shape} through bench.whatif",
+                rate,
+                duration_s,
+                pipeline=True,
             )
             await pipeline_load(
                 bootstrap,
                 broker_pid,
-                run,
+                report.whatif,
                 sim=sim,
                 sim_url=sim_url,
                 drain_s=drain_s,
                 logs=logs,
                 profiler=None,
                 launcher="bench.whatif",
+                routers=routers,
             )
-            report.extras.append(run)
-            _progress(run)
+            _progress(report.whatif)
     return report
 
 

@@ -74,6 +74,11 @@ class Profile:
             [(k, v / self.samples) for k, v in self.by_area.most_common(n)] if self.samples else []
         )
 
+    def inclusive_order(self) -> list[str]:
+        """The inclusive buckets that were hit, in the order they are declared (a call site,
+        then the parts of it)."""
+        return [name for name in _INCLUSIVE if self.inclusive[name]]
+
     def top_functions(self, n: int = 10) -> list[tuple[str, float]]:
         if not self.samples:
             return []
@@ -82,8 +87,12 @@ class Profile:
 
 #: inclusive buckets worth knowing for the product: which call sites hold the CPU
 _INCLUSIVE = {
-    "openai SDK call (AsyncCompletions.create)": re.compile(r"^AsyncCompletions\.create "),
     "RouterHandler (decode, route, encode)": re.compile(r"^RouterHandler\.__call__ "),
+    "OpenAIProvider.complete: the provider call": re.compile(r"^OpenAIProvider\.complete "),
+    "of which the SDK's parameter transform": re.compile(r"^async_maybe_transform "),
+    "of which the SDK building the request": re.compile(r"^BaseClient\._build_request "),
+    "of which the HTTP transport": re.compile(r"handle_async_request "),
+    "of which the SDK parsing the response": re.compile(r"^AsyncAPIClient\._process_response "),
     "ClassifierHandler": re.compile(r"^ClassifierHandler\.__call__ "),
     "transaction flush (TransactionalWorker._flush)": re.compile(r"^TransactionalWorker\._flush "),
     "structlog calls": re.compile(r"\(structlog/"),

@@ -34,11 +34,13 @@ class RunInfo:
     date: str
     machine: Machine
     load_before: str
+    #: the product code measured: commit, and whether it had uncommitted changes
+    code: str
 
     def header(self) -> str:
         return (
-            f"Measured {self.date} with `{self.command}` on {self.machine.describe()}. "
-            f"Load average before the run: {self.load_before}."
+            f"Measured {self.date} at {self.code} with `{self.command}` on "
+            f"{self.machine.describe()}. Load average before the run: {self.load_before}."
         )
 
 
@@ -150,7 +152,7 @@ def _ratio_line(label: str, pipeline: LoadRun, baseline: LoadRun) -> str:
 
 def render_load(report: LoadReport, info: RunInfo) -> str:
     p, base = report.pipeline, report.baseline
-    pipelines = [p, *[r for r in report.extras if r.pipeline]]
+    pipelines = [p, *([report.whatif] if report.whatif else [])]
     lines = [
         "### (b) Load: open loop, 1.5 s provider latency, workers as separate processes",
         "",
@@ -161,7 +163,7 @@ def render_load(report: LoadReport, info: RunInfo) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         _load_row(p),
         _load_row(base),
-        *[_load_row(extra) for extra in report.extras],
+        *[_load_row(r) for r in pipelines[1:]],
         "",
         "Latency is measured from each request's scheduled send time (so a sender that "
         "fell behind does not hide the wait) to its result; a request still unanswered "
@@ -169,11 +171,8 @@ def render_load(report: LoadReport, info: RunInfo) -> str:
         "",
         _ratio_line("Pipeline over the SDK baseline", p, base),
     ]
-    pair = report.whatif_pair()
-    if pair is not None:
-        lines.append(
-            _ratio_line("With the recommended transport on both sides (what-if rows)", *pair)
-        )
+    if report.whatif is not None:
+        lines.append(_ratio_line("What-if pipeline over the SDK baseline", report.whatif, base))
     lines += [
         "",
         "Where a pipeline request's time goes (ms; delivered requests only; p50 / p99):",
@@ -236,7 +235,7 @@ def _timing_row(t: Timing, base: Timing) -> str:
 
 def render_decision(report: DecisionReport, info: RunInfo) -> str:
     base = report.baseline
-    rows = [report.full, report.classify, report.decide, base, report.whatif]
+    rows = [report.full, report.classify, report.decide, base]
     lines = [
         "### (c) Routing decision in process (customer-support-qa, `support-rules`)",
         "",
@@ -251,8 +250,7 @@ def render_decision(report: DecisionReport, info: RunInfo) -> str:
         f"{report.timer_ns:.0f} ns per sample (included in every row). "
         f"Goal p99 ≤{DECISION_GOAL_P99_US:g} µs: "
         f"{_verdict(report.full.p99_us <= DECISION_GOAL_P99_US)} "
-        f"({report.full.p99_us:,.1f} µs). The what-if row gives the same verdict as "
-        f"RuleClassifier on every eval input: {'yes' if report.whatif_agrees else 'NO'}.",
+        f"({report.full.p99_us:,.1f} µs).",
     ]
     return "\n".join(lines)
 
@@ -274,8 +272,8 @@ def render_profiles(profiles: Iterable[Profile], info: RunInfo) -> str:
             "| inclusive | share |",
             "| --- | ---: |",
             *[
-                f"| {name} | {count / profile.samples:.1%} |"
-                for name, count in profile.inclusive.most_common()
+                f"| {name} | {profile.inclusive[name] / profile.samples:.1%} |"
+                for name in profile.inclusive_order()
             ],
             "",
             "| hottest functions (self) | share |",
@@ -307,8 +305,8 @@ benchmark does. The blocks below are rewritten by each run.
 
 ## History
 
-| date | command | (a) best req/s, × raw | (b) delivered req/s, p99 | (c) p99 µs |
-| --- | --- | --- | --- | --- |
+| date | code | command | (a) best req/s, × raw | (b) delivered req/s, p99 | (c) p99 µs |
+| --- | --- | --- | --- | --- | --- |
 <!-- bench:history -->
 """
 

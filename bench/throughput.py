@@ -68,7 +68,7 @@ class Shape:
             what = f"pipeline: classifier + {self.routers} router process(es)"
         else:
             what = "pipeline: `llmrouter run` (one process)"
-        fix = " [what-if: aiohttp transport + post()]" if self.whatif else ""
+        fix = " [what-if: post() instead of create()]" if self.whatif else ""
         return f"{what}, max_in_flight={self.max_in_flight}{fix}"
 
 

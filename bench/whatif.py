@@ -1,41 +1,30 @@
 """`python -m bench.whatif <llmrouter arguments>`: the `llmrouter` command with the provider
-change that docs/BENCHMARKS.md recommends applied in this process only, to measure what
-it would buy before anyone changes router/providers/openai_client.py. Bench-only: the
-product code is not modified, its OpenAI client is swapped at start-up.
+change that docs/BENCHMARKS.md recommends applied in this process only, to measure what it
+would buy before anyone changes router/providers/openai_client.py. Bench-only: the product
+code is not modified; its OpenAI client is adjusted right after the provider builds it.
 
-The change: (1) the SDK's aiohttp transport (`openai.DefaultAioHttpClient`) instead of
-httpx2/httpcore2, with keep-alive for as many connections as can be in flight; (2)
-`chat.completions.create` routed to the SDK's own `post(..., cast_to=ChatCompletion)`,
-which skips the per-call TypedDict transform of the parameters (our messages are plain
-role/content strings, which the transform leaves unchanged) and returns the same type.
+The change: `chat.completions.create(...)` goes through the SDK's own
+`post("/chat/completions", body=..., cast_to=ChatCompletion)`, which skips the per-call
+TypedDict transform of the parameters (our messages are plain role/content strings, which
+the transform returns unchanged) and returns the same type, with the same errors. The
+client itself (its transport, pool, auth) stays as the product builds it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import httpx2
-import openai
 from openai.types.chat import ChatCompletion
 
 from llmrouter.cli import main
 from router.providers import openai_client
 
-#: as many pooled connections as requests a worker may have in flight (the default keeps
-#: 100 alive, so a 750-call burst opens and closes a new connection per call)
-MAX_CONNECTIONS = 4096
+_product_init = openai_client.OpenAIProvider.__init__
 
 
-def _patched_init(
-    self: openai_client.OpenAIProvider, *, provider: str, api_key: str, base_url: str | None
-) -> None:
-    self.provider = provider
-    http = openai.DefaultAioHttpClient(
-        limits=httpx2.Limits(
-            max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
-        )
-    )
-    client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, http_client=http)
+def _init_then_post(self: openai_client.OpenAIProvider, **kwargs: Any) -> None:
+    _product_init(self, **kwargs)
+    client = self._client
 
     # `timeout` mirrors the SDK's create(): OpenAIProvider.complete passes it by name.
     async def create(*, timeout: float | None = None, **body: Any) -> ChatCompletion:  # noqa: ASYNC109
@@ -44,10 +33,9 @@ def _patched_init(
         )
 
     client.chat.completions.create = create  # type: ignore[method-assign,assignment]
-    self._client = client
 
 
-openai_client.OpenAIProvider.__init__ = _patched_init  # type: ignore[method-assign]
+openai_client.OpenAIProvider.__init__ = _init_then_post  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main()

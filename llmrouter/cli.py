@@ -18,7 +18,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from llmrouter import commands, eval_commands, pipeline_commands
+    from llmrouter import commands, eval_commands, ops_commands, pipeline_commands
     from llmrouter.kafka.cli import app as kafka_app
 
     app.add_typer(kafka_app, name="kafka", help="A local single-node Kafka for development.")
@@ -32,6 +32,8 @@ def _register() -> None:
     app.command()(pipeline_commands.demo)
     app.command("eval")(eval_commands.eval_)
     app.command("compare")(eval_commands.compare)
+    app.command()(ops_commands.replay)
+    app.command()(ops_commands.report)
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from workers.kafka_settings import KafkaSettings
 __all__ = [
     "Span",
     "clamp_spans",
+    "describe_spans",
     "first_timestamp_ms",
     "new_reader",
     "offsets_at",

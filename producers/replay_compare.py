@@ -17,7 +17,7 @@ from decimal import Decimal
 from aiokafka import TopicPartition
 from rich.table import Table
 
-from llmrouter.errors import InvalidMessage
+from llmrouter.errors import InvalidMessage, KafkaUnavailable
 from producers.quality import Quality, TruthBook, label_agreement, output_agreement
 from producers.reading import (
     Span,
@@ -82,7 +82,10 @@ async def live_results(
     async with reader(kafka) as consumer:
         first_ms = await first_timestamp_ms(consumer, request_spans)
         since_ms = first_ms - _CLOCK_SKEW_MS if first_ms is not None else None
-        partitions = await topic_partitions(consumer, results_topic(task))
+        try:
+            partitions = await topic_partitions(consumer, results_topic(task))
+        except KafkaUnavailable:  # the live pipeline never served this task
+            return found
         spans = await time_spans(consumer, partitions, since_ms, None)
         async for record in read_records(consumer, spans):
             try:
