@@ -34,6 +34,7 @@ __all__ = [
     "TopicReader",
     "delete_topics",
     "ensure_topics",
+    "first_dead",
     "local_broker",
     "machine_busy_s",
     "percentile",
@@ -256,6 +257,14 @@ class Child:
                     return int(line.split()[1]) / 1024
         return None
 
+    def last_error(self) -> str:
+        """The last log line that mentions an error (for a one-line report of a crash)."""
+        with contextlib.suppress(OSError):
+            for line in reversed(self.log_path.read_text(errors="replace").splitlines()):
+                if "error" in line.lower():
+                    return line.strip()[:300]
+        return f"exit code {self._proc.poll() if self._proc else None}"
+
     def tail(self, lines: int = 15) -> str:
         with contextlib.suppress(OSError):
             text = self.log_path.read_text(errors="replace").splitlines()
@@ -298,6 +307,14 @@ class Child:
             proc.kill()
             proc.wait()
         return proc.returncode
+
+
+def first_dead(children: Sequence[Child]) -> str | None:
+    """`<name> exited: <its last error line>` for the first child no longer running."""
+    for child in children:
+        if not child.running():
+            return f"{child.name} exited: {child.last_error()}"
+    return None
 
 
 @contextlib.asynccontextmanager

@@ -32,6 +32,7 @@ from bench.harness import (
     TopicReader,
     delete_topics,
     ensure_topics,
+    first_dead,
     machine_busy_s,
     percentile,
     process_cpu_s,
@@ -87,6 +88,8 @@ class LoadRun:
     #: send to the end of the drain
     cpu_s: dict[str, float] = field(default_factory=dict)
     window_s: float = 0.0
+    #: why the run stopped early (a worker process exited), if it did
+    failure: str | None = None
 
     @property
     def delivered_rate(self) -> float:
@@ -128,18 +131,27 @@ class LoadReport:
         return self.pipeline.e2e_percentile(99) / base if base else math.inf
 
 
-async def _open_loop(run: LoadRun, send: Callable[[int, float], None], drain_s: float) -> float:
+async def _open_loop(
+    run: LoadRun,
+    send: Callable[[int, float], None],
+    drain_s: float,
+    check: Callable[[], str | None],
+) -> float:
     """Call send(i, due) at due = start + i/rate, for rate × duration requests, never waiting
     on one. Latencies are measured from `due`, not from when send ran: a sender that fell
     behind (its process saturated) must not hide the wait from the figures. Returns the
     run's deadline, duration + drain_s after the start: a sender still behind by then stops
     (what it never sent counts as offered and unanswered), and so does the wait for
-    results, which bounds every run's time whatever the system under test does."""
+    results, which bounds every run's time whatever the system under test does. `check`
+    names a failure (a worker process that exited) that ends the run at once."""
     start = time.monotonic() + 0.05
     deadline = start + run.duration_s + drain_s
     for i in range(run.offered):
         now = time.monotonic()
         if now > deadline:
+            break
+        if i % 100 == 0 and (failure := check()) is not None:
+            run.failure = failure
             break
         delay = start + i / run.rate - now
         if delay > 0:
@@ -193,13 +205,12 @@ class _Results:
             self.done.set()
 
 
-async def _drain(done: asyncio.Event, deadline: float, watch: list[Child]) -> None:
+async def _drain(run: LoadRun, done: asyncio.Event, deadline: float, watch: list[Child]) -> None:
     """Wait for the outstanding results until `deadline` (a saturated system never catches
-    up; the run then reports what it delivered)."""
-    while not done.is_set() and time.monotonic() < deadline:
-        for child in watch:
-            if not child.running():
-                raise RuntimeError(f"{child.name} exited:\n{child.tail()}")
+    up; the run then reports what it delivered), or until a worker process exits (a
+    result too: the run says so)."""
+    while not done.is_set() and time.monotonic() < deadline and run.failure is None:
+        run.failure = first_dead(watch)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), timeout=0.5)
 
@@ -265,11 +276,11 @@ async def pipeline_load(
                 deliveries.append(asyncio.create_task(publish(key, value)))
 
             try:
-                deadline = await _open_loop(run, send, drain_s)
+                deadline = await _open_loop(run, send, drain_s, lambda: first_dead(children))
                 results.sending_done = True
                 if run.delivered >= run.sent:
                     results.done.set()
-                await _drain(results.done, deadline, children)
+                await _drain(run, results.done, deadline, children)
             finally:
                 if recording is not None:
                     await recording.finish()
@@ -282,7 +293,8 @@ async def pipeline_load(
                     run.cpu_s[name] = after - before
             run.cpu_s["machine"] = machine_busy_s() - machine_before
             run.window_s = time.monotonic() - window_start
-            await asyncio.gather(*deliveries)  # every send was accepted by the broker
+            # Every send was accepted by the broker (unless a crash ended the run early).
+            await asyncio.gather(*deliveries, return_exceptions=run.failure is not None)
     finally:
         await delete_topics(bootstrap, topics)
 
@@ -347,11 +359,11 @@ async def sdk_load(
     cpu_before = {name: process_cpu_s(pid) or 0.0 for name, pid in pids.items()}
     machine_before, window_start = machine_busy_s(), time.monotonic()
     try:
-        deadline = await _open_loop(run, send, drain_s)
+        deadline = await _open_loop(run, send, drain_s, lambda: None)
         sending_done = True
         if run.delivered >= run.sent:
             done.set()
-        await _drain(done, deadline, [])
+        await _drain(run, done, deadline, [])
     finally:
         for pending in tasks:
             pending.cancel()

@@ -44,6 +44,11 @@ class RunInfo:
         )
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "/").replace("\n", " ")
+
+
 def _verdict(ok: bool) -> str:
     return "**met**" if ok else "**missed**"
 
@@ -83,6 +88,7 @@ def render_throughput(report: ThroughputReport, info: RunInfo) -> str:
     for run in rows:
         ratio = run.rate / raw.rate if raw.rate else 0.0
         flag = "" if run.complete else f" (incomplete: {run.delivered}/{run.sent})"
+        flag += f" (stopped: {_cell(run.failure)})" if run.failure else ""
         lines.append(
             f"| {run.label}{flag} | {run.sent:,} | {run.rate:,.0f} | {ratio:.3f} "
             f"| {_per_request(run, 'workers')} | {_per_request(run, 'broker')} "
@@ -133,6 +139,8 @@ def _load_row(run: LoadRun) -> str:
     extra = f", {unanswered:,} unanswered" if unanswered else ""
     if run.sent < run.offered:
         extra += f" ({run.offered - run.sent:,} of them never sent: the client fell behind)"
+    if run.failure:
+        extra += f"; stopped early: {_cell(run.failure)}"
     return (
         f"| {run.label} | {run.rate:g} × {run.duration_s:g} s = {run.offered:,} "
         f"| {run.delivered_rate:,.0f} | {_ms(run.e2e_percentile(50))} "

@@ -28,6 +28,7 @@ from bench.harness import (
     TopicReader,
     delete_topics,
     ensure_topics,
+    first_dead,
     machine_busy_s,
     process_cpu_s,
     start_simulator,
@@ -82,6 +83,8 @@ class ThroughputRun:
     #: CPU seconds each process used while the clock ran (workers, simulator, broker, bench)
     cpu_s: dict[str, float] = field(default_factory=dict)
     complete: bool = False
+    #: why the run stopped early (a process under test exited), if it did
+    failure: str | None = None
 
     @property
     def rate(self) -> float:
@@ -197,9 +200,9 @@ async def _measure(
     try:
         while not collector.done.is_set() and time.monotonic() < deadline:
             reader.check()
-            for child in children:
-                if not child.running():
-                    raise RuntimeError(f"{child.name} exited:\n{child.tail()}")
+            run.failure = first_dead(children)
+            if run.failure is not None:
+                break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(collector.done.wait(), timeout=0.5)
     finally:
@@ -329,4 +332,5 @@ async def run_throughput(
 
 def _progress(run: ThroughputRun) -> None:
     flag = "" if run.complete else f"  INCOMPLETE: {run.delivered}/{run.sent}"
+    flag += f" ({run.failure})" if run.failure else ""
     print(f"    {run.label}: {run.rate:,.0f} req/s{flag}", flush=True)

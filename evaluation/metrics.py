@@ -21,12 +21,12 @@ Not-measured values are None everywhere and shown as "n/a": never invented.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+from producers.summary import percentile
 from router.scoring import parse_json_answer
 
 __all__ = [
@@ -116,15 +116,8 @@ def safety(per_answer: Iterable[bool | None]) -> float | None:
 
 
 def latency_percentile(latencies_ms: Sequence[float], q: float) -> float | None:
-    """Nearest rank: the smallest value with at least q% of the values at or below it.
-
-    (Not producers.summary.percentile: its `round(x + 0.5)` rounds half to even, so P95
-    of 1..100 comes out as 96.)"""
-    if not latencies_ms:
-        return None
-    ordered = sorted(latencies_ms)
-    rank = max(1, math.ceil(q / 100 * len(ordered) - 1e-9))
-    return ordered[min(rank, len(ordered)) - 1]
+    """Nearest rank (producers.summary.percentile); None when nothing was measured."""
+    return percentile(list(latencies_ms), q) if latencies_ms else None
 
 
 def throughput(answered: int, elapsed_s: float) -> float | None:
