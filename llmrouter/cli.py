@@ -34,6 +34,7 @@ def _register() -> None:
     app.command("compare")(eval_commands.compare)
     app.command()(ops_commands.replay)
     app.command()(ops_commands.report)
+    app.command("export-finetune")(ops_commands.export_finetune)
 
 
 def main() -> None:

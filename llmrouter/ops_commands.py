@@ -252,3 +252,36 @@ def _consoles() -> tuple[Console, Console]:
     # A pipe gets a wide table instead of one wrapped at 80 columns.
     stdout = Console() if sys.stdout.isatty() else Console(width=160)
     return stdout, Console(stderr=True)
+
+
+def export_finetune(
+    task: Annotated[str, typer.Option(help="Task whose traffic to export.")],
+    model: Annotated[
+        str, typer.Option(help="Catalog name of the teacher model, e.g. gpt-4-turbo.")
+    ],
+    out: Annotated[Path, typer.Option(help="JSON Lines file to write (chat format).")],
+    config: ConfigOption = None,
+    bootstrap_servers: BootstrapOption = None,
+) -> None:
+    """The seed's Strategy 4: a frontier model's answers from llm.results.<task>, joined with
+    their requests, as a chat fine-tuning data set for a cheaper model."""
+    from producers.finetune import MIN_EXAMPLES
+    from producers.finetune import export_finetune as run_export
+    from router import load_config
+    from workers.kafka_settings import KafkaSettings
+
+    cfg = load_config(config)
+    if task not in cfg.tasks:
+        raise ConfigError(f"no task {task!r} in the routing config")
+    outcome = asyncio.run(
+        run_export(KafkaSettings.from_env(bootstrap_servers), cfg, task, model, out)
+    )
+    typer.echo(
+        f"wrote {outcome.written} examples to {outcome.path} ({outcome.results_seen} results read)"
+    )
+    if outcome.written < MIN_EXAMPLES:
+        typer.echo(
+            f"warning: {outcome.written} examples is fewer than the {MIN_EXAMPLES} the seed advises; "
+            "collect more traffic before fine-tuning",
+            err=True,
+        )

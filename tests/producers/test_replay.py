@@ -262,3 +262,23 @@ def test_a_range_is_times_or_offsets() -> None:
         ReplayRange(since=now, until=now)
     with pytest.raises(ConfigError):
         ReplayRange(from_offset=5, to_offset=2)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_a_thousand_request_range(pipeline: MakePipeline) -> None:
+    """The issue's bar: a 1,000-request range gives exactly 1,000 replay results, and the
+    live consumer groups' committed offsets do not move."""
+    p = await pipeline()
+    qa = p.tasks["qa"]
+    live = await serve(p, qa, 1000)
+    assert len(live) == 1000
+    before = await live_offsets(p)
+    run = run_id()
+    outcome = await replay(
+        p.kafka, candidate_config(p), qa, run, ReplayRange(from_offset=0), concurrency=128
+    )
+    results = await replayed(p, run, set(live))
+    assert Counter(r.request_id for r in results) == Counter(set(live))
+    assert outcome.stats.replayed == 1000
+    assert await live_offsets(p) == before

@@ -1,0 +1,86 @@
+"""`llmrouter export-finetune`: the seed's Strategy 4. A frontier model's answers to real
+traffic, read from the results topic and joined with their requests, become a chat
+fine-tuning data set (OpenAI's JSON Lines chat format) for a cheaper model."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from llmrouter.errors import InvalidMessage
+from producers.reading import read_records, reader, whole_topic
+from router.config import RouterConfig
+from router.prompts import render_prompt
+from schemas import LLMRequest, LLMResult, ResultStatus, decode, requests_topic, results_topic
+from workers.kafka_settings import KafkaSettings
+
+__all__ = ["MIN_EXAMPLES", "ExportOutcome", "export_finetune", "finetune_example"]
+
+#: below this many examples the seed's advice is to collect more before fine-tuning
+MIN_EXAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    written: int
+    results_seen: int
+    path: Path
+
+
+def finetune_example(
+    config: RouterConfig, request: LLMRequest, result: LLMResult
+) -> dict[str, Any]:
+    """One chat example: the prompt as the task renders it (default prompt, so the student
+    learns the task, not the teacher's prompt variant) and the teacher's answer."""
+    prompt = render_prompt(config.tasks[request.task].prompt, "", request.input, request.context)
+    messages = [{"role": "system", "content": prompt.system}] if prompt.system else []
+    messages.append({"role": "user", "content": prompt.user})
+    messages.append({"role": "assistant", "content": result.output or ""})
+    return {"messages": messages}
+
+
+async def export_finetune(
+    kafka: KafkaSettings, config: RouterConfig, task: str, model: str, out: Path
+) -> ExportOutcome:
+    """Write every fresh (not cached) ok answer by `model` on `task` to `out`."""
+    answers: dict[str, LLMResult] = {}
+    seen = 0
+    async with reader(kafka) as consumer:
+        async for record in read_records(
+            consumer, await whole_topic(consumer, results_topic(task))
+        ):
+            seen += 1
+            try:
+                result = decode(record.value, LLMResult)
+            except InvalidMessage:
+                continue
+            if (
+                result.status is ResultStatus.OK
+                and result.model == model
+                and not result.cached
+                and result.output
+            ):
+                answers[result.request_id] = result
+    lines: list[bytes] = []
+    async with reader(kafka) as consumer:
+        async for record in read_records(
+            consumer, await whole_topic(consumer, requests_topic(task))
+        ):
+            try:
+                request = decode(record.value, LLMRequest)
+            except InvalidMessage:
+                continue
+            answer = answers.pop(request.request_id, None)
+            if answer is not None:
+                lines.append(orjson.dumps(finetune_example(config, request, answer)))
+    await asyncio.to_thread(_write_lines, out, lines)
+    return ExportOutcome(written=len(lines), results_seen=seen, path=out)
+
+
+def _write_lines(out: Path, lines: list[bytes]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(b"\n".join(lines) + (b"\n" if lines else b""))
