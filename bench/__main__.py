@@ -66,12 +66,12 @@ FULL = Plan(
     iterations=100_000,
 )
 QUICK = Plan(
-    requests=600,
+    requests=500,
     passthrough_requests=5000,
     shapes=(Shape(1024, classifier_only=True), Shape(256)),
     rate=500,
-    duration_s=5,
-    drain_s=5,
+    duration_s=4,
+    drain_s=4,
     iterations=20_000,
 )
 

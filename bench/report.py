@@ -203,7 +203,10 @@ def render_load(report: LoadReport, info: RunInfo) -> str:
         lines.append(f"| {name} | " + " | ".join(_p50_p99(v) for v in values) + " |")
     lines.append("")
     for r in pipelines:
-        rss = ", ".join(f"{name} {mib:,.0f} MiB" for name, mib in r.peak_rss_mib.items())
+        rss = ", ".join(
+            f"{name} {mib:,.0f} MiB" if not math.isnan(mib) else f"{name} – (exited)"
+            for name, mib in r.peak_rss_mib.items()
+        )
         cpu = ", ".join(
             f"{name} {_cores(r.cpu_s, name, r.window_s)}" for name in r.cpu_s if name != "machine"
         )
