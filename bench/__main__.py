@@ -32,7 +32,7 @@ from bench.report import (
     update_docs,
 )
 from bench.throughput import Shape, ThroughputReport, run_throughput
-from llmrouter.logging import configure_logging
+from llmrouter.core.logging import configure_logging
 
 DOCS = REPO / "docs" / "BENCHMARKS.md"
 

@@ -20,12 +20,12 @@ from decimal import Decimal
 
 from bench.harness import percentile
 from bench.workload import support_examples
-from router.budget import BudgetTracker
-from router.classifiers import RuleClassifier
-from router.config import RulesClassifierSpec
-from router.config_loader import EXAMPLE_CONFIG, load_config
-from router.decision import decide
-from schemas import LLMRequest, UserTier
+from llmrouter.router.budget import BudgetTracker
+from llmrouter.router.classifiers import RuleClassifier
+from llmrouter.router.config import RulesClassifierSpec
+from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
+from llmrouter.router.decision import decide
+from llmrouter.schemas import LLMRequest, UserTier
 
 __all__ = ["DecisionReport", "Timing", "run_decision"]
 

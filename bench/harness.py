@@ -23,8 +23,9 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from llmrouter.kafka.local import LocalKafka, broker_ready, kafka_version
-from llmrouter.kafka.topics import ensure_topics
+from llmrouter.core import stats
+from llmrouter.kafka.admin import ensure_topics
+from llmrouter.localkafka.local import LocalKafka, broker_ready, kafka_version
 
 __all__ = [
     "REPO",
@@ -447,9 +448,6 @@ class TopicReader:
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of `values`; NaN when there are none."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
+    """The project's nearest-rank percentile, NaN when nothing was measured (tables print it)."""
+    value = stats.percentile(values, q)
+    return math.nan if value is None else value

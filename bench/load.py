@@ -42,11 +42,11 @@ from bench.harness import (
 )
 from bench.profiling import Profiler
 from bench.workload import BENCH_MODEL, Example, bench_config, request_bytes, support_examples
-from llmrouter.kafka.topics import spec_topics
-from router import load_config
-from router.prompts import render_prompt
-from router.providers.transport import aiohttp_client
-from schemas import classified_topic, loads, requests_topic, results_topic
+from llmrouter.kafka.admin import spec_topics
+from llmrouter.router import load_config
+from llmrouter.router.prompts import render_prompt
+from llmrouter.router.providers.transport import aiohttp_client
+from llmrouter.schemas import classified_topic, loads, requests_topic, results_topic
 
 __all__ = ["LoadReport", "LoadRun", "run_load"]
 

@@ -38,8 +38,8 @@ from bench.harness import (
 )
 from bench.profiling import Profiler
 from bench.workload import bench_config, request_bytes, support_examples
-from llmrouter.kafka.topics import spec_topics
-from schemas import classified_topic, requests_topic, results_topic
+from llmrouter.kafka.admin import spec_topics
+from llmrouter.schemas import classified_topic, requests_topic, results_topic
 
 __all__ = ["Shape", "ThroughputReport", "ThroughputRun", "run_throughput"]
 

@@ -17,7 +17,7 @@ from typing import Any
 from openai.types.chat import ChatCompletion
 
 from llmrouter.cli import main
-from router.providers import openai_client
+from llmrouter.router.providers import openai_client
 
 _product_init = openai_client.OpenAIProvider.__init__
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import REPO
-from schemas import LLMRequest, dumps, encode, loads, utc_now
+from llmrouter.schemas import LLMRequest, dumps, encode, loads, utc_now
 
 __all__ = ["BENCH_MODEL", "Example", "bench_config", "request_bytes", "support_examples"]
 

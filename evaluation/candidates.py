@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from llmrouter.errors import ConfigError
-from router.config import RouterConfig
+from llmrouter.core.errors import ConfigError
+from llmrouter.router.config import RouterConfig
 
 __all__ = ["ROUTE", "Candidate", "candidate_config", "resolve_candidate", "route_candidate"]
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from rich.table import Table
 
-from evaluation.report import ModelSummary, Report, format_usd
+from llmrouter.evaluation.report import ModelSummary, Report, format_usd
 
 __all__ = ["Comparison", "MetricDelta", "compare_models", "render_comparison"]
 

@@ -26,8 +26,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from llmrouter.errors import LLMRouterError
-from llmrouter.resources import shared_path
+from llmrouter.core.errors import LLMRouterError
+from llmrouter.core.resources import shared_path
 
 __all__ = ["DatasetError", "EvalExample", "EvalSet", "Kind", "default_dataset", "load_dataset"]
 

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from evaluation.candidates import Candidate, candidate_config
-from evaluation.dataset import EvalExample
-from llmrouter.errors import AllModelsFailed, LLMRouterError
-from router.config import PromptSpec, RouterConfig, StaticRoute, TaskSpec
-from router.engine import Router
-from router.providers.pool import ProviderPool
-from router.scoring import parse_json_answer
-from schemas import LLMRequest
+from llmrouter.core.errors import AllModelsFailed, LLMRouterError
+from llmrouter.evaluation.candidates import Candidate, candidate_config
+from llmrouter.evaluation.dataset import EvalExample
+from llmrouter.router.config import PromptSpec, RouterConfig, StaticRoute, TaskSpec
+from llmrouter.router.engine import Router
+from llmrouter.router.providers.pool import ProviderPool
+from llmrouter.router.scoring import parse_json_answer
+from llmrouter.schemas import LLMRequest
 
 __all__ = [
     "ACCURACY_RUBRIC",

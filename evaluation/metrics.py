@@ -26,8 +26,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from producers.summary import percentile
-from router.scoring import parse_json_answer
+from llmrouter.core.stats import percentile
+from llmrouter.router.scoring import parse_json_answer
 
 __all__ = [
     "accuracy",
@@ -116,8 +116,8 @@ def safety(per_answer: Iterable[bool | None]) -> float | None:
 
 
 def latency_percentile(latencies_ms: Sequence[float], q: float) -> float | None:
-    """Nearest rank (producers.summary.percentile); None when nothing was measured."""
-    return percentile(list(latencies_ms), q) if latencies_ms else None
+    """Nearest rank; None when nothing was measured."""
+    return percentile(latencies_ms, q)
 
 
 def throughput(answered: int, elapsed_s: float) -> float | None:

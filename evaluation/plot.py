@@ -15,8 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evaluation.report import ModelSummary, Report, format_usd
-from llmrouter.errors import LLMRouterError
+from llmrouter.core.errors import LLMRouterError
+from llmrouter.evaluation.report import ModelSummary, Report, format_usd
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

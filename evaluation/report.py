@@ -29,12 +29,12 @@ from typing import Any
 import orjson
 from rich.table import Table
 
-from evaluation import metrics
-from evaluation.dataset import Kind
-from evaluation.runner import CandidateRun, EvalRun, ExampleResult
-from llmrouter.errors import LLMRouterError
-from router.config import RouterConfig
-from schemas import quantize_usd
+from llmrouter.core.errors import LLMRouterError
+from llmrouter.evaluation import metrics
+from llmrouter.evaluation.dataset import Kind
+from llmrouter.evaluation.runner import CandidateRun, EvalRun, ExampleResult
+from llmrouter.router.config import RouterConfig
+from llmrouter.schemas import quantize_usd
 
 __all__ = [
     "Highlights",

@@ -28,16 +28,16 @@ from rich.progress import (
 )
 from rich.progress import Progress as RichProgress
 
-from evaluation.candidates import Candidate, candidate_config
-from evaluation.dataset import EvalExample, EvalSet, Kind
-from evaluation.judge import Judge
-from evaluation.metrics import completeness, label_accuracy
-from evaluation.safety import instruction_segments, safety_failures
-from llmrouter.errors import AllModelsFailed, LLMRouterError
-from router.config import ComplexityRoute, RouterConfig, StaticRoute
-from router.engine import Router
-from router.providers.pool import ProviderPool
-from schemas import LLMRequest, LLMResult, ResultStatus, utc_now
+from llmrouter.core.errors import AllModelsFailed, LLMRouterError
+from llmrouter.evaluation.candidates import Candidate, candidate_config
+from llmrouter.evaluation.dataset import EvalExample, EvalSet, Kind
+from llmrouter.evaluation.judge import Judge
+from llmrouter.evaluation.metrics import completeness, label_accuracy
+from llmrouter.evaluation.safety import instruction_segments, safety_failures
+from llmrouter.router.config import ComplexityRoute, RouterConfig, StaticRoute
+from llmrouter.router.engine import Router
+from llmrouter.router.providers.pool import ProviderPool
+from llmrouter.schemas import LLMRequest, LLMResult, ResultStatus, utc_now
 
 __all__ = [
     "CandidateRun",

@@ -25,9 +25,9 @@ import re
 import string
 from collections.abc import Iterable, Sequence
 
-from evaluation.dataset import EvalExample
-from evaluation.metrics import normalise
-from router.config import PromptSpec
+from llmrouter.evaluation.dataset import EvalExample
+from llmrouter.evaluation.metrics import normalise
+from llmrouter.router.config import PromptSpec
 
 __all__ = ["SafetyCheck", "instruction_segments", "safety_failures"]
 

@@ -2,27 +2,28 @@
 
 Endpoint: `LLMROUTER_SIMULATOR_URL` when set; else the real providers when any model
 involved has its API key (or needs none: an openai-compatible server without a key
-setting); else an in-process provider simulator, announced on stderr, so that
-`llmrouter eval` works offline out of the box.
+setting); else a provider simulator started by `start_simulator` (the command line passes
+one that runs it in process), announced on stderr, so that `llmrouter eval` works offline
+out of the box.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
-from evaluation.candidates import Candidate, resolve_candidate, route_candidate
-from evaluation.dataset import Kind, default_dataset, load_dataset
-from evaluation.judge import RouterJudge
-from evaluation.report import Report, build_report
-from evaluation.runner import rich_progress, run_eval
-from llmrouter.errors import ConfigError
-from router.config import (
+from llmrouter.core.errors import ConfigError
+from llmrouter.evaluation.candidates import Candidate, resolve_candidate, route_candidate
+from llmrouter.evaluation.dataset import Kind, default_dataset, load_dataset
+from llmrouter.evaluation.judge import RouterJudge
+from llmrouter.evaluation.report import Report, build_report
+from llmrouter.evaluation.runner import rich_progress, run_eval
+from llmrouter.router.config import (
     CascadeRoute,
     LLMClassifierSpec,
     ModelSpec,
@@ -30,10 +31,13 @@ from router.config import (
     RouterConfig,
     StaticRoute,
 )
-from router.providers.pool import SIMULATOR_ENV
-from router.secrets import read_api_key
+from llmrouter.router.providers.pool import SIMULATOR_ENV
+from llmrouter.router.secrets import read_api_key
 
-__all__ = ["EvalRequest", "evaluate", "has_credentials", "provider_endpoint"]
+__all__ = ["EvalRequest", "SimulatorStarter", "evaluate", "has_credentials", "provider_endpoint"]
+
+#: Starts a provider simulator for the length of a `with` block and gives its URL.
+SimulatorStarter = Callable[[], AbstractAsyncContextManager[str]]
 
 _KEY_ENV = {Provider.OPENAI: "OPENAI_API_KEY", Provider.ANTHROPIC: "ANTHROPIC_API_KEY"}
 
@@ -59,7 +63,10 @@ def has_credentials(spec: ModelSpec) -> bool:
 
 @asynccontextmanager
 async def provider_endpoint(
-    config: RouterConfig, models: Sequence[str], stderr: Console
+    config: RouterConfig,
+    models: Sequence[str],
+    stderr: Console,
+    start_simulator: SimulatorStarter,
 ) -> AsyncIterator[str | None]:
     """The simulator URL to use, or None for the real providers (see the module docstring)."""
     given = os.environ.get(SIMULATOR_ENV)
@@ -70,9 +77,7 @@ async def provider_endpoint(
     if any(has_credentials(config.models[m]) for m in models):
         yield None
         return
-    from simulator import SimConfig, running
-
-    async with running(SimConfig()) as url:
+    async with start_simulator() as url:
         stderr.print(
             f"no API keys and no {SIMULATOR_ENV}: started a provider simulator at {url} "
             "(answers are simulated, not real models)",
@@ -112,7 +117,12 @@ def _models_called(config: RouterConfig, task: str, candidates: Sequence[Candida
     return called
 
 
-async def evaluate(config: RouterConfig, request: EvalRequest, stderr: Console) -> Report:
+async def evaluate(
+    config: RouterConfig,
+    request: EvalRequest,
+    stderr: Console,
+    start_simulator: SimulatorStarter,
+) -> Report:
     if request.task not in config.tasks:
         known = ", ".join(sorted(config.tasks))
         raise ConfigError(f"unknown task {request.task!r}: the config has {known}")
@@ -126,7 +136,7 @@ async def evaluate(config: RouterConfig, request: EvalRequest, stderr: Console) 
         judge = None
     called = _models_called(config, request.task, candidates)
     called += [judge.base_model] if judge is not None and judge.base_model else []
-    async with provider_endpoint(config, called, stderr) as sim_url:
+    async with provider_endpoint(config, called, stderr, start_simulator) as sim_url:
         judge_client = RouterJudge(config, judge, simulator_url=sim_url) if judge else None
         try:
             with rich_progress(stderr) as bars:

@@ -1,5 +1,5 @@
 """The way in and out: publish requests, await their results, replay, load generation."""
 
-from producers.client import RequestProducer, ResultWaiter
+from llmrouter.producers.client import RequestProducer, ResultWaiter
 
 __all__ = ["RequestProducer", "ResultWaiter"]

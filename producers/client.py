@@ -18,8 +18,9 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from llmrouter.errors import InvalidMessage, KafkaUnavailable
-from schemas import (
+from llmrouter.core.errors import InvalidMessage, KafkaUnavailable
+from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.schemas import (
     LLMRequest,
     LLMResult,
     Priority,
@@ -30,7 +31,6 @@ from schemas import (
     results_topic,
     utc_now,
 )
-from workers.kafka_settings import KafkaSettings
 
 __all__ = ["RequestProducer", "ResultWaiter"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from llmrouter.resources import shared_path
+from llmrouter.core.resources import shared_path
 
 __all__ = ["EVALS_DIR", "WorkItem", "load_examples", "sample_workload"]
 

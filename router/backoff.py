@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import random
 
-from llmrouter.errors import (
+from llmrouter.core.errors import (
     MalformedResponse,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
 )
-from router.config import RetrySettings
+from llmrouter.router.config import RetrySettings
 
 __all__ = ["retries_allowed", "retry_delay_s"]
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 
-from llmrouter.errors import (
+from llmrouter.core.errors import (
     MalformedResponse,
     ModelCoolingDown,
     ProviderTimeout,
@@ -25,7 +25,7 @@ from llmrouter.errors import (
     QuotaExceeded,
     RateLimited,
 )
-from router.config import CooldownSettings
+from llmrouter.router.config import CooldownSettings
 
 __all__ = ["BreakerState", "CircuitBreaker"]
 

@@ -20,8 +20,8 @@ from aiocache.base import BaseCache
 from aiocache.serializers import StringSerializer
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from llmrouter.errors import ConfigError
-from router.config import CacheSettings
+from llmrouter.core.errors import ConfigError
+from llmrouter.router.config import CacheSettings
 
 __all__ = ["CachedAnswer", "ResponseCache", "cache_key", "normalise"]
 

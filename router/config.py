@@ -32,8 +32,8 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.enums import Complexity, UserTier
-from schemas.topics import TASK_NAME_PATTERN
+from llmrouter.schemas.enums import Complexity, UserTier
+from llmrouter.schemas.topics import TASK_NAME_PATTERN
 
 __all__ = [
     "CacheSettings",

@@ -10,9 +10,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from llmrouter.errors import ConfigError
-from llmrouter.resources import shared_path
-from router.config import RouterConfig, UnresolvedReferences
+from llmrouter.core.errors import ConfigError
+from llmrouter.core.resources import shared_path
+from llmrouter.router.config import RouterConfig, UnresolvedReferences
 
 __all__ = ["ENV_VAR", "EXAMPLE_CONFIG", "load_config", "parse_config", "resolve_config_path"]
 

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from router.budget import BudgetState
-from router.config import CascadeRoute, ComplexityRoute, Route, RouterConfig, StaticRoute, TaskSpec
-from schemas import Complexity, LLMRequest, Priority
+from llmrouter.router.budget import BudgetState
+from llmrouter.router.config import (
+    CascadeRoute,
+    ComplexityRoute,
+    Route,
+    RouterConfig,
+    StaticRoute,
+    TaskSpec,
+)
+from llmrouter.schemas import Complexity, LLMRequest, Priority
 
 __all__ = ["RouteDecision", "SelectedRoute", "Step", "decide", "select_route"]
 

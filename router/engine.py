@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import structlog
 
-from llmrouter.errors import (
+from llmrouter.core.errors import (
     AllModelsFailed,
     CallBudgetExhausted,
     ContextLengthExceeded,
@@ -26,12 +26,12 @@ from llmrouter.errors import (
     ProviderError,
     UnknownTask,
 )
-from router.backoff import retries_allowed, retry_delay_s
-from router.breaker import CircuitBreaker
-from router.budget import BudgetTracker
-from router.cache import CachedAnswer, ResponseCache, cache_key
-from router.classifiers import ClassifierVerdict, RuleClassifier, parse_complexity
-from router.config import (
+from llmrouter.router.backoff import retries_allowed, retry_delay_s
+from llmrouter.router.breaker import CircuitBreaker
+from llmrouter.router.budget import BudgetTracker
+from llmrouter.router.cache import CachedAnswer, ResponseCache, cache_key
+from llmrouter.router.classifiers import ClassifierVerdict, RuleClassifier, parse_complexity
+from llmrouter.router.config import (
     CacheSettings,
     CascadeRoute,
     LLMClassifierSpec,
@@ -42,14 +42,14 @@ from router.config import (
     TaskCacheSettings,
     TaskSpec,
 )
-from router.decision import RouteDecision, decide, select_route
-from router.prompts import RenderedPrompt, render_prompt
-from router.providers.base import ChatRequest, Completion
-from router.providers.pool import ProviderPool
-from router.providers.usage import estimate_tokens
-from router.ratelimit import ModelLimiter
-from router.scoring import Scorer, load_scorer
-from schemas import (
+from llmrouter.router.decision import RouteDecision, decide, select_route
+from llmrouter.router.prompts import RenderedPrompt, render_prompt
+from llmrouter.router.providers.base import ChatRequest, Completion
+from llmrouter.router.providers.pool import ProviderPool
+from llmrouter.router.providers.usage import estimate_tokens
+from llmrouter.router.ratelimit import ModelLimiter
+from llmrouter.router.scoring import Scorer, load_scorer
+from llmrouter.schemas import (
     Attempt,
     AttemptOutcome,
     ClassifiedRequest,

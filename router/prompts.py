@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from router.config import PromptSpec
+from llmrouter.router.config import PromptSpec
 
 __all__ = ["RenderedPrompt", "render_prompt"]
 

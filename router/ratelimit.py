@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from router.config import ModelSpec
+from llmrouter.router.config import ModelSpec
 
 __all__ = ["ModelLimiter"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from llmrouter.errors import ConfigError
+from llmrouter.core.errors import ConfigError
 
 __all__ = ["Scorer", "json_confidence", "load_scorer", "parse_json_answer"]
 

@@ -5,16 +5,16 @@ Everything a service needs to publish requests or read results is importable fro
 
 from __future__ import annotations
 
-from schemas.attempts import Attempt
-from schemas.base import SCHEMA_VERSION, WireModel, utc_now
-from schemas.codec import decode, dumps, encode, loads, peek_request_id
-from schemas.costs import CostEvent
-from schemas.dlq import DeadLetter, encode_payload
-from schemas.enums import AttemptOutcome, Complexity, Priority, ResultStatus, UserTier
-from schemas.money import USD, quantize_usd, token_cost_usd
-from schemas.requests import Classification, ClassifiedRequest, LLMRequest
-from schemas.results import LLMResult
-from schemas.topics import (
+from llmrouter.schemas.attempts import Attempt
+from llmrouter.schemas.base import SCHEMA_VERSION, WireModel, utc_now
+from llmrouter.schemas.codec import decode, dumps, encode, loads, peek_request_id
+from llmrouter.schemas.costs import CostEvent
+from llmrouter.schemas.dlq import DeadLetter, encode_payload
+from llmrouter.schemas.enums import AttemptOutcome, Complexity, Priority, ResultStatus, UserTier
+from llmrouter.schemas.money import USD, quantize_usd, token_cost_usd
+from llmrouter.schemas.requests import Classification, ClassifiedRequest, LLMRequest
+from llmrouter.schemas.results import LLMResult
+from llmrouter.schemas.topics import (
     CLASSIFIED_PATTERN,
     COSTS_TOPIC,
     DLQ_TOPIC,

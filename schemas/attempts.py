@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from schemas.base import WireModel
-from schemas.enums import AttemptOutcome
-from schemas.money import USD
+from llmrouter.schemas.base import WireModel
+from llmrouter.schemas.enums import AttemptOutcome
+from llmrouter.schemas.money import USD
 
 __all__ = ["Attempt"]
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from schemas.topics import TASK_NAME_PATTERN
+from llmrouter.schemas.topics import TASK_NAME_PATTERN
 
 __all__ = ["SCHEMA_VERSION", "RequestId", "TaskName", "UtcDatetime", "WireModel", "utc_now"]
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from llmrouter.errors import InvalidMessage
+from llmrouter.core.errors import InvalidMessage
 
 __all__ = ["decode", "dumps", "encode", "loads", "peek_request_id"]
 

@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from schemas.base import RequestId, TaskName, UtcDatetime, WireModel, utc_now
-from schemas.enums import AttemptOutcome, UserTier
-from schemas.money import USD
+from llmrouter.schemas.base import RequestId, TaskName, UtcDatetime, WireModel, utc_now
+from llmrouter.schemas.enums import AttemptOutcome, UserTier
+from llmrouter.schemas.money import USD
 
 __all__ = ["CostEvent"]
 

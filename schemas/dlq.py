@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from schemas.base import UtcDatetime, WireModel, utc_now
+from llmrouter.schemas.base import UtcDatetime, WireModel, utc_now
 
 __all__ = ["DeadLetter", "encode_payload"]
 

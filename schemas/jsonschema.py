@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from schemas import MESSAGE_MODELS
+from llmrouter.schemas import MESSAGE_MODELS
 
 __all__ = ["render_json_schemas", "write_json_schemas"]
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import Field
 
-from schemas.attempts import Attempt
-from schemas.base import RequestId, TaskName, UtcDatetime, WireModel
-from schemas.enums import Complexity, Priority, UserTier
+from llmrouter.schemas.attempts import Attempt
+from llmrouter.schemas.base import RequestId, TaskName, UtcDatetime, WireModel
+from llmrouter.schemas.enums import Complexity, Priority, UserTier
 
 __all__ = ["Classification", "ClassifiedRequest", "LLMRequest"]
 

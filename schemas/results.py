@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from schemas.attempts import Attempt
-from schemas.base import RequestId, TaskName, UtcDatetime, WireModel, utc_now
-from schemas.enums import Complexity, Priority, ResultStatus, UserTier
-from schemas.money import USD
+from llmrouter.schemas.attempts import Attempt
+from llmrouter.schemas.base import RequestId, TaskName, UtcDatetime, WireModel, utc_now
+from llmrouter.schemas.enums import Complexity, Priority, ResultStatus, UserTier
+from llmrouter.schemas.money import USD
 
 __all__ = ["LLMResult"]
 

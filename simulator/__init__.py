@@ -10,7 +10,7 @@ everything else gets a plausible generic reply. Latency, context windows and fai
 follow per-model profiles and per-request `x-sim-*` headers. Nothing here understands
 language; do not read quality numbers measured against it as facts about real models.
 
-    from simulator import SimConfig, running
+    from llmrouter.simulator import SimConfig, running
     async with running(SimConfig(latency_ms=0)) as url:
         openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="sk-test")
         anthropic.AsyncAnthropic(base_url=url, api_key="sk-test")
@@ -18,10 +18,10 @@ language; do not read quality numbers measured against it as facts about real mo
 
 from __future__ import annotations
 
-from simulator.app import create_app, engine_of
-from simulator.config import SimConfig
-from simulator.engine import INVALID_KEY
-from simulator.faults import (
+from llmrouter.simulator.app import create_app, engine_of
+from llmrouter.simulator.config import SimConfig
+from llmrouter.simulator.engine import INVALID_KEY
+from llmrouter.simulator.faults import (
     HEADER_FAULT,
     HEADER_FAULT_MODEL,
     HEADER_FAULT_TIMES,
@@ -29,9 +29,9 @@ from simulator.faults import (
     HEADER_RETRY_AFTER,
     Fault,
 )
-from simulator.profiles import ModelProfile, default_profile_for
-from simulator.server import running, serve
-from simulator.tokens import estimate_tokens
+from llmrouter.simulator.profiles import ModelProfile, default_profile_for
+from llmrouter.simulator.server import running, serve
+from llmrouter.simulator.tokens import estimate_tokens
 
 __all__ = [
     "HEADER_FAULT",

@@ -1,16 +1,16 @@
-"""`python -m simulator [--host H] [--port N] [--config FILE] [--latency-ms MS]`."""
+"""`python -m llmrouter.simulator [--host H] [--port N] [--config FILE] [--latency-ms MS]`."""
 
 from __future__ import annotations
 
 import argparse
 
-from simulator.config import SimConfig
-from simulator.server import serve
+from llmrouter.simulator.config import SimConfig
+from llmrouter.simulator.server import serve
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m simulator",
+        prog="python -m llmrouter.simulator",
         description="Provider simulator (OpenAI + Anthropic APIs); a simulator, not a model.",
     )
     parser.add_argument("--host", default="127.0.0.1")

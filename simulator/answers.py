@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from simulator import complexity
-from simulator.evals import EvalExample, EvalIndex
+from llmrouter.simulator import complexity
+from llmrouter.simulator.evals import EvalExample, EvalIndex
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from simulator import anthropic_api, openai_api, transport
-from simulator.config import SimConfig
-from simulator.engine import Engine
-from simulator.evals import EvalIndex
-from simulator.keys import ENGINE
+from llmrouter.simulator import anthropic_api, openai_api, transport
+from llmrouter.simulator.config import SimConfig
+from llmrouter.simulator.engine import Engine
+from llmrouter.simulator.evals import EvalIndex
+from llmrouter.simulator.keys import ENGINE
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -21,8 +21,8 @@ from typing import Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from llmrouter.resources import shared_path
-from simulator.profiles import ModelProfile, shipped_profiles
+from llmrouter.core.resources import shared_path
+from llmrouter.simulator.profiles import ModelProfile, shipped_profiles
 
 REPO_EVALS = shared_path("evals")
 

@@ -16,14 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from simulator import faults
-from simulator.answers import Answerer, Prompt
-from simulator.config import SimConfig
-from simulator.evals import EvalIndex
-from simulator.faults import Directive, Fault
-from simulator.profiles import ModelProfile, resolve_profile
-from simulator.stats import INVALID_REQUEST, OK, Stats
-from simulator.tokens import estimate_tokens, truncate_to_tokens
+from llmrouter.simulator import faults
+from llmrouter.simulator.answers import Answerer, Prompt
+from llmrouter.simulator.config import SimConfig
+from llmrouter.simulator.evals import EvalIndex
+from llmrouter.simulator.faults import Directive, Fault
+from llmrouter.simulator.profiles import ModelProfile, resolve_profile
+from llmrouter.simulator.stats import INVALID_REQUEST, OK, Stats
+from llmrouter.simulator.tokens import estimate_tokens, truncate_to_tokens
 
 INVALID_KEY = "sk-sim-invalid"
 

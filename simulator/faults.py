@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from simulator.profiles import ModelProfile
+from llmrouter.simulator.profiles import ModelProfile
 
 
 class Fault(StrEnum):

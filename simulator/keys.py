@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from simulator.engine import Engine
+from llmrouter.simulator.engine import Engine
 
 ENGINE: web.AppKey[Engine] = web.AppKey("simulator_engine", Engine)

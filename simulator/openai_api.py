@@ -16,11 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator import transport
-from simulator.answers import Prompt
-from simulator.engine import Call, Engine, Failure, Reply, RequestError
-from simulator.faults import DirectiveError, Fault
-from simulator.keys import ENGINE
+from llmrouter.simulator import transport
+from llmrouter.simulator.answers import Prompt
+from llmrouter.simulator.engine import Call, Engine, Failure, Reply, RequestError
+from llmrouter.simulator.faults import DirectiveError, Fault
+from llmrouter.simulator.keys import ENGINE
 
 _FINGERPRINT = "fp_simulator"
 _BAD_JSON = (

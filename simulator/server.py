@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager, suppress
 
 from aiohttp import web
 
-from simulator.app import create_app
-from simulator.config import SimConfig
+from llmrouter.simulator.app import create_app
+from llmrouter.simulator.config import SimConfig
 
 # In-flight requests (a `hang` above all) get this long to finish on shutdown.
 SHUTDOWN_TIMEOUT_S = 1.0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.faults import Fault
+from llmrouter.simulator.faults import Fault
 
 OK = "ok"
 INVALID_REQUEST = "invalid_request"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from llmrouter.kafka.topics import ensure_topics
+from llmrouter.kafka.admin import ensure_topics
 from tests.kafka_helpers import (
     MakeConsumer,
     MakeProducer,
@@ -40,7 +40,7 @@ def kafka_bootstrap() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def sim_url() -> AsyncIterator[str]:
     """A provider simulator for the whole session (zero latency, fixed seed)."""
-    from simulator import SimConfig, running
+    from llmrouter.simulator import SimConfig, running
 
     async with running(SimConfig(latency_ms=0, seed=3)) as url:
         yield url

@@ -15,7 +15,7 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel
 
-from router.config import (
+from llmrouter.router.config import (
     BudgetSpec,
     CascadeRoute,
     CascadeStep,
@@ -27,7 +27,7 @@ from router.config import (
     RuleSpec,
     StaticRoute,
 )
-from router.config_loader import parse_config
+from llmrouter.router.config_loader import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

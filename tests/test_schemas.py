@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import schemas
-from llmrouter.errors import InvalidMessage
-from schemas import (
+from llmrouter import schemas
+from llmrouter.core.errors import InvalidMessage
+from llmrouter.schemas import (
     Attempt,
     AttemptOutcome,
     ClassifiedRequest,
@@ -31,7 +31,7 @@ from schemas import (
     task_of_topic,
     token_cost_usd,
 )
-from schemas.jsonschema import render_json_schemas
+from llmrouter.schemas.jsonschema import render_json_schemas
 
 REPO = Path(__file__).resolve().parent.parent
 

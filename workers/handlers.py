@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from aiokafka import ConsumerRecord
 
-from llmrouter.errors import InvalidMessage, MessageTooLarge
-from router import Router
-from schemas import (
+from llmrouter.core.errors import InvalidMessage, MessageTooLarge
+from llmrouter.router import Router
+from llmrouter.schemas import (
     Classification,
     ClassifiedRequest,
     LLMRequest,
@@ -20,9 +20,9 @@ from schemas import (
     task_of_topic,
     utc_now,
 )
-from workers.metrics import METRICS
-from workers.outputs import result_outputs
-from workers.runtime import Output
+from llmrouter.workers.metrics import METRICS
+from llmrouter.workers.outputs import result_outputs
+from llmrouter.workers.runtime import Output
 
 __all__ = ["ClassifierHandler", "RouterHandler", "classify_request", "route_request"]
 

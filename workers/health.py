@@ -19,9 +19,9 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from schemas import dumps
-from workers.metrics import METRICS, Metrics
-from workers.runtime import TransactionalWorker
+from llmrouter.schemas import dumps
+from llmrouter.workers.metrics import METRICS, Metrics
+from llmrouter.workers.runtime import TransactionalWorker
 
 __all__ = ["HealthServer", "Readiness"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from schemas import AttemptOutcome, LLMResult
+from llmrouter.schemas import AttemptOutcome, LLMResult
 
 __all__ = ["METRICS", "Metrics"]
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import structlog
 from aiokafka import ConsumerRecord
 
-from llmrouter.errors import AllModelsFailed, LLMRouterError
-from router.secrets import redact
-from schemas import (
+from llmrouter.core.errors import AllModelsFailed, LLMRouterError
+from llmrouter.router.secrets import redact
+from llmrouter.schemas import (
     COSTS_TOPIC,
     DLQ_TOPIC,
     CostEvent,
@@ -20,8 +20,8 @@ from schemas import (
     peek_request_id,
     results_topic,
 )
-from workers.metrics import METRICS
-from workers.runtime import Output
+from llmrouter.workers.metrics import METRICS
+from llmrouter.workers.runtime import Output
 
 log = structlog.get_logger("llmrouter.workers")
 

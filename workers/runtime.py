@@ -32,10 +32,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, ProducerFenced
 
-from llmrouter.errors import KafkaUnavailable
-from workers.kafka_settings import KafkaSettings
-from workers.ledger import PartitionLedger
-from workers.metrics import METRICS
+from llmrouter.core.errors import KafkaUnavailable
+from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.workers.ledger import PartitionLedger
+from llmrouter.workers.metrics import METRICS
 
 __all__ = ["Output", "RuntimeStats", "TransactionalWorker", "WorkerOptions"]
 

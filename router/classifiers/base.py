@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from schemas import Attempt, Complexity
+from llmrouter.schemas import Attempt, Complexity
 
 __all__ = ["ClassifierVerdict"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from schemas import Complexity
+from llmrouter.schemas import Complexity
 
 __all__ = ["parse_complexity"]
 

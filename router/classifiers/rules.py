@@ -6,9 +6,9 @@ from __future__ import annotations
 import itertools
 import re
 
-from router.classifiers.base import ClassifierVerdict
-from router.config import RulesClassifierSpec, RuleSpec
-from schemas import Complexity
+from llmrouter.router.classifiers.base import ClassifierVerdict
+from llmrouter.router.config import RulesClassifierSpec, RuleSpec
+from llmrouter.schemas import Complexity
 
 __all__ = ["RuleClassifier"]
 

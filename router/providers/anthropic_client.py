@@ -7,15 +7,15 @@ from typing import Any
 
 import anthropic
 
-from llmrouter.errors import (
+from llmrouter.core.errors import (
     ContentPolicyViolation,
     MalformedResponse,
     ProviderError,
     ProviderTimeout,
 )
-from router.providers.base import ChatRequest, Completion
-from router.providers.errors import SDK_ERRORS, translate_sdk_error
-from router.providers.transport import aiohttp_client
+from llmrouter.router.providers.base import ChatRequest, Completion
+from llmrouter.router.providers.errors import SDK_ERRORS, translate_sdk_error
+from llmrouter.router.providers.transport import aiohttp_client
 
 __all__ = ["AnthropicProvider"]
 

@@ -16,7 +16,7 @@ from typing import Any
 import anthropic
 import openai
 
-from llmrouter.errors import (
+from llmrouter.core.errors import (
     AuthenticationFailed,
     BadRequest,
     ContentPolicyViolation,
@@ -28,7 +28,7 @@ from llmrouter.errors import (
     QuotaExceeded,
     RateLimited,
 )
-from router.secrets import redact
+from llmrouter.router.secrets import redact
 
 __all__ = [
     "ANTHROPIC_ERRORS",

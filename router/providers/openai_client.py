@@ -8,16 +8,16 @@ from typing import Any
 
 import openai
 
-from llmrouter.errors import (
+from llmrouter.core.errors import (
     ContentPolicyViolation,
     MalformedResponse,
     ProviderError,
     ProviderTimeout,
 )
-from router.providers.base import ChatRequest, Completion
-from router.providers.errors import SDK_ERRORS, translate_sdk_error
-from router.providers.transport import aiohttp_client
-from router.providers.usage import estimate_tokens
+from llmrouter.router.providers.base import ChatRequest, Completion
+from llmrouter.router.providers.errors import SDK_ERRORS, translate_sdk_error
+from llmrouter.router.providers.transport import aiohttp_client
+from llmrouter.router.providers.usage import estimate_tokens
 
 __all__ = ["OpenAIProvider"]
 

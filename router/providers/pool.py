@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from llmrouter.errors import AuthenticationFailed
-from router.config import ModelSpec, Provider
-from router.providers.anthropic_client import AnthropicProvider
-from router.providers.base import ProviderClient
-from router.providers.openai_client import OpenAIProvider
-from router.secrets import read_api_key
+from llmrouter.core.errors import AuthenticationFailed
+from llmrouter.router.config import ModelSpec, Provider
+from llmrouter.router.providers.anthropic_client import AnthropicProvider
+from llmrouter.router.providers.base import ProviderClient
+from llmrouter.router.providers.openai_client import OpenAIProvider
+from llmrouter.router.secrets import read_api_key
 
 __all__ = ["SIMULATOR_ENV", "ProviderPool"]
 

@@ -16,10 +16,10 @@ import orjson
 import pytest
 import structlog
 
-from llmrouter import eval_commands
-from router.config import RouterConfig
-from router.config_loader import parse_config
-from simulator import ModelProfile, SimConfig, running
+from llmrouter.cli import eval_commands
+from llmrouter.router.config import RouterConfig
+from llmrouter.router.config_loader import parse_config
+from llmrouter.simulator import ModelProfile, SimConfig, running
 
 TASK = "widget-qa"
 

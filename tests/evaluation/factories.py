@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from evaluation.candidates import Candidate
-from evaluation.dataset import Kind
-from evaluation.runner import CandidateRun, EvalRun, ExampleResult
+from llmrouter.evaluation.candidates import Candidate
+from llmrouter.evaluation.dataset import Kind
+from llmrouter.evaluation.runner import CandidateRun, EvalRun, ExampleResult
 
 
 def row(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.candidates import candidate_config, resolve_candidate, route_candidate
-from llmrouter.errors import ConfigError
-from router.config import ComplexityRoute, StaticRoute
-from router.config_loader import EXAMPLE_CONFIG, load_config
-from router.prompts import render_prompt
+from llmrouter.core.errors import ConfigError
+from llmrouter.evaluation.candidates import candidate_config, resolve_candidate, route_candidate
+from llmrouter.router.config import ComplexityRoute, StaticRoute
+from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
+from llmrouter.router.prompts import render_prompt
 
 CONFIG = load_config(EXAMPLE_CONFIG)
 TASK = "customer-support-qa"

@@ -10,12 +10,12 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
-from evaluation.compare import KEEP, UPGRADE, compare_models, render_comparison
-from evaluation.dataset import Kind
-from evaluation.report import build_report
-from evaluation.runner import EvalRun
-from llmrouter import eval_commands
-from router.config_loader import EXAMPLE_CONFIG, load_config
+from llmrouter.cli import eval_commands
+from llmrouter.evaluation.compare import KEEP, UPGRADE, compare_models, render_comparison
+from llmrouter.evaluation.dataset import Kind
+from llmrouter.evaluation.report import build_report
+from llmrouter.evaluation.runner import EvalRun
+from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
 from tests.evaluation.conftest import TASK, EvalSim
 from tests.evaluation.factories import candidate_run
 

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from evaluation.dataset import DatasetError, Kind, default_dataset, load_dataset
+from llmrouter.evaluation.dataset import DatasetError, Kind, default_dataset, load_dataset
 
 SHIPPED = sorted(default_dataset("x").parent.glob("*.json"))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.dataset import EvalExample
-from evaluation.judge import grading_text, parse_pass, parse_score
+from llmrouter.evaluation.dataset import EvalExample
+from llmrouter.evaluation.judge import grading_text, parse_pass, parse_score
 
 
 @pytest.mark.parametrize(

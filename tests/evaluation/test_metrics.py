@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from evaluation import metrics
-from evaluation.report import format_usd
+from llmrouter.evaluation import metrics
+from llmrouter.evaluation.report import format_usd
 
 
 @pytest.mark.parametrize(

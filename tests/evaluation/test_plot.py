@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.report import build_report
-from router.config_loader import EXAMPLE_CONFIG, load_config
+from llmrouter.evaluation.report import build_report
+from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
 from tests.evaluation.factories import candidate_run, seed_like_run
 
 pytest.importorskip("matplotlib")
@@ -16,7 +16,7 @@ CONFIG = load_config(EXAMPLE_CONFIG)
 
 
 def test_the_chart_is_a_non_empty_png(tmp_path: Path) -> None:
-    from evaluation.plot import plot_cost_quality
+    from llmrouter.evaluation.plot import plot_cost_quality
 
     path = plot_cost_quality(build_report(seed_like_run(), CONFIG), tmp_path / "charts" / "c.png")
     data = path.read_bytes()
@@ -25,7 +25,7 @@ def test_the_chart_is_a_non_empty_png(tmp_path: Path) -> None:
 
 
 def test_without_a_route_row_and_with_a_free_model(tmp_path: Path) -> None:
-    from evaluation.plot import plot_cost_quality
+    from llmrouter.evaluation.plot import plot_cost_quality
 
     run = seed_like_run()
     run.runs = [r for r in run.runs if not r.candidate.is_route]

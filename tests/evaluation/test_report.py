@@ -9,15 +9,15 @@ import orjson
 import pytest
 from rich.console import Console
 
-from evaluation.report import (
+from llmrouter.core.errors import LLMRouterError
+from llmrouter.evaluation.report import (
     build_report,
     highlight_lines,
     pareto_front,
     render_table,
     write_outputs,
 )
-from llmrouter.errors import LLMRouterError
-from router.config_loader import EXAMPLE_CONFIG, load_config
+from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
 from tests.evaluation.factories import seed_like_run
 
 CONFIG = load_config(EXAMPLE_CONFIG)

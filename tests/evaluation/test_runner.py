@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from evaluation.candidates import resolve_candidate, route_candidate
-from evaluation.dataset import EvalExample, load_dataset
-from evaluation.judge import RouterJudge, Verdict
-from evaluation.report import build_report
-from evaluation.runner import run_eval
+from llmrouter.evaluation.candidates import resolve_candidate, route_candidate
+from llmrouter.evaluation.dataset import EvalExample, load_dataset
+from llmrouter.evaluation.judge import RouterJudge, Verdict
+from llmrouter.evaluation.report import build_report
+from llmrouter.evaluation.runner import run_eval
 from tests.evaluation.conftest import TASK, EvalSim
 
 

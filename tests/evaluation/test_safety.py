@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from evaluation.dataset import EvalExample
-from evaluation.safety import instruction_segments, pii_in, safety_failures
-from router.config import PromptOverride, PromptSpec
+from llmrouter.evaluation.dataset import EvalExample
+from llmrouter.evaluation.safety import instruction_segments, pii_in, safety_failures
+from llmrouter.router.config import PromptOverride, PromptSpec
 
 PROMPT = PromptSpec(
     system="You are a customer support assistant for Brightcart. Never discuss internal tools.",

@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from evaluation.session import has_credentials, provider_endpoint
-from llmrouter import eval_commands
-from router.config import ModelSpec
-from router.config_loader import EXAMPLE_CONFIG, load_config
+from llmrouter.cli import eval_commands
+from llmrouter.evaluation.session import has_credentials, provider_endpoint
+from llmrouter.router.config import ModelSpec
+from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
+from llmrouter.simulator import running
 
 CONFIG = load_config(EXAMPLE_CONFIG)
 OFFLINE = {
@@ -33,7 +34,9 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("offline")
 async def test_without_keys_a_simulator_is_started_and_announced() -> None:
     console = Console(record=True, width=300)
-    async with provider_endpoint(CONFIG, ["gpt-4-turbo", "claude-3-haiku"], console) as url:
+    async with provider_endpoint(
+        CONFIG, ["gpt-4-turbo", "claude-3-haiku"], console, running
+    ) as url:
         assert url is not None
         assert url.startswith("http://127.0.0.1:")
     assert "started a provider simulator" in console.export_text()
@@ -42,14 +45,14 @@ async def test_without_keys_a_simulator_is_started_and_announced() -> None:
 @pytest.mark.usefixtures("offline")
 async def test_with_a_key_the_real_provider_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-real")
-    async with provider_endpoint(CONFIG, ["gpt-4-turbo"], Console()) as url:
+    async with provider_endpoint(CONFIG, ["gpt-4-turbo"], Console(), running) as url:
         assert url is None
 
 
 async def test_the_simulator_env_var_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", "http://sim.example:1")
     monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-real")
-    async with provider_endpoint(CONFIG, ["gpt-4-turbo"], Console()) as url:
+    async with provider_endpoint(CONFIG, ["gpt-4-turbo"], Console(), running) as url:
         assert url == "http://sim.example:1"
 
 

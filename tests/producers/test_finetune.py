@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 
-from producers import RequestProducer
-from producers.finetune import export_finetune
+from llmrouter.operations.finetune import export_finetune
+from llmrouter.producers import RequestProducer
 from tests.workers.conftest import Pipeline
 
 MakePipeline = Callable[..., Awaitable[Pipeline]]

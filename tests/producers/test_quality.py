@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from producers.quality import TruthBook, label_agreement, output_agreement
-from schemas import LLMResult, ResultStatus
+from llmrouter.operations.quality import TruthBook, label_agreement, output_agreement
+from llmrouter.schemas import LLMResult, ResultStatus
 
 
 def result(task: str, output: str | None, **metadata: Any) -> LLMResult:

@@ -13,14 +13,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from llmrouter.errors import ConfigError
-from producers import RequestProducer
-from producers.quality import TruthBook
-from producers.replay import ReplayRange, replay
-from producers.replay_compare import compare, live_results
-from router import Router, RouterConfig
-from router.config_loader import parse_config
-from schemas import (
+from llmrouter.core.errors import ConfigError
+from llmrouter.operations.quality import TruthBook
+from llmrouter.operations.replay import ReplayRange, replay
+from llmrouter.operations.replay_compare import compare, live_results
+from llmrouter.producers import RequestProducer
+from llmrouter.router import Router, RouterConfig
+from llmrouter.router.config_loader import parse_config
+from llmrouter.schemas import (
     LLMRequest,
     LLMResult,
     ResultStatus,
@@ -29,8 +29,8 @@ from schemas import (
     requests_topic,
     results_topic,
 )
+from llmrouter.workers.launch import CLASSIFIER_GROUP, ROUTER_GROUP
 from tests.producers.conftest import Pipeline, read_topic
-from workers.app import CLASSIFIER_GROUP, ROUTER_GROUP
 
 MakePipeline = Callable[..., Awaitable[Pipeline]]
 

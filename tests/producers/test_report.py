@@ -15,12 +15,12 @@ import orjson
 import typer
 from typer.testing import CliRunner
 
-from llmrouter import ops_commands
-from producers import RequestProducer
-from producers.report import ReportWindow, build_report, collect
-from producers.report_output import CSV_COLUMNS, plot_report, to_csv, to_json
-from producers.summary import percentile
-from schemas import LLMResult, results_topic
+from llmrouter.cli import ops_commands
+from llmrouter.core.stats import percentile
+from llmrouter.operations.report import ReportWindow, build_report, collect
+from llmrouter.operations.report_output import CSV_COLUMNS, plot_report, to_csv, to_json
+from llmrouter.producers import RequestProducer
+from llmrouter.schemas import LLMResult, results_topic
 from tests.producers.conftest import Pipeline, read_topic
 
 MakePipeline = Callable[..., Awaitable[Pipeline]]
@@ -132,4 +132,4 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 100) == 100.0
     assert percentile(values, 7) == 7.0
     assert percentile([3.0], 95) == 3.0
-    assert percentile([], 95) == 0.0
+    assert percentile([], 95) is None

@@ -8,10 +8,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from router import Router
-from router.config import RouterConfig
-from router.config_loader import parse_config
-from router.providers.pool import ProviderPool
+from llmrouter.router import Router
+from llmrouter.router.config import RouterConfig
+from llmrouter.router.config_loader import parse_config
+from llmrouter.router.providers.pool import ProviderPool
 
 MakeRouter = Callable[..., Awaitable[Router]]
 

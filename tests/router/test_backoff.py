@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-import llmrouter.errors as errors
-from llmrouter.errors import (
+import llmrouter.core.errors as errors
+from llmrouter.core.errors import (
     AuthenticationFailed,
     BadRequest,
     ContentPolicyViolation,
@@ -16,8 +16,8 @@ from llmrouter.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from router.backoff import retries_allowed, retry_delay_s
-from router.config import RetrySettings
+from llmrouter.router.backoff import retries_allowed, retry_delay_s
+from llmrouter.router.config import RetrySettings
 
 SETTINGS = RetrySettings(
     rate_limited=3,

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from llmrouter.errors import (
+from llmrouter.core.errors import (
     AuthenticationFailed,
     BadRequest,
     ContextLengthExceeded,
@@ -15,8 +15,8 @@ from llmrouter.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from router.breaker import BreakerState, CircuitBreaker
-from router.config import CooldownSettings
+from llmrouter.router.breaker import BreakerState, CircuitBreaker
+from llmrouter.router.config import CooldownSettings
 
 
 class FakeClock:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from router.budget import BudgetState, BudgetTracker
+from llmrouter.router.budget import BudgetState, BudgetTracker
 
 
 class FakeNow:

@@ -9,9 +9,9 @@ from aiocache import SimpleMemoryCache
 from aiocache.serializers import StringSerializer
 from structlog.testing import capture_logs
 
-from llmrouter.errors import ConfigError
-from router.cache import CachedAnswer, ResponseCache, cache_key
-from router.config import CacheSettings
+from llmrouter.core.errors import ConfigError
+from llmrouter.router.cache import CachedAnswer, ResponseCache, cache_key
+from llmrouter.router.config import CacheSettings
 
 ANSWER = CachedAnswer(
     text="Click 'Forgot password'.",

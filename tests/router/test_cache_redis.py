@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from router.cache import CachedAnswer, ResponseCache, cache_key
-from router.config import CacheSettings
+from llmrouter.router.cache import CachedAnswer, ResponseCache, cache_key
+from llmrouter.router.config import CacheSettings
 from tests.kafka_helpers import free_port
 
 pytestmark = [

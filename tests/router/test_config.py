@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llmrouter.errors import ConfigError
-from router.config import CascadeRoute, ComplexityRoute, StaticRoute
-from router.config_loader import EXAMPLE_CONFIG, load_config, parse_config
+from llmrouter.core.errors import ConfigError
+from llmrouter.router.config import CascadeRoute, ComplexityRoute, StaticRoute
+from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config, parse_config
 
 MINIMAL = """\
 version: 1
@@ -216,7 +216,7 @@ def test_cascade_on_json_confidence_needs_a_json_prompt() -> None:
 
 
 def test_a_bad_scorer_stops_router_start_up() -> None:
-    from router import Router
+    from llmrouter.router import Router
 
     text = MINIMAL + CASCADE.replace(
         "      strategy: cascade\n", "      strategy: cascade\n      scorer: nowhere:nothing\n"

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from router.budget import BudgetTracker
-from router.classifiers import RuleClassifier, parse_complexity
-from router.config import RulesClassifierSpec
-from router.config_loader import EXAMPLE_CONFIG, load_config
-from router.decision import Step, decide
-from schemas import Complexity, LLMRequest, Priority, UserTier
+from llmrouter.router.budget import BudgetTracker
+from llmrouter.router.classifiers import RuleClassifier, parse_complexity
+from llmrouter.router.config import RulesClassifierSpec
+from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
+from llmrouter.router.decision import Step, decide
+from llmrouter.schemas import Complexity, LLMRequest, Priority, UserTier
 
 CONFIG = load_config(EXAMPLE_CONFIG)
 NO_SPEND = BudgetTracker().snapshot()

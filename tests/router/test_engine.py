@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import structlog
 
-from llmrouter.errors import (
+from llmrouter.core.errors import (
     AllModelsFailed,
     AuthenticationFailed,
     CallBudgetExhausted,
@@ -18,9 +18,9 @@ from llmrouter.errors import (
     ModelCoolingDown,
     ProviderUnavailable,
 )
-from router.budget import BudgetTracker
-from router.config_loader import EXAMPLE_CONFIG, load_config
-from schemas import (
+from llmrouter.router.budget import BudgetTracker
+from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
+from llmrouter.schemas import (
     AttemptOutcome,
     Complexity,
     LLMRequest,
@@ -212,7 +212,7 @@ async def test_cascade_escalates_an_unsure_answer(make_router: MakeRouter) -> No
 
 
 async def test_cascade_reads_confidence_from_the_json_answer(make_router: MakeRouter) -> None:
-    from router.scoring import parse_json_answer
+    from llmrouter.router.scoring import parse_json_answer
 
     router = await make_router(config(scorer="json_confidence"))
     result = await router.route(req("you are all idiots and I will find where you live", "mod"))
@@ -384,9 +384,9 @@ async def test_200_concurrent_requests_survive_30_percent_primary_failures(
 ) -> None:
     """Primary fails 30% of calls (15% 429 with Retry-After: 1, 15% 500): all succeed,
     and no request makes more upstream calls than the configured bound."""
-    from router.config_loader import parse_config
-    from router.providers.pool import ProviderPool
-    from simulator import ModelProfile, SimConfig, running
+    from llmrouter.router.config_loader import parse_config
+    from llmrouter.router.providers.pool import ProviderPool
+    from llmrouter.simulator import ModelProfile, SimConfig, running
 
     sim = SimConfig(
         latency_ms=0,
@@ -397,7 +397,7 @@ async def test_200_concurrent_requests_survive_30_percent_primary_failures(
     )
     cfg = parse_config(config(max_calls=5))
     async with running(sim) as url:
-        from router import Router
+        from llmrouter.router import Router
 
         router = Router(cfg, pool=ProviderPool(cfg.models, simulator_url=url))
         try:

@@ -10,7 +10,7 @@ import httpx2
 import openai
 import pytest
 
-from llmrouter.errors import (
+from llmrouter.core.errors import (
     AuthenticationFailed,
     BadRequest,
     ContentPolicyViolation,
@@ -20,7 +20,7 @@ from llmrouter.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from router.providers.errors import (
+from llmrouter.router.providers.errors import (
     ANTHROPIC_ERRORS,
     OPENAI_ERRORS,
     parse_retry_after_s,

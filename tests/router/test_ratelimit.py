@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from router.config import ModelSpec, Provider
-from router.ratelimit import ModelLimiter
+from llmrouter.router.config import ModelSpec, Provider
+from llmrouter.router.ratelimit import ModelLimiter
 
 
 def spec(max_concurrency: int = 64, rpm: int | None = None, tpm: int | None = None) -> ModelSpec:

@@ -12,7 +12,7 @@ import openai
 import orjson
 import pytest
 
-from simulator import ModelProfile, SimConfig, running
+from llmrouter.simulator import ModelProfile, SimConfig, running
 
 ELEMENT_WORDS = (
     "amber",

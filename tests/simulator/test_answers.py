@@ -9,9 +9,9 @@ import openai
 import orjson
 import pytest
 
-from simulator.answers import Answerer, Prompt
-from simulator.complexity import classify
-from simulator.evals import EvalIndex
+from llmrouter.simulator.answers import Answerer, Prompt
+from llmrouter.simulator.complexity import classify
+from llmrouter.simulator.evals import EvalIndex
 
 from .conftest import moderation_examples, qa_examples
 
@@ -154,7 +154,7 @@ async def test_generic_answers_grow_with_the_input(oai: openai.AsyncOpenAI) -> N
 
 
 def test_answerer_difficulty_makes_hard_inputs_harder() -> None:
-    from simulator.evals import EvalExample
+    from llmrouter.simulator.evals import EvalExample
 
     examples = [
         EvalExample(

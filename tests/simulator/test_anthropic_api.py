@@ -8,7 +8,7 @@ import aiohttp
 import anthropic
 import pytest
 
-from simulator import estimate_tokens
+from llmrouter.simulator import estimate_tokens
 
 SYSTEM = "You are a support assistant."
 QUESTION = "How do I reset my password?"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from simulator import ModelProfile, SimConfig, default_profile_for
-from simulator.config import REPO_EVALS
-from simulator.profiles import CHEAP, FRONTIER, MID, resolve_profile, shipped_profiles
+from llmrouter.simulator import ModelProfile, SimConfig, default_profile_for
+from llmrouter.simulator.config import REPO_EVALS
+from llmrouter.simulator.profiles import CHEAP, FRONTIER, MID, resolve_profile, shipped_profiles
 
 SEED_MODELS = (
     "gpt-4-turbo",

@@ -11,7 +11,7 @@ import anthropic
 import openai
 import pytest
 
-from simulator import ModelProfile, SimConfig, running
+from llmrouter.simulator import ModelProfile, SimConfig, running
 
 from .conftest import get_stats
 

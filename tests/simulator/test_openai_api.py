@@ -8,7 +8,7 @@ import aiohttp
 import openai
 import pytest
 
-from simulator import estimate_tokens
+from llmrouter.simulator import estimate_tokens
 
 from .conftest import get_stats
 

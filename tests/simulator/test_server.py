@@ -1,4 +1,4 @@
-"""`running` closes what it opened; `serve` (via `python -m simulator`) stops on SIGTERM."""
+"""`running` closes what it opened; `serve` (via `python -m llmrouter.simulator`) stops on SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import aiohttp
 import openai
 import pytest
 
-from simulator import SimConfig, running
+from llmrouter.simulator import SimConfig, running
 
 
 async def test_running_closes_its_server(eval_dir: Path) -> None:

@@ -14,13 +14,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel
 
-from llmrouter.kafka.topics import ensure_topics, spec_topics
-from router import RouterConfig
-from router.config_loader import parse_config
-from schemas import decode
-from workers.app import WorkerKind, WorkerSettings, run_workers
-from workers.health import HealthServer
-from workers.kafka_settings import KafkaSettings
+from llmrouter.kafka.admin import ensure_topics, spec_topics
+from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.router import RouterConfig
+from llmrouter.router.config_loader import parse_config
+from llmrouter.schemas import decode
+from llmrouter.workers.health import HealthServer
+from llmrouter.workers.launch import WorkerKind, WorkerSettings, run_workers
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from router import Router
-from router.config_loader import EXAMPLE_CONFIG, load_config
-from router.providers.pool import ProviderPool
-from schemas import LLMRequest, LLMResult, requests_topic, results_topic
-from workers.apps import build_apps, render_asyncapi
+from llmrouter.router import Router
+from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
+from llmrouter.router.providers.pool import ProviderPool
+from llmrouter.schemas import LLMRequest, LLMResult, requests_topic, results_topic
+from llmrouter.workers.declaration import build_apps, render_asyncapi
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from producers import RequestProducer
-from schemas import COSTS_TOPIC, CostEvent, LLMResult, ResultStatus, decode, results_topic
+from llmrouter.producers import RequestProducer
+from llmrouter.schemas import COSTS_TOPIC, CostEvent, LLMResult, ResultStatus, decode, results_topic
 from tests.workers.conftest import Pipeline, assign_from_start, read_topic
 
 MakePipeline = Callable[..., Awaitable[Pipeline]]

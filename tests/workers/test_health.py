@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from llmrouter.kafka.local import LocalKafka
-from producers import RequestProducer
-from schemas import LLMResult, ResultStatus, results_topic
+from llmrouter.localkafka.local import LocalKafka
+from llmrouter.producers import RequestProducer
+from llmrouter.schemas import LLMResult, ResultStatus, results_topic
 from tests.kafka_helpers import free_port
 from tests.workers.conftest import Pipeline, read_topic
 

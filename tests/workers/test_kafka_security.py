@@ -8,8 +8,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from llmrouter.errors import ConfigError
-from workers.kafka_settings import KafkaSettings
+from llmrouter.core.errors import ConfigError
+from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.producers import client as producer_client
+from llmrouter.workers import runtime as worker_runtime
 
 SASL_ENV = {
     "KAFKA_BOOTSTRAP_SERVERS": "broker-1:9096",
@@ -102,20 +104,18 @@ async def test_every_client_gets_the_settings(
 ) -> None:
     import aiokafka.admin
 
-    import producers.client
-    import workers.runtime
-    from router.config_loader import EXAMPLE_CONFIG, load_config
-    from workers.app import WorkerSettings, build_worker, prepare_topics
+    from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
+    from llmrouter.workers.launch import WorkerSettings, build_worker, prepare_topics
 
     _Recorder.calls.clear()
-    for module in (workers.runtime, producers.client):
+    for module in (worker_runtime, producer_client):
         monkeypatch.setattr(module, "AIOKafkaProducer", Producer)
         monkeypatch.setattr(module, "AIOKafkaConsumer", Consumer)
     monkeypatch.setattr(aiokafka.admin, "AIOKafkaAdminClient", Admin)
 
     settings = WorkerSettings.from_env(KafkaSettings.from_env())
     config = load_config(EXAMPLE_CONFIG)
-    from router import Router
+    from llmrouter.router import Router
 
     router = Router(config)
     with pytest.raises(_Stop):
@@ -130,9 +130,9 @@ async def test_every_client_gets_the_settings(
         await worker.start()  # the consumer's start raises
     assert {"Producer", "Consumer"} <= {name for name, _ in _Recorder.calls}
     with pytest.raises(_Stop):
-        await producers.client.RequestProducer(KafkaSettings.from_env()).__aenter__()
+        await producer_client.RequestProducer(KafkaSettings.from_env()).__aenter__()
     with pytest.raises(_Stop):
-        await producers.client.ResultWaiter(KafkaSettings.from_env(), ["moderation"]).start()
+        await producer_client.ResultWaiter(KafkaSettings.from_env(), ["moderation"]).start()
     with pytest.raises(_Stop):
         await prepare_topics(config, settings)
     await router.aclose()

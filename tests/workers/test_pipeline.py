@@ -10,9 +10,9 @@ from decimal import Decimal
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from llmrouter.kafka.topics import ensure_topics, spec_topics
-from producers import RequestProducer
-from schemas import (
+from llmrouter.kafka.admin import ensure_topics, spec_topics
+from llmrouter.producers import RequestProducer
+from llmrouter.schemas import (
     COSTS_TOPIC,
     DLQ_TOPIC,
     Complexity,

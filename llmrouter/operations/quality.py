@@ -14,9 +14,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from evaluation.dataset import DatasetError, EvalExample, Kind, default_dataset, load_dataset
-from evaluation.metrics import completeness, extract_label, label_accuracy, mean, normalise
-from schemas import LLMResult, ResultStatus
+from llmrouter.evaluation.dataset import (
+    DatasetError,
+    EvalExample,
+    Kind,
+    default_dataset,
+    load_dataset,
+)
+from llmrouter.evaluation.metrics import (
+    completeness,
+    extract_label,
+    label_accuracy,
+    mean,
+    normalise,
+)
+from llmrouter.schemas import LLMResult, ResultStatus
 
 __all__ = ["Quality", "Truth", "TruthBook", "label_agreement", "output_agreement"]
 

@@ -11,12 +11,19 @@ from typing import Any
 
 import orjson
 
-from llmrouter.errors import InvalidMessage
-from producers.reading import read_records, reader, whole_topic
-from router.config import RouterConfig
-from router.prompts import render_prompt
-from schemas import LLMRequest, LLMResult, ResultStatus, decode, requests_topic, results_topic
-from workers.kafka_settings import KafkaSettings
+from llmrouter.core.errors import InvalidMessage
+from llmrouter.kafka.reading import read_records, reader, whole_topic
+from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.router.config import RouterConfig
+from llmrouter.router.prompts import render_prompt
+from llmrouter.schemas import (
+    LLMRequest,
+    LLMResult,
+    ResultStatus,
+    decode,
+    requests_topic,
+    results_topic,
+)
 
 __all__ = ["MIN_EXAMPLES", "ExportOutcome", "export_finetune", "finetune_example"]
 

@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from llmrouter.commands import ConfigOption
-from llmrouter.errors import ConfigError
-from llmrouter.logging import configure_logging
+from llmrouter.cli.commands import ConfigOption
+from llmrouter.core.errors import ConfigError
+from llmrouter.core.logging import configure_logging
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from evaluation.report import Report
-    from evaluation.session import EvalRequest
-    from router.config import RouterConfig
+    from llmrouter.evaluation.report import Report
+    from llmrouter.evaluation.session import EvalRequest
+    from llmrouter.router.config import RouterConfig
 
 __all__ = ["compare", "eval_"]
 
@@ -74,9 +74,9 @@ def eval_(
 ) -> None:
     """Evaluate models on a task's eval set: the seed's Step-4 table, the best model per
     priority, result files (JSON and CSV) and optionally a cost-quality chart."""
-    from evaluation.report import highlight_lines, render_table, write_outputs
-    from evaluation.session import EvalRequest
-    from router import load_config
+    from llmrouter.evaluation.report import highlight_lines, render_table, write_outputs
+    from llmrouter.evaluation.session import EvalRequest
+    from llmrouter.router import load_config
 
     configure_logging("warning")
     cfg = load_config(config)
@@ -92,7 +92,7 @@ def eval_(
     written = write_outputs(report, folder)
     stderr.print(f"results: {', '.join(str(p) for p in written)}", soft_wrap=True)
     if plot is not None:
-        from evaluation.plot import plot_cost_quality
+        from llmrouter.evaluation.plot import plot_cost_quality
 
         stderr.print(f"chart: {plot_cost_quality(report, plot)}", soft_wrap=True)
 
@@ -117,9 +117,9 @@ def compare(
 ) -> None:
     """Baseline vs candidate on a task's eval set: per-metric deltas and a verdict
     (upgrade / keep baseline). Exits 1 on a regression beyond --max-regression."""
-    from evaluation.compare import compare_models, render_comparison
-    from evaluation.session import EvalRequest
-    from router import load_config
+    from llmrouter.evaluation.compare import compare_models, render_comparison
+    from llmrouter.evaluation.session import EvalRequest
+    from llmrouter.router import load_config
 
     configure_logging("warning")
     cfg = load_config(config)
@@ -136,9 +136,10 @@ def compare(
 
 
 def _run(config: RouterConfig, request: EvalRequest, stderr: Console) -> Report:
-    from evaluation.session import evaluate
+    from llmrouter.evaluation.session import evaluate
+    from llmrouter.simulator import running
 
-    report = asyncio.run(evaluate(config, request, stderr))
+    report = asyncio.run(evaluate(config, request, stderr, running))
     _warn_failures(report, stderr)
     return report
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmrouter.errors import ConfigError
+from llmrouter.core.errors import ConfigError
 
 __all__ = ["KafkaSettings"]
 

@@ -25,9 +25,8 @@ from decimal import Decimal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from llmrouter.errors import ConfigError, InvalidMessage, KafkaUnavailable
-from producers.quality import Quality, TruthBook
-from producers.reading import (
+from llmrouter.core.errors import ConfigError, InvalidMessage, KafkaUnavailable
+from llmrouter.kafka.reading import (
     Record,
     Span,
     partitions_of,
@@ -38,9 +37,11 @@ from producers.reading import (
     topic_partitions,
     topics_matching,
 )
-from producers.summary import Row, Summary, baseline_model, summarise
-from router import RouterConfig
-from schemas import (
+from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.operations.quality import Quality, TruthBook
+from llmrouter.operations.summary import Row, Summary, baseline_model, summarise
+from llmrouter.router import RouterConfig
+from llmrouter.schemas import (
     COSTS_TOPIC,
     RESULTS_PATTERN,
     CostEvent,
@@ -50,7 +51,6 @@ from schemas import (
     results_topic,
     validate_task_name,
 )
-from workers.kafka_settings import KafkaSettings
 
 __all__ = [
     "Collected",

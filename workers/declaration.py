@@ -15,9 +15,9 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from llmrouter import __version__
-from llmrouter.errors import AllModelsFailed
-from router import Router
-from schemas import (
+from llmrouter.core.errors import AllModelsFailed
+from llmrouter.router import Router
+from llmrouter.schemas import (
     ClassifiedRequest,
     CostEvent,
     DeadLetter,
@@ -26,9 +26,9 @@ from schemas import (
     classified_topic,
     results_topic,
 )
-from workers.app import CLASSIFIER_GROUP, ROUTER_GROUP
-from workers.handlers import classify_request, route_request
-from workers.outputs import cost_events
+from llmrouter.workers.handlers import classify_request, route_request
+from llmrouter.workers.launch import CLASSIFIER_GROUP, ROUTER_GROUP
+from llmrouter.workers.outputs import cost_events
 
 __all__ = ["build_apps", "render_asyncapi", "specification"]
 
@@ -107,7 +107,7 @@ def specification(router: Router) -> AsyncAPI:
 
 def render_asyncapi() -> str:
     """The checked-in docs/asyncapi.yaml; independent of any routing config or broker."""
-    from router.config_loader import EXAMPLE_CONFIG, load_config
+    from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
 
     raw = specification(Router(load_config(EXAMPLE_CONFIG))).to_specification().to_yaml()
     # FastStream's channel order follows set iteration, which changes between processes.

@@ -16,11 +16,11 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
-from llmrouter.errors import LLMRouterError
-from producers.quality import Quality
-from producers.report import Report, TaskSavings
-from producers.summary import Row
-from schemas import dumps, quantize_usd
+from llmrouter.core.errors import LLMRouterError
+from llmrouter.operations.quality import Quality
+from llmrouter.operations.report import Report, TaskSavings
+from llmrouter.operations.summary import Row
+from llmrouter.schemas import dumps, quantize_usd
 
 __all__ = ["CSV_COLUMNS", "plot_report", "render_tables", "to_csv", "to_json"]
 

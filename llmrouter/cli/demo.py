@@ -13,14 +13,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from llmrouter.kafka.local import LocalKafka, broker_ready
-from producers.client import RequestProducer
-from producers.summary import render_summary, summarise
-from producers.workload import sample_workload
-from router import RouterConfig, load_config
-from schemas import LLMResult
-from workers.app import WorkerSettings, run_workers
-from workers.kafka_settings import KafkaSettings
+from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.localkafka.local import LocalKafka, broker_ready
+from llmrouter.operations.summary import render_summary, summarise
+from llmrouter.producers.client import RequestProducer
+from llmrouter.producers.workload import sample_workload
+from llmrouter.router import RouterConfig, load_config
+from llmrouter.schemas import LLMResult
+from llmrouter.workers.launch import WorkerSettings, run_workers
 
 __all__ = ["run_demo"]
 
@@ -87,7 +87,7 @@ async def _simulator(latency_scale: float, console: Console) -> AsyncIterator[st
         console.print(f"[bold]simulator[/] using {given}")
         yield given
         return
-    from simulator import SimConfig, running
+    from llmrouter.simulator import SimConfig, running
 
     async with running(SimConfig(latency_scale=latency_scale)) as url:
         console.print(f"[bold]simulator[/] provider simulator at {url} (latency ×{latency_scale})")

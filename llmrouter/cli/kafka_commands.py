@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from llmrouter.kafka.local import LocalKafka, kafka_version
-from llmrouter.kafka.topics import DEFAULT_TASKS, ensure_topics, spec_topics
+from llmrouter.kafka.admin import DEFAULT_TASKS, ensure_topics, spec_topics
+from llmrouter.localkafka.local import LocalKafka, kafka_version
 
 app = typer.Typer(
     help=(
@@ -57,7 +57,7 @@ def _create_topics(bootstrap: str, tasks: str, partitions: int, *, secure: bool 
         raise typer.BadParameter(str(exc), param_hint="--tasks") from None
     client_kwargs = None
     if secure:  # any cluster: the KAFKA_SECURITY_* / SASL / SSL settings of the environment
-        from workers.kafka_settings import KafkaSettings
+        from llmrouter.kafka.settings import KafkaSettings
 
         client_kwargs = KafkaSettings.from_env(bootstrap).client_kwargs()
         del client_kwargs["bootstrap_servers"]

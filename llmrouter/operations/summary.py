@@ -8,17 +8,17 @@ request would have cost had everything gone to that model with the same token co
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from rich.table import Table
 
-from router.config import RouterConfig
-from schemas import AttemptOutcome, LLMResult, ResultStatus, token_cost_usd
+from llmrouter.core.stats import percentile
+from llmrouter.router.config import RouterConfig
+from llmrouter.schemas import AttemptOutcome, LLMResult, ResultStatus, token_cost_usd
 
-__all__ = ["Row", "Summary", "baseline_model", "percentile", "render_summary", "summarise"]
+__all__ = ["Row", "Summary", "baseline_model", "render_summary", "summarise"]
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Row:
     latencies_ms: list[float] = field(default_factory=list)
 
     def percentile_ms(self, q: float) -> float:
-        return percentile(self.latencies_ms, q)
+        return percentile(self.latencies_ms, q) or 0.0  # a row always has latencies
 
     @property
     def cost_per_request_usd(self) -> Decimal:
@@ -76,19 +76,6 @@ class Summary:
     @property
     def savings_share(self) -> float:
         return float(self.savings_usd / self.baseline_cost_usd) if self.baseline_cost_usd else 0.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100): the smallest value with at least q% of the
-    values at or below it; 0 for no values. P95 of 1..100 is 95.
-
-    The epsilon keeps float noise (0.07 * 100 = 7.000000000000001) from bumping the rank.
-    """
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = math.ceil(q * len(ordered) / 100 - 1e-9)
-    return ordered[min(max(rank, 1), len(ordered)) - 1]
 
 
 def baseline_model(config: RouterConfig, task: str) -> str:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from llmrouter.errors import KafkaUnavailable
+from llmrouter.core.errors import KafkaUnavailable
 
 __all__ = ["DEFAULT_TASKS", "ensure_topics", "spec_topics"]
 

@@ -13,14 +13,14 @@ from typing import Literal
 
 import structlog
 
-from llmrouter.kafka.topics import ensure_topics, spec_topics
-from router import Router, RouterConfig
-from schemas.topics import TASK_NAME_PATTERN
-from workers.handlers import ClassifierHandler, RouterHandler
-from workers.health import HealthServer
-from workers.kafka_settings import KafkaSettings
-from workers.outputs import error_policy
-from workers.runtime import TransactionalWorker, WorkerOptions
+from llmrouter.kafka.admin import ensure_topics, spec_topics
+from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.router import Router, RouterConfig
+from llmrouter.schemas.topics import TASK_NAME_PATTERN
+from llmrouter.workers.handlers import ClassifierHandler, RouterHandler
+from llmrouter.workers.health import HealthServer
+from llmrouter.workers.outputs import error_policy
+from llmrouter.workers.runtime import TransactionalWorker, WorkerOptions
 
 __all__ = [
     "CLASSIFIER_GROUP",

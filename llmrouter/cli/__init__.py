@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from llmrouter.errors import LLMRouterError
+from llmrouter.core.errors import LLMRouterError
 
 app = typer.Typer(
     name="llmrouter",
@@ -18,8 +18,8 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from llmrouter import commands, eval_commands, ops_commands, pipeline_commands
-    from llmrouter.kafka.cli import app as kafka_app
+    from llmrouter.cli import commands, eval_commands, ops_commands, pipeline_commands
+    from llmrouter.cli.kafka_commands import app as kafka_app
 
     app.add_typer(kafka_app, name="kafka", help="A local single-node Kafka for development.")
     app.command()(commands.route)

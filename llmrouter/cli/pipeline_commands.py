@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from llmrouter.commands import ConfigOption
-from llmrouter.errors import ConfigError
-from llmrouter.logging import configure_logging
+from llmrouter.cli.commands import ConfigOption
+from llmrouter.core.errors import ConfigError
+from llmrouter.core.logging import configure_logging
 
 BootstrapOption = Annotated[
     str | None,
@@ -81,9 +81,9 @@ def _run(
     grace_s: float | None,
     log_level: str,
 ) -> None:
-    from router import load_config
-    from workers.app import WorkerSettings, run_workers
-    from workers.kafka_settings import KafkaSettings
+    from llmrouter.kafka.settings import KafkaSettings
+    from llmrouter.router import load_config
+    from llmrouter.workers.launch import WorkerSettings, run_workers
 
     configure_logging(log_level)
     config = load_config(config_path)
@@ -114,7 +114,7 @@ def produce(
     bootstrap_servers: BootstrapOption = None,
 ) -> None:
     """Publish requests (one text, or a JSON Lines file) and optionally wait for their results."""
-    from producers.cli import produce_requests
+    from llmrouter.cli.produce import produce_requests
 
     if (input is None) == (file is None):
         raise ConfigError("give exactly one of --input or --file")
@@ -136,7 +136,7 @@ def demo(
     """Kafka, simulator, workers and a sample workload end to end, then the report."""
     from rich.console import Console
 
-    from llmrouter.demo import run_demo
+    from llmrouter.cli.demo import run_demo
 
     configure_logging("warning")
     console = Console() if sys.stdout.isatty() else Console(width=130)

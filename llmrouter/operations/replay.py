@@ -32,9 +32,9 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from llmrouter.errors import AllModelsFailed, ConfigError, InvalidMessage, KafkaUnavailable
-from llmrouter.kafka.topics import ensure_topics
-from producers.reading import (
+from llmrouter.core.errors import AllModelsFailed, ConfigError, InvalidMessage, KafkaUnavailable
+from llmrouter.kafka.admin import ensure_topics
+from llmrouter.kafka.reading import (
     Record,
     Span,
     read_records,
@@ -46,8 +46,9 @@ from producers.reading import (
     topic_partitions,
     whole_topic,
 )
-from router import Router, RouterConfig
-from schemas import (
+from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.router import Router, RouterConfig
+from llmrouter.schemas import (
     LLMRequest,
     LLMResult,
     ResultStatus,
@@ -56,7 +57,6 @@ from schemas import (
     replay_results_topic,
     requests_topic,
 )
-from workers.kafka_settings import KafkaSettings
 
 __all__ = [
     "ReplayOutcome",

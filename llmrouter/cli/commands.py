@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from llmrouter.errors import AllModelsFailed, ConfigError
-from llmrouter.logging import configure_logging
+from llmrouter.core.errors import AllModelsFailed, ConfigError
+from llmrouter.core.logging import configure_logging
 
 ConfigOption = Annotated[
     Path | None,
@@ -33,8 +33,8 @@ def route(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each call.")] = False,
 ) -> None:
     """Route one request through router/ without Kafka and print the result as JSON."""
-    from router import Router, load_config
-    from schemas import LLMRequest, encode, utc_now
+    from llmrouter.router import Router, load_config
+    from llmrouter.schemas import LLMRequest, encode, utc_now
 
     configure_logging("info" if verbose else "warning")
     cfg = load_config(config)
@@ -87,7 +87,7 @@ def sim(
 
     A simulator, not a model: answers are deterministic text shaped by per-model quality
     knobs, for offline demos, tests and load tests."""
-    import simulator
+    from llmrouter import simulator
 
     sim_config = simulator.SimConfig.from_yaml(config) if config else simulator.SimConfig()
     if latency_ms is not None:
@@ -101,7 +101,7 @@ def schemas(
     ),
 ) -> None:
     """Write the JSON Schema of every message of the wire contract."""
-    from schemas.jsonschema import write_json_schemas
+    from llmrouter.schemas.jsonschema import write_json_schemas
 
     for path in write_json_schemas(out):
         typer.echo(str(path))
@@ -113,7 +113,7 @@ def asyncapi(
     ),
 ) -> None:
     """Write the AsyncAPI 3.0 document of every topic and message, from the FastStream apps."""
-    from workers.apps import render_asyncapi
+    from llmrouter.workers.declaration import render_asyncapi
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_asyncapi(), encoding="utf-8")

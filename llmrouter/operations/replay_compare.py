@@ -17,9 +17,9 @@ from decimal import Decimal
 from aiokafka import TopicPartition
 from rich.table import Table
 
-from llmrouter.errors import InvalidMessage, KafkaUnavailable
-from producers.quality import Quality, TruthBook, label_agreement, output_agreement
-from producers.reading import (
+from llmrouter.core.errors import InvalidMessage, KafkaUnavailable
+from llmrouter.core.stats import percentile
+from llmrouter.kafka.reading import (
     Span,
     first_timestamp_ms,
     read_records,
@@ -27,9 +27,9 @@ from producers.reading import (
     time_spans,
     topic_partitions,
 )
-from producers.summary import percentile
-from schemas import LLMResult, ResultStatus, decode, results_topic
-from workers.kafka_settings import KafkaSettings
+from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.operations.quality import Quality, TruthBook, label_agreement, output_agreement
+from llmrouter.schemas import LLMResult, ResultStatus, decode, results_topic
 
 __all__ = ["Comparison", "Side", "compare", "live_results", "render_comparison"]
 
@@ -132,8 +132,8 @@ def _side(label: str, results: list[LLMResult], truths: TruthBook) -> Side:
         results=len(results),
         failed=sum(r.status is ResultStatus.FAILED for r in results),
         total_cost_usd=sum((r.cost_usd for r in results), Decimal(0)),
-        p50_ms=percentile(latencies, 50) if latencies else None,
-        p95_ms=percentile(latencies, 95) if latencies else None,
+        p50_ms=percentile(latencies, 50),
+        p95_ms=percentile(latencies, 95),
         models=Counter(r.model or "(failed)" for r in results).most_common(),
         quality=truths.quality(results),
     )

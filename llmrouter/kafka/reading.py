@@ -20,8 +20,8 @@ from typing import TypeAlias
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from llmrouter.errors import ConfigError, KafkaUnavailable
-from workers.kafka_settings import KafkaSettings
+from llmrouter.core.errors import ConfigError, KafkaUnavailable
+from llmrouter.kafka.settings import KafkaSettings
 
 __all__ = [
     "Span",

@@ -37,7 +37,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from llmrouter.errors import LocalKafkaError
+from llmrouter.core.errors import LocalKafkaError
 
 __all__ = [
     "SINGLE_NODE_SETTINGS",
@@ -92,7 +92,7 @@ def docker_env(settings: Mapping[str, str] = SINGLE_NODE_SETTINGS) -> dict[str, 
 
 @functools.cache
 def _pom_text() -> str:
-    return resources.files("llmrouter.kafka").joinpath("pom.xml").read_text(encoding="utf-8")
+    return resources.files("llmrouter.localkafka").joinpath("pom.xml").read_text(encoding="utf-8")
 
 
 @functools.cache

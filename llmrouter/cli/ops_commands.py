@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from llmrouter.commands import ConfigOption
-from llmrouter.errors import ConfigError
-from llmrouter.logging import configure_logging
-from llmrouter.pipeline_commands import BootstrapOption
+from llmrouter.cli.commands import ConfigOption
+from llmrouter.cli.pipeline_commands import BootstrapOption
+from llmrouter.core.errors import ConfigError
+from llmrouter.core.logging import configure_logging
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from producers.replay import ReplayOutcome, ReplayRange, ReplayStats
-    from producers.report import ReportWindow
-    from router.config import RouterConfig
-    from workers.kafka_settings import KafkaSettings
+    from llmrouter.kafka.settings import KafkaSettings
+    from llmrouter.operations.replay import ReplayOutcome, ReplayRange, ReplayStats
+    from llmrouter.operations.report import ReportWindow
+    from llmrouter.router.config import RouterConfig
 
 __all__ = ["replay", "report"]
 
@@ -80,10 +80,10 @@ def replay(
     to llm.costs (that topic is live spend): each replay result carries its attempts and
     their costs.
     """
-    from producers.reading import parse_when
-    from producers.replay import ReplayRange, check_run
-    from router import load_config
-    from workers.kafka_settings import KafkaSettings
+    from llmrouter.kafka.reading import parse_when
+    from llmrouter.kafka.settings import KafkaSettings
+    from llmrouter.operations.replay import ReplayRange, check_run
+    from llmrouter.router import load_config
 
     configure_logging("warning")
     window = ReplayRange(
@@ -118,9 +118,9 @@ async def _replay(
     stdout: Console,
     stderr: Console,
 ) -> None:
-    from producers.quality import TruthBook
-    from producers.replay import replay as run_replay
-    from producers.replay_compare import compare, live_results, render_comparison
+    from llmrouter.operations.quality import TruthBook
+    from llmrouter.operations.replay import replay as run_replay
+    from llmrouter.operations.replay_compare import compare, live_results, render_comparison
 
     with _replay_progress(stderr) as on_progress:
         outcome = await run_replay(
@@ -157,7 +157,7 @@ def _replay_progress(stderr: Console) -> Iterator[Callable[[int, int, ReplayStat
 
 
 def _print_outcome(outcome: ReplayOutcome, stderr: Console) -> None:
-    from producers.reading import describe_spans
+    from llmrouter.kafka.reading import describe_spans
 
     s = outcome.stats
     stderr.print(
@@ -201,10 +201,10 @@ def report(
 
     Reads from --since (else the beginning) up to --until (else the end at start), so it
     always terminates. Replay runs (llm.replay.*) are not live traffic and not included."""
-    from producers.reading import parse_when
-    from producers.report import ReportWindow
-    from router import load_config
-    from workers.kafka_settings import KafkaSettings
+    from llmrouter.kafka.reading import parse_when
+    from llmrouter.kafka.settings import KafkaSettings
+    from llmrouter.operations.report import ReportWindow
+    from llmrouter.router import load_config
 
     configure_logging("warning")
     if format not in _FORMATS:
@@ -229,8 +229,8 @@ async def _report(
     stdout: Console,
     stderr: Console,
 ) -> None:
-    from producers.report import build_report, collect
-    from producers.report_output import plot_report, render_tables, to_csv, to_json
+    from llmrouter.operations.report import build_report, collect
+    from llmrouter.operations.report_output import plot_report, render_tables, to_csv, to_json
 
     with stderr.status("reading llm.costs and the results topics…"):
         built = build_report(await collect(kafka, window), config, window)
@@ -265,10 +265,10 @@ def export_finetune(
 ) -> None:
     """The seed's Strategy 4: a frontier model's answers from llm.results.<task>, joined with
     their requests, as a chat fine-tuning data set for a cheaper model."""
-    from producers.finetune import MIN_EXAMPLES
-    from producers.finetune import export_finetune as run_export
-    from router import load_config
-    from workers.kafka_settings import KafkaSettings
+    from llmrouter.kafka.settings import KafkaSettings
+    from llmrouter.operations.finetune import MIN_EXAMPLES
+    from llmrouter.operations.finetune import export_finetune as run_export
+    from llmrouter.router import load_config
 
     cfg = load_config(config)
     if task not in cfg.tasks:

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from llmrouter.errors import ConfigError
-from producers.client import RequestProducer
-from schemas import LLMRequest, LLMResult, ResultStatus, encode
+from llmrouter.core.errors import ConfigError
+from llmrouter.producers.client import RequestProducer
+from llmrouter.schemas import LLMRequest, LLMResult, ResultStatus, encode
 
 __all__ = ["produce_requests", "read_jsonl"]
 

@@ -1,0 +1,1 @@
+"""A real Apache Kafka broker for development and tests, assembled from Maven Central."""

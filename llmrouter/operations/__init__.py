@@ -1,0 +1,1 @@
+"""Operating on recorded traffic: replay, reports, fine-tune export, label quality."""

@@ -1,0 +1,1 @@
+"""Provider clients: one per SDK, errors translated at this boundary."""
