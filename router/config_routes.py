@@ -1,0 +1,85 @@
+"""Routes: how a task picks its model — one model (`static`), by complexity
+(`complexity`), or cheapest first with escalation on low confidence (`cascade`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator
+
+from llmrouter.router.config_fields import ModelList, StrictModel
+from llmrouter.schemas.enums import Complexity
+
+__all__ = [
+    "CascadeRoute",
+    "CascadeStep",
+    "ComplexityRoute",
+    "Route",
+    "RouteOrModel",
+    "StaticRoute",
+    "route_models",
+]
+
+
+class StaticRoute(StrictModel):
+    strategy: Literal["static"]
+    model: str
+    fallback: ModelList = Field(default_factory=list)
+
+
+class ComplexityRoute(StrictModel):
+    strategy: Literal["complexity"]
+    classifier: str
+    levels: dict[Complexity, str]
+    fallback: ModelList = Field(default_factory=list)
+
+    @field_validator("levels")
+    @classmethod
+    def _all_levels(cls, value: dict[Complexity, str]) -> dict[Complexity, str]:
+        missing = [c.value for c in Complexity if c not in value]
+        if missing:
+            raise ValueError(f"missing levels: {', '.join(missing)}")
+        return value
+
+
+class CascadeStep(StrictModel):
+    model: str
+    #: accept this step's answer when its confidence is at least this; else escalate
+    min_confidence: float = Field(default=0.0, ge=0, le=1)
+
+
+class CascadeRoute(StrictModel):
+    strategy: Literal["cascade"]
+    steps: list[CascadeStep] = Field(min_length=1)
+    #: where confidence comes from: the JSON answer's `confidence` field, or a scorer
+    #: given as `module:function` taking (task, input, output) and returning 0..1
+    scorer: str = "json_confidence"
+    fallback: ModelList = Field(default_factory=list)
+
+
+Route = Annotated[StaticRoute | ComplexityRoute | CascadeRoute, Field(discriminator="strategy")]
+
+
+def _model_shorthand(value: Any) -> Any:
+    """`free: {model: x}` or `free: x` is a static route to x."""
+    if isinstance(value, str):
+        return {"strategy": "static", "model": value}
+    if isinstance(value, dict) and "strategy" not in value and "model" in value:
+        return {"strategy": "static", **value}
+    return value
+
+
+RouteOrModel = Annotated[Route, BeforeValidator(_model_shorthand)]
+
+
+def route_models(route: StaticRoute | ComplexityRoute | CascadeRoute) -> list[tuple[str, str]]:
+    """(field path, model name) for every model a route names."""
+    named: list[tuple[str, str]] = []
+    if isinstance(route, StaticRoute):
+        named.append(("model", route.model))
+    elif isinstance(route, ComplexityRoute):
+        named += [(f"levels.{level.value}", m) for level, m in route.levels.items()]
+    else:
+        named += [(f"steps.{i}.model", s.model) for i, s in enumerate(route.steps)]
+    named += [(f"fallback.{i}", m) for i, m in enumerate(route.fallback)]
+    return named

@@ -1,0 +1,93 @@
+"""The config's `tasks` section: per task its prompt, route, per-tier and batch routes,
+daily budget and overrides."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from llmrouter.router.config_fields import PositiveUSD, StrictModel
+from llmrouter.router.config_routes import CascadeRoute, Route, RouteOrModel
+from llmrouter.schemas.enums import UserTier
+from llmrouter.schemas.topics import TASK_NAME_PATTERN
+
+__all__ = [
+    "BudgetSpec",
+    "PromptOverride",
+    "PromptSpec",
+    "TaskCacheSettings",
+    "TaskKey",
+    "TaskSpec",
+    "check_cascade_prompt",
+]
+
+#: a task's name as a config key: the same rule as the task part of topic names
+TaskKey = Annotated[str, StringConstraints(pattern=rf"^{TASK_NAME_PATTERN}$")]
+
+
+class TaskCacheSettings(StrictModel):
+    """A task's own cache policy; the backend is the one of `defaults.cache`."""
+
+    enabled: bool = True
+    ttl_s: int = Field(default=3600, ge=1)
+    cache_sampled: bool = False
+
+
+class PromptOverride(StrictModel):
+    system: str | None = None
+    template: str | None = None
+
+
+class PromptSpec(StrictModel):
+    """A task's prompt. `template` is filled with `{input}` (alias `{question}`) and the
+    request's `context` keys (e.g. `{kb_context}`); models may override either part."""
+
+    system: str | None = None
+    template: str = "{input}"
+    #: `json` asks for a JSON answer; cascades read its `confidence` field
+    response_format: Literal["text", "json"] = "text"
+    overrides: dict[str, PromptOverride] = Field(default_factory=dict)
+
+
+class BudgetSpec(StrictModel):
+    daily_usd: PositiveUSD
+    #: the route taken once the day's spend reaches daily_usd
+    downgrade_to: RouteOrModel
+
+
+class TaskSpec(StrictModel):
+    description: str | None = None
+    # The task matrix: kept for reports and for the savings baseline.
+    volume_per_day: int | None = Field(default=None, ge=0)
+    latency_target_ms: int | None = Field(default=None, ge=1)
+    quality_requirement: Literal["low", "medium", "high", "critical"] | None = None
+    #: the model everything went to before routing; savings are reported against it
+    baseline_model: str | None = None
+    prompt: PromptSpec = PromptSpec()
+    route: Route
+    tiers: dict[UserTier, RouteOrModel] = Field(default_factory=dict)
+    #: the route for `priority: batch` requests (nobody is waiting; take the cheaper path)
+    batch: RouteOrModel | None = None
+    budget: BudgetSpec | None = None
+    timeout_s: float | None = Field(default=None, gt=0)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    cache: TaskCacheSettings | None = None
+
+
+def check_cascade_prompt(task: TaskSpec) -> TaskSpec:
+    """A cascade scored by the answer's own `confidence` needs the prompt to ask for JSON."""
+    routes = [task.route, *task.tiers.values(), task.batch]
+    if task.budget is not None:
+        routes.append(task.budget.downgrade_to)
+    for route in routes:
+        if (
+            isinstance(route, CascadeRoute)
+            and route.scorer == "json_confidence"
+            and task.prompt.response_format != "json"
+        ):
+            raise ValueError(
+                "a cascade scored by json_confidence needs prompt.response_format: json "
+                "(or a scorer of your own)"
+            )
+    return task
