@@ -46,6 +46,27 @@ async def sim_url() -> AsyncIterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+async def redis_url() -> AsyncIterator[str]:
+    """URL of a real redis-server for the whole session (skips when none is installed)."""
+    from tests.redis_helpers import redis_available, running_redis
+
+    if not redis_available():
+        pytest.skip("needs redis-server")
+    async with running_redis() as url:
+        yield url
+
+
+@pytest.fixture
+async def state_store(redis_url: str) -> AsyncIterator[Any]:
+    """A StateStore on the session's redis-server with a key prefix of its own."""
+    from llmrouter.router.state import StateStore
+
+    store = StateStore.connect(redis_url, prefix=f"test-{uuid.uuid4().hex[:12]}")
+    yield store
+    await store.aclose()
+
+
 @pytest.fixture
 def unique_name() -> Callable[[str], str]:
     """`unique_name("orders")` -> "orders-1f2e3d4c5b6a": tests never share topics or groups."""

@@ -19,17 +19,24 @@
      ├── CallBudgetExhausted                the per-request bound on upstream calls was reached
      ├── AllModelsFailed(ExceptionGroup)    every model of a route failed; holds every error
      ├── KafkaUnavailable                   the broker could not be reached or the client failed
+     │    ├── KafkaAccessDenied             authentication or authorization refused: never retried
+     │    ├── KafkaFenced                   a newer instance took over our transactional id
+     │    ├── KafkaTopicMissing             the topic does not exist
+     │    └── KafkaRequestRejected          the broker refused the request as invalid
+     ├── StateStoreError                    the shared state store (Redis) refused a command
+     │    └── StateStoreUnavailable         the store could not be reached or answered too late
      └── LocalKafkaError                    `llmrouter kafka` could not set up or run the local broker
 
 Third-party exceptions (openai, anthropic, aiokafka) are translated into this tree where
-they are caught; `tests/test_errors.py` fails when an SDK exception class is left unmapped.
+they are caught; `tests/test_errors.py` fails when an SDK exception class is left unmapped
+(`tests/router/test_state_store.py` does the same for redis-py's exceptions).
 Messages never contain secrets: provider bodies are passed through `redact` first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 __all__ = [
     "AllModelsFailed",
@@ -40,6 +47,10 @@ __all__ = [
     "ContentPolicyViolation",
     "ContextLengthExceeded",
     "InvalidMessage",
+    "KafkaAccessDenied",
+    "KafkaFenced",
+    "KafkaRequestRejected",
+    "KafkaTopicMissing",
     "KafkaUnavailable",
     "LLMRouterError",
     "LocalKafkaError",
@@ -51,6 +62,8 @@ __all__ = [
     "ProviderUnavailable",
     "QuotaExceeded",
     "RateLimited",
+    "StateStoreError",
+    "StateStoreUnavailable",
     "UnknownTask",
 ]
 
@@ -186,23 +199,63 @@ class CallBudgetExhausted(LLMRouterError):
     outcome = "call_budget_exhausted"
 
 
-class AllModelsFailed(ExceptionGroup[Exception], LLMRouterError):
+#: what a failure carries back to its caller; the router's is the failed `LLMResult`
+ResultT = TypeVar("ResultT")
+
+
+class AllModelsFailed(ExceptionGroup[Exception], LLMRouterError, Generic[ResultT]):
     """Every model of the route failed; `exceptions` holds each error in call order.
 
-    `result` is the failed LLMResult (status `failed`, every attempt) when the router made one.
+    `result` is what the failed request produced, given to the constructor: the router
+    raises `AllModelsFailed[LLMResult]` carrying the failed result (status `failed`, every
+    attempt), so the caller can still publish it. The class is generic in that type because
+    the error tree sits below the schemas and so cannot name `LLMResult`; an `except`
+    clause cannot name the parameter and sees `AllModelsFailed[Any]`.
     """
 
-    result: Any = None
+    result: ResultT
 
-    def __new__(cls, message: str, errors: Sequence[Exception]) -> AllModelsFailed:
+    def __new__(
+        cls, message: str, errors: Sequence[Exception], result: ResultT
+    ) -> AllModelsFailed[ResultT]:
         return super().__new__(cls, message, list(errors))
 
-    def derive(self, excs: Sequence[Exception]) -> AllModelsFailed:  # type: ignore[override]
-        return AllModelsFailed(self.message, excs)
+    def __init__(self, message: str, errors: Sequence[Exception], result: ResultT) -> None:
+        super().__init__(message, list(errors))
+        self.result = result
+
+    def derive(self, excs: Sequence[Exception]) -> AllModelsFailed[ResultT]:  # type: ignore[override]
+        # Splitting the group (`except*`) keeps the request's result with each part.
+        return AllModelsFailed(self.message, excs, self.result)
 
 
 class KafkaUnavailable(LLMRouterError):
     """The Kafka cluster could not be reached, or a Kafka client call failed."""
+
+
+class KafkaAccessDenied(KafkaUnavailable):
+    """Kafka refused our credentials or our rights (SASL, ACLs); retrying will not help."""
+
+
+class KafkaFenced(KafkaUnavailable):
+    """A newer instance with the same transactional id took over: this one must stop."""
+
+
+class KafkaTopicMissing(KafkaUnavailable):
+    """The topic does not exist (topics are created explicitly, never on first use)."""
+
+
+class KafkaRequestRejected(KafkaUnavailable):
+    """The broker refused the request as invalid: a record too large, a bad setting, an
+    unsupported version. Retrying the same request will not help."""
+
+
+class StateStoreError(LLMRouterError):
+    """The shared state store (Redis) refused a command: a bad script, a wrong key type."""
+
+
+class StateStoreUnavailable(StateStoreError):
+    """The shared state store could not be reached, refused our credentials, or timed out."""
 
 
 class LocalKafkaError(LLMRouterError):

@@ -1,0 +1,93 @@
+"""The state store on a real redis-server: connecting, scripts, errors and secrets."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+from redis import exceptions as redis_exceptions
+
+from llmrouter.core.errors import ConfigError, StateStoreError, StateStoreUnavailable
+from llmrouter.router.state import StateStore, redacted_url, resolve_url
+from llmrouter.router.state.store import _TRANSLATIONS, translate
+from tests.kafka_helpers import free_port
+from tests.redis_helpers import redis_available, running_redis
+
+
+def test_every_redis_exception_class_is_translated() -> None:
+    classes = [
+        cls
+        for _, cls in inspect.getmembers(redis_exceptions, inspect.isclass)
+        if issubclass(cls, BaseException) and cls.__module__.startswith("redis")
+    ]
+    assert classes
+    unmapped = [cls.__name__ for cls in classes if cls not in _TRANSLATIONS]
+    assert unmapped == [], f"add these redis-py exceptions to _TRANSLATIONS: {unmapped}"
+    assert isinstance(
+        translate(redis_exceptions.ConnectionError("refused"), "redis://h"), StateStoreUnavailable
+    )
+    wrong_type = translate(redis_exceptions.ResponseError("WRONGTYPE"), "redis://h")
+    assert type(wrong_type) is StateStoreError
+
+
+def test_password_never_printed() -> None:
+    assert redacted_url("redis://:s3cret@db:6380/2") == "redis://:***@db:6380/2"
+    assert redacted_url("rediss://app:s3cret@db/0") == "rediss://app:***@db/0"
+    assert redacted_url("redis://db:6379/0") == "redis://db:6379/0"
+    store = StateStore.connect("redis://:s3cret@127.0.0.1:1/0")
+    assert "s3cret" not in store.url
+
+
+def test_url_from_config_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LLMROUTER_REDIS_URL", raising=False)
+    assert resolve_url(None) is None
+    monkeypatch.setenv("LLMROUTER_REDIS_URL", "redis://env:6379/0")
+    assert resolve_url(None) == "redis://env:6379/0"
+    assert resolve_url("redis://config:6379/0") == "redis://config:6379/0"
+    with pytest.raises(ConfigError, match=r"defaults\.state\.redis_url") as caught:
+        resolve_url("http://:pw@x")
+    assert "pw" not in str(caught.value)
+
+
+async def test_round_trip_and_script(state_store: StateStore) -> None:
+    await state_store.ping()
+    key = state_store.key("probe")
+    await state_store.run(lambda c: c.set(key, b"1", px=5000))
+    incr = state_store.script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    assert await incr([key], [41]) == 42
+
+
+async def test_wrong_type_is_a_store_error(state_store: StateStore) -> None:
+    key = state_store.key("hash")
+    await state_store.run(lambda c: c.hset(key, "f", "v"))
+    with pytest.raises(StateStoreError, match="ResponseError"):
+        await state_store.run(lambda c: c.incr(key))
+
+
+async def test_unreachable_store_is_unavailable_without_the_password() -> None:
+    store = StateStore.connect(f"redis://:s3cret@127.0.0.1:{free_port()}/0", timeout_s=0.5)
+    try:
+        with pytest.raises(StateStoreUnavailable) as caught:
+            await store.ping()
+        assert "s3cret" not in str(caught.value)
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.skipif(not redis_available(), reason="needs redis-server")
+async def test_password_from_a_mounted_file(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret-file\n")
+    async with running_redis("--requirepass", "s3cret-file") as url:
+        without = StateStore.connect(url)
+        with_file = StateStore.connect(url, password_file=str(secret))
+        try:
+            with pytest.raises(StateStoreUnavailable):
+                await without.ping()
+            await with_file.ping()
+        finally:
+            await without.aclose()
+            await with_file.aclose()
+        with pytest.raises(ConfigError, match="password file"):
+            StateStore.connect(url, password_file=str(tmp_path / "missing"))
