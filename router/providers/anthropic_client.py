@@ -1,11 +1,15 @@
-"""Anthropic through `anthropic.AsyncAnthropic`, with the SDK's own retries off."""
+"""Anthropic through `anthropic.AsyncAnthropic`, with the SDK's own retries off.
+
+The SDK is imported when the first client is built, so a worker whose config has no
+Anthropic model never loads it. Each call goes through the client's low-level `post`
+(router/providers/call.py): same auth, headers, transport and error classes as
+`messages.create`, without its per-call transform and response model.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
-
-import anthropic
 
 from llmrouter.core.errors import (
     ContentPolicyViolation,
@@ -14,35 +18,47 @@ from llmrouter.core.errors import (
     ProviderTimeout,
 )
 from llmrouter.router.providers.base import ChatRequest, Completion
-from llmrouter.router.providers.errors import SDK_ERRORS, translate_sdk_error
+from llmrouter.router.providers.call import TRANSPORT_ERRORS, post_json
+from llmrouter.router.providers.errors import translate_sdk_error
 from llmrouter.router.providers.transport import aiohttp_client
 
 __all__ = ["AnthropicProvider"]
+
+_PATH = "/v1/messages"
 
 
 class AnthropicProvider:
     provider = "anthropic"
 
     def __init__(self, *, api_key: str, base_url: str | None) -> None:
+        import anthropic  # here, not at module level: only a worker that uses it pays for it
+
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=0, http_client=aiohttp_client(anthropic)
         )
+        #: every SDK and transport error, translated at this boundary
+        self._errors: tuple[type[BaseException], ...] = (
+            anthropic.AnthropicError,
+            *TRANSPORT_ERRORS,
+        )
+
+    @staticmethod
+    def body(request: ChatRequest) -> dict[str, Any]:
+        """The JSON body of one message, as `create()` would send it."""
+        body: dict[str, Any] = {
+            "max_tokens": request.max_output_tokens,
+            "messages": [{"role": "user", "content": request.user}],
+            "model": request.model_id,
+            "temperature": request.temperature,
+        }
+        if request.system:
+            body["system"] = request.system
+        return body
 
     async def complete(self, request: ChatRequest) -> Completion:
-        extra: dict[str, Any] = {}
-        if request.system:
-            extra["system"] = request.system
         try:
             async with asyncio.timeout(request.timeout_s):
-                response = await self._client.messages.create(
-                    model=request.model_id,
-                    max_tokens=request.max_output_tokens,
-                    messages=[{"role": "user", "content": request.user}],
-                    # extra_body: newer SDKs dropped the typed argument; the API still takes it.
-                    extra_body={"temperature": request.temperature},
-                    timeout=request.timeout_s,
-                    **extra,
-                )
+                data = await post_json(self._client, _PATH, self.body(request), request.timeout_s)
         except TimeoutError:
             raise ProviderTimeout(
                 f"no answer within {request.timeout_s}s",
@@ -51,28 +67,34 @@ class AnthropicProvider:
             ) from None
         except ProviderError:
             raise
-        except SDK_ERRORS as exc:  # every SDK and transport error is translated here
+        except self._errors as exc:
             raise translate_sdk_error(exc, model=request.model_id, provider=self.provider) from None
-        return self._read(request, response)
+        return self._read(request, data)
 
-    def _read(self, request: ChatRequest, response: Any) -> Completion:
+    def _read(self, request: ChatRequest, data: Any) -> Completion:
         try:
             text = "".join(
-                block.text for block in response.content if getattr(block, "type", None) == "text"
+                block["text"] for block in data["content"] if block.get("type") == "text"
             )
-            usage = response.usage
+            usage = data["usage"]
             # Prompt-cache reads and writes are input tokens too (billed; see README on costs).
             input_tokens = (
-                usage.input_tokens
-                + (getattr(usage, "cache_creation_input_tokens", None) or 0)
-                + (getattr(usage, "cache_read_input_tokens", None) or 0)
+                usage["input_tokens"]
+                + (usage.get("cache_creation_input_tokens") or 0)
+                + (usage.get("cache_read_input_tokens") or 0)
             )
-            output_tokens = usage.output_tokens
-        except (AttributeError, TypeError):
+            output_tokens = usage["output_tokens"]
+            stop_reason = data.get("stop_reason")
+            model = data.get("model")
+        except (AttributeError, KeyError, TypeError):
             raise MalformedResponse(
                 "answer without content or usage", model=request.model_id, provider=self.provider
             ) from None
-        if response.stop_reason == "refusal":
+        if not isinstance(input_tokens, int) or not isinstance(output_tokens, int):
+            raise MalformedResponse(
+                "answer with unreadable usage", model=request.model_id, provider=self.provider
+            )
+        if stop_reason == "refusal":
             raise ContentPolicyViolation(
                 "the model refused the content", model=request.model_id, provider=self.provider
             )
@@ -80,8 +102,8 @@ class AnthropicProvider:
             text=text,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-            model_version=str(response.model or request.model_id),
-            finish_reason=response.stop_reason,
+            model_version=str(model or request.model_id),
+            finish_reason=stop_reason if isinstance(stop_reason, str) else None,
         )
 
     async def aclose(self) -> None:

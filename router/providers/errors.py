@@ -1,6 +1,8 @@
 """Translate the `openai` and `anthropic` SDKs' exceptions into our error tree.
 
-Each SDK exception class is named in a table below; `tests/router/test_provider_errors.py`
+Each SDK exception class is named in a table of its own module (openai_errors.py,
+anthropic_errors.py), loaded only once an exception of that SDK is translated, so a
+worker never imports an SDK its config does not use. `tests/router/test_provider_errors.py`
 fails when an SDK release adds a class we have not decided about. At run time an unknown
 subclass still resolves through its MRO, so a new SDK never lets a raw exception escape.
 """
@@ -8,13 +10,11 @@ subclass still resolves through its MRO, so a new SDK never lets a raw exception
 from __future__ import annotations
 
 import email.utils
+import importlib
 import re
 import time
 from collections.abc import Mapping
 from typing import Any
-
-import anthropic
-import openai
 
 from llmrouter.core.errors import (
     AuthenticationFailed,
@@ -30,103 +30,40 @@ from llmrouter.core.errors import (
 )
 from llmrouter.router.secrets import redact
 
+# OPENAI_ERRORS and ANTHROPIC_ERRORS are importable from here too (see __getattr__).
 __all__ = [
-    "ANTHROPIC_ERRORS",
-    "OPENAI_ERRORS",
-    "SDK_ERRORS",
+    "ErrorTable",
     "parse_retry_after_s",
     "translate_sdk_error",
 ]
 
-#: What a provider call may raise that is the provider's fault, not ours: SDK errors,
-#: transport errors, and unreadable bodies. Anything else is a bug and propagates as one.
-SDK_ERRORS: tuple[type[BaseException], ...] = (
-    openai.OpenAIError,
-    anthropic.AnthropicError,
-    OSError,
-    TimeoutError,
-    ValueError,
-)
-
 ErrorTable = Mapping[type[BaseException], type[ProviderError]]
 
-OPENAI_ERRORS: ErrorTable = {
-    openai.APITimeoutError: ProviderTimeout,
-    openai.APIConnectionError: ProviderUnavailable,
-    openai.RateLimitError: RateLimited,
-    openai.InternalServerError: ProviderUnavailable,
-    openai.ConflictError: ProviderUnavailable,  # the SDK itself treats 409 as retryable
-    openai.AuthenticationError: AuthenticationFailed,
-    openai.OAuthError: AuthenticationFailed,
-    openai.PermissionDeniedError: AuthenticationFailed,
-    openai.BadRequestError: BadRequest,
-    openai.NotFoundError: BadRequest,
-    openai.UnprocessableEntityError: BadRequest,
-    openai.ContentFilterFinishReasonError: ContentPolicyViolation,
-    openai.LengthFinishReasonError: MalformedResponse,
-    openai.APIResponseValidationError: MalformedResponse,
-    openai.APIStatusError: ProviderError,  # refined by status code
-    openai.APIError: ProviderUnavailable,
-    # Not raised by chat completions; mapped so nothing can escape untranslated.
-    openai.InvalidWebhookSignatureError: ProviderError,
-    openai.WebSocketConnectionClosedError: ProviderUnavailable,
-    openai.WebSocketQueueFullError: ProviderUnavailable,
-    openai._exceptions.SubjectTokenProviderError: AuthenticationFailed,
-    openai.OpenAIError: ProviderError,
+#: SDK (top-level module name) → (module of its table, the table's name)
+_TABLES = {
+    "openai": ("llmrouter.router.providers.openai_errors", "OPENAI_ERRORS"),
+    "anthropic": ("llmrouter.router.providers.anthropic_errors", "ANTHROPIC_ERRORS"),
 }
+_BY_NAME = {name: (module, name) for module, name in _TABLES.values()}
 
-ANTHROPIC_ERRORS: ErrorTable = {
-    anthropic.APITimeoutError: ProviderTimeout,
-    anthropic.APIConnectionError: ProviderUnavailable,
-    anthropic.RateLimitError: RateLimited,
-    anthropic.EnforcedSpendLimitReachedError: QuotaExceeded,
-    anthropic.ContractSpendLimitReachedError: QuotaExceeded,
-    anthropic.RampLimitExceededError: RateLimited,
-    anthropic.OverloadedError: ProviderUnavailable,
-    anthropic.InternalServerError: ProviderUnavailable,
-    anthropic.ServiceUnavailableError: ProviderUnavailable,
-    anthropic.GatewayTimeoutError: ProviderTimeout,
-    anthropic.DeadlineExceededError: ProviderTimeout,
-    anthropic.RequestTimeoutError: ProviderTimeout,
-    anthropic.HTTPNotImplementedError: BadRequest,
-    anthropic.CMEKContextUnavailableError: ProviderUnavailable,
-    anthropic.CMEKKeyUnreachableError: ProviderUnavailable,
-    anthropic.ClientClosedRequestError: ProviderUnavailable,
-    anthropic.ConflictError: ProviderUnavailable,
-    anthropic.AuthenticationError: AuthenticationFailed,
-    anthropic.PermissionDeniedError: AuthenticationFailed,
-    anthropic.SandboxEgressRestrictedError: AuthenticationFailed,
-    anthropic.CredentialsError: AuthenticationFailed,
-    anthropic.IdentityTokenFileError: AuthenticationFailed,
-    anthropic.WorkloadIdentityError: AuthenticationFailed,
-    anthropic.PaymentRequiredError: QuotaExceeded,
-    anthropic.LinkedOrganizationBillingUnavailableError: QuotaExceeded,
-    anthropic.LinkedOrganizationSpendLimitReachedError: QuotaExceeded,
-    anthropic.OrganizationOnHoldError: QuotaExceeded,
-    anthropic.BadRequestError: BadRequest,
-    anthropic.CMEKKeyDisabledError: AuthenticationFailed,
-    anthropic.CMEKKeyNetworkBlockedError: AuthenticationFailed,
-    anthropic.ClaudeCodeKeyCreatorNotMemberError: AuthenticationFailed,
-    anthropic.ClaudeCodeVersionTooOldError: BadRequest,
-    anthropic.OrganizationTypeNotSupportedError: AuthenticationFailed,
-    anthropic.ParentOrganizationRequiredError: AuthenticationFailed,
-    anthropic.WorkspaceHumanReviewDisabledError: AuthenticationFailed,
-    anthropic.RequestBodyEncodingInvalidError: BadRequest,
-    anthropic.RequestBodyEncodingUnsupportedError: BadRequest,
-    anthropic.NotFoundError: BadRequest,
-    anthropic.PreconditionFailedError: BadRequest,
-    anthropic.UnprocessableEntityError: BadRequest,
-    anthropic.ContentTooLargeError: BadRequest,
-    anthropic.RequestTooLargeError: BadRequest,
-    anthropic.RequestBodyTooLargeAfterDecodingError: BadRequest,
-    anthropic.RequestHeaderFieldsTooLargeError: BadRequest,
-    anthropic.APIResponseValidationError: MalformedResponse,
-    anthropic.APIWebhookValidationError: ProviderError,
-    anthropic.APIStatusError: ProviderError,  # refined by status code
-    anthropic.APIError: ProviderUnavailable,
-    anthropic.RetryableError: ProviderUnavailable,
-    anthropic.AnthropicError: ProviderError,
-}
+
+def __getattr__(name: str) -> Any:
+    """`OPENAI_ERRORS` / `ANTHROPIC_ERRORS`, importing that SDK on first use."""
+    if name in _BY_NAME:
+        module, attr = _BY_NAME[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _table_for(cls: type[BaseException]) -> ErrorTable:
+    """The table of the SDK that defines `cls` or one of its bases (empty: not an SDK's)."""
+    for base in cls.__mro__:
+        found = _TABLES.get(base.__module__.partition(".")[0])
+        if found is not None:
+            table: ErrorTable = getattr(importlib.import_module(found[0]), found[1])
+            return table
+    return {}
+
 
 _CONTEXT_LENGTH = re.compile(
     r"context[_ ]length|context window|maximum context|prompt is too long|too many tokens"
@@ -139,8 +76,7 @@ _MAX_MESSAGE_CHARS = 300
 
 def translate_sdk_error(exc: BaseException, *, model: str, provider: str) -> ProviderError:
     """The ProviderError for an SDK (or transport) exception raised by one call."""
-    table = ANTHROPIC_ERRORS if isinstance(exc, anthropic.AnthropicError) else OPENAI_ERRORS
-    target = _lookup(type(exc), table)
+    target = _lookup(type(exc), _table_for(type(exc)))
     if target is None:  # not an SDK class: a transport error or an unreadable body
         if isinstance(exc, TimeoutError):
             target = ProviderTimeout

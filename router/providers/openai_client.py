@@ -1,12 +1,16 @@
 """OpenAI and OpenAI-compatible servers (vLLM, Gemini's and Mistral's endpoints) through
-`openai.AsyncOpenAI`, with the SDK's own retries off."""
+`openai.AsyncOpenAI`, with the SDK's own retries off.
+
+The SDK is imported when the first client is built, so a worker whose config has no
+OpenAI-protocol model never loads it. Each call goes through the client's low-level
+`post` (router/providers/call.py): same auth, headers, transport and error classes as
+`chat.completions.create`, without its per-call transform and response model.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
-
-import openai
 
 from llmrouter.core.errors import (
     ContentPolicyViolation,
@@ -15,43 +19,50 @@ from llmrouter.core.errors import (
     ProviderTimeout,
 )
 from llmrouter.router.providers.base import ChatRequest, Completion
-from llmrouter.router.providers.errors import SDK_ERRORS, translate_sdk_error
+from llmrouter.router.providers.call import TRANSPORT_ERRORS, post_json
+from llmrouter.router.providers.errors import translate_sdk_error
 from llmrouter.router.providers.transport import aiohttp_client
 from llmrouter.router.providers.usage import estimate_tokens
 
 __all__ = ["OpenAIProvider"]
 
+_PATH = "/chat/completions"
+
 
 class OpenAIProvider:
     def __init__(self, *, provider: str, api_key: str, base_url: str | None) -> None:
+        import openai  # here, not at module level: only a worker that uses it pays for it
+
         self.provider = provider
         self._client = openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, http_client=aiohttp_client(openai)
         )
+        #: every SDK and transport error, translated at this boundary
+        self._errors: tuple[type[BaseException], ...] = (openai.OpenAIError, *TRANSPORT_ERRORS)
+        # Current OpenAI models take max_completion_tokens; compatible servers max_tokens.
+        self._max_tokens_key = "max_completion_tokens" if provider == "openai" else "max_tokens"
 
-    async def complete(self, request: ChatRequest) -> Completion:
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body of one chat completion, as `create()` would send it."""
         messages: list[dict[str, str]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
         messages.append({"role": "user", "content": request.user})
-        extra: dict[str, Any] = {}
-        if self.provider == "openai":
-            # Current OpenAI models take max_completion_tokens; compatible servers max_tokens.
-            extra["max_completion_tokens"] = request.max_output_tokens
-            if request.json_mode:
-                extra["response_format"] = {"type": "json_object"}
-        else:
-            extra["max_tokens"] = request.max_output_tokens
+        body: dict[str, Any] = {
+            "messages": messages,
+            "model": request.model_id,
+            self._max_tokens_key: request.max_output_tokens,
+            "temperature": request.temperature,
+        }
+        if request.json_mode and self.provider == "openai":
+            body["response_format"] = {"type": "json_object"}
+        return body
+
+    async def complete(self, request: ChatRequest) -> Completion:
         try:
             # asyncio.timeout bounds the whole call; the SDK's timeout only bounds each phase.
             async with asyncio.timeout(request.timeout_s):
-                response = await self._client.chat.completions.create(
-                    model=request.model_id,
-                    messages=messages,  # type: ignore[arg-type]
-                    temperature=request.temperature,
-                    timeout=request.timeout_s,
-                    **extra,
-                )
+                data = await post_json(self._client, _PATH, self.body(request), request.timeout_s)
         except TimeoutError:
             raise ProviderTimeout(
                 f"no answer within {request.timeout_s}s",
@@ -60,28 +71,36 @@ class OpenAIProvider:
             ) from None
         except ProviderError:
             raise
-        except SDK_ERRORS as exc:  # every SDK and transport error is translated here
+        except self._errors as exc:
             raise translate_sdk_error(exc, model=request.model_id, provider=self.provider) from None
-        return self._read(request, response)
+        return self._read(request, data)
 
-    def _read(self, request: ChatRequest, response: Any) -> Completion:
+    def _read(self, request: ChatRequest, data: Any) -> Completion:
         try:
-            choice = response.choices[0]
-            text = choice.message.content or ""
-            finish = choice.finish_reason
-        except (AttributeError, IndexError, TypeError):
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+            finish = choice.get("finish_reason")
+            usage = data.get("usage")
+            prompt_tokens = usage.get("prompt_tokens") if usage is not None else None
+            completion_tokens = usage.get("completion_tokens") if usage is not None else None
+            model = data.get("model")
+        except (AttributeError, IndexError, KeyError, TypeError):
             raise MalformedResponse(
                 "answer without choices", model=request.model_id, provider=self.provider
             ) from None
+        if not isinstance(text, str):
+            raise MalformedResponse(
+                "answer content is not text", model=request.model_id, provider=self.provider
+            )
         if finish == "content_filter":
             raise ContentPolicyViolation(
                 "the provider's content filter stopped the answer",
                 model=request.model_id,
                 provider=self.provider,
             )
-        usage = getattr(response, "usage", None)
-        if usage is not None and usage.prompt_tokens is not None:
-            input_tokens, output_tokens = usage.prompt_tokens, usage.completion_tokens or 0
+        if isinstance(prompt_tokens, int):
+            input_tokens = prompt_tokens
+            output_tokens = completion_tokens if isinstance(completion_tokens, int) else 0
         else:  # some compatible servers omit usage; an estimate beats a zero cost
             input_tokens = estimate_tokens((request.system or "") + request.user)
             output_tokens = estimate_tokens(text)
@@ -89,8 +108,8 @@ class OpenAIProvider:
             text=text,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-            model_version=str(getattr(response, "model", None) or request.model_id),
-            finish_reason=finish,
+            model_version=str(model or request.model_id),
+            finish_reason=finish if isinstance(finish, str) else None,
         )
 
     async def aclose(self) -> None:
