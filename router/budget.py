@@ -1,8 +1,13 @@
-"""Daily spend per task, in exact decimal USD, for budget downgrades.
+"""Daily spend per task for budget downgrades: the interface and its per-process form.
 
-Per process: each replica counts only the calls it made. On start the routing worker
-seeds the tracker from the day's cost events (`seed`), so a restart does not forget
-what was already spent; replicas still see only their own live spend between restarts.
+A call reserves its worst-case cost before it starts and settles to the real cost after,
+so spend counts the calls in flight and the downgrade applies before they overshoot.
+Amounts are exact integer micro-dollars (`to_micro_usd` rounds up: a budget never
+under-counts).
+
+`BudgetTracker` is per process: each replica counts only its own calls, and a restart
+forgets the day unless it is seeded (`seed`). `router/state/budget.py` is the form shared
+by every replica through the store, rebuilt from `llm.costs` when the store is empty.
 """
 
 from __future__ import annotations
@@ -10,12 +15,33 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from types import MappingProxyType
+from typing import Protocol
 
-__all__ = ["BudgetState", "BudgetTracker"]
+__all__ = [
+    "Budget",
+    "BudgetState",
+    "BudgetTracker",
+    "Reservation",
+    "from_micro_usd",
+    "to_micro_usd",
+    "utc_today",
+]
 
 _ZERO = Decimal(0)
+_MICRO = Decimal(1_000_000)
+
+
+def to_micro_usd(usd: Decimal, name: str = "amount") -> int:
+    """Whole micro-dollars, rounded up."""
+    if usd < 0:
+        raise ValueError(f"{name} must be >= 0, got {usd}")
+    return int((usd * _MICRO).to_integral_value(rounding=ROUND_CEILING))
+
+
+def from_micro_usd(micro_usd: int) -> Decimal:
+    return Decimal(micro_usd) / _MICRO
 
 
 @dataclass(frozen=True)
@@ -29,24 +55,52 @@ class BudgetState:
         return self.spent_usd.get(task, _ZERO)
 
 
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A call's worst-case cost, held against `task`'s spend of `day` until settled."""
+
+    task: str
+    day: date
+    micro_usd: int
+
+
+class Budget(Protocol):
+    """What the router needs of a spend counter, per process or shared."""
+
+    async def refresh(self, task: str) -> None:
+        """Bring `task`'s spend up to date before a routing decision."""
+
+    def snapshot(self) -> BudgetState: ...
+
+    async def reserve(self, task: str, worst_case_usd: Decimal) -> Reservation: ...
+
+    async def settle(self, reservation: Reservation, cost_usd: Decimal) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def utc_today(now: Callable[[], datetime] = _utc_now) -> date:
+    moment = now()
+    if moment.tzinfo is None:
+        # A naive time would be read as local time, moving "midnight" off UTC.
+        raise ValueError("now() must return a timezone-aware datetime")
+    return moment.astimezone(UTC).date()
+
+
 class BudgetTracker:
-    """Spend per task for the current UTC day; everything resets at UTC midnight."""
+    """Spend per task for the current UTC day, in this process; resets at UTC midnight."""
 
     def __init__(self, *, now: Callable[[], datetime] = _utc_now) -> None:
         self._now = now
         self._day = self._today()
-        self._spent: dict[str, Decimal] = {}
+        self._spent: dict[str, int] = {}  # micro-dollars
 
     def _today(self) -> date:
-        moment = self._now()
-        if moment.tzinfo is None:
-            # A naive time would be read as local time, moving "midnight" off UTC.
-            raise ValueError("now() must return a timezone-aware datetime")
-        return moment.astimezone(UTC).date()
+        return utc_today(self._now)
 
     def _roll(self) -> None:
         today = self._today()
@@ -55,22 +109,38 @@ class BudgetTracker:
             self._spent.clear()
 
     def add(self, task: str, cost_usd: Decimal) -> None:
-        if cost_usd < 0:
-            raise ValueError(f"cost_usd must be >= 0, got {cost_usd}")
         self._roll()
-        self._spent[task] = self._spent.get(task, _ZERO) + cost_usd
+        self._spent[task] = self._spent.get(task, 0) + to_micro_usd(cost_usd, "cost_usd")
 
     def seed(self, task: str, spent: Decimal) -> None:
         """Set today's spend for `task` (from replayed cost events) before live traffic."""
-        if spent < 0:
-            raise ValueError(f"spent must be >= 0, got {spent}")
         self._roll()
-        self._spent[task] = spent
+        self._spent[task] = to_micro_usd(spent, "spent")
 
     def spent_today(self, task: str) -> Decimal:
         self._roll()
-        return self._spent.get(task, _ZERO)
+        return from_micro_usd(self._spent.get(task, 0))
 
     def snapshot(self) -> BudgetState:
         self._roll()
-        return BudgetState(day=self._day, spent_usd=MappingProxyType(dict(self._spent)))
+        spent = {task: from_micro_usd(micro) for task, micro in self._spent.items()}
+        return BudgetState(day=self._day, spent_usd=MappingProxyType(spent))
+
+    async def refresh(self, task: str) -> None:
+        self._roll()
+
+    async def reserve(self, task: str, worst_case_usd: Decimal) -> Reservation:
+        self._roll()
+        micro = to_micro_usd(worst_case_usd, "worst_case_usd")
+        self._spent[task] = self._spent.get(task, 0) + micro
+        return Reservation(task, self._day, micro)
+
+    async def settle(self, reservation: Reservation, cost_usd: Decimal) -> None:
+        self._roll()
+        if reservation.day != self._day:
+            return  # yesterday's call: today's count starts from zero
+        delta = to_micro_usd(cost_usd, "cost_usd") - reservation.micro_usd
+        self._spent[reservation.task] = max(0, self._spent.get(reservation.task, 0) + delta)
+
+    async def aclose(self) -> None:
+        return None

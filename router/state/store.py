@@ -152,6 +152,7 @@ class StateStore:
         password_file: str | None = None,
         prefix: str = "llmrouter",
         timeout_s: float = 2.0,
+        max_connections: int = 64,
     ) -> StateStore:
         """A store for `url`; TLS with `rediss://`, the password from the URL or from
         `password_file` (default $LLMROUTER_REDIS_PASSWORD_FILE, e.g. a mounted Secret)."""
@@ -172,13 +173,18 @@ class StateStore:
                     f"cannot read the store's password file {password_file}: {exc.strerror}",
                     key=PASSWORD_FILE_ENV,
                 ) from None
-        client = aioredis.from_url(
+        # A blocking pool: a burst of concurrent calls waits (up to timeout_s) for one of
+        # max_connections instead of failing with "too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=max_connections,
+            timeout=timeout_s,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
             health_check_interval=30,
             **kwargs,
         )
+        client = aioredis.Redis(connection_pool=pool)
         store = cls(client, url=url, prefix=prefix)
         log.info("state store configured", url=store.url)
         return store
@@ -205,6 +211,6 @@ class StateStore:
 
     async def aclose(self) -> None:
         try:
-            await self.client.aclose()
+            await self.client.aclose(close_connection_pool=True)
         except Exception as exc:
             log.warning("state store close failed", url=self.url, error=type(exc).__name__)

@@ -1,0 +1,212 @@
+"""One spend counter per task and UTC day, shared by every replica through the store.
+
+`budget:<day>:<task>` holds exact integer micro-dollars. A call reserves its worst-case
+cost (INCRBY) before it starts and settles the difference to its real cost after, so
+replicas deciding at the same moment overshoot by at most the calls already in flight.
+
+When the day's counters are missing (a new day, a flushed store) the first replica to
+claim `budget:<day>:rebuilt` (SET NX) adds today's committed `llm.costs` events back;
+the others wait for it (bounded), so none routes on a counter that forgot the day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import structlog
+
+from llmrouter.core.errors import InvalidMessage, KafkaUnavailable, StateStoreError
+from llmrouter.kafka.reading import read_records, reader, time_spans, to_ms, topic_partitions
+from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.router.budget import (
+    BudgetState,
+    Reservation,
+    from_micro_usd,
+    to_micro_usd,
+    utc_today,
+)
+from llmrouter.router.state.store import StateStore
+from llmrouter.schemas import COSTS_TOPIC, CostEvent, decode
+
+__all__ = ["Rebuild", "SharedBudget", "spend_from_costs"]
+
+log = structlog.get_logger("llmrouter.state")
+
+#: computes a day's spend per task in micro-dollars from the record of what was spent
+Rebuild = Callable[[date, frozenset[str]], Awaitable[Mapping[str, int]]]
+
+_KEEP_S = 3 * 86400  # counters outlive their day a little, for late settles and reports
+_BUILDING_S = 120  # a rebuilder that died frees the claim after this long
+_WAIT_FOR_REBUILD_S = 60.0
+
+_ADD = """
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return total
+"""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SharedBudget:
+    """The `Budget` of router/budget.py, shared through `store`.
+
+    `tasks` are the tasks with a budget; every other task costs no round trip.
+    `refresh_interval_s` bounds how stale a replica's view of another's spend may be.
+    """
+
+    def __init__(
+        self,
+        store: StateStore,
+        tasks: Iterable[str],
+        *,
+        rebuild: Rebuild | None = None,
+        refresh_interval_s: float = 0.1,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._store = store
+        self._tasks = frozenset(tasks)
+        self._rebuild = rebuild
+        self._refresh_interval_s = refresh_interval_s
+        self._now = now
+        self._add = store.script(_ADD)
+        self._day = utc_today(now)
+        self._spent: dict[str, int] = {}
+        self._fetched_at: dict[str, float] = {}
+        self._rebuilt_day: date | None = None
+        self._rebuild_lock = asyncio.Lock()
+
+    def _key(self, day: date, task: str) -> str:
+        return self._store.key("budget", day.isoformat(), task)
+
+    def _roll(self) -> date:
+        today = utc_today(self._now)
+        if today != self._day:
+            self._day = today
+            self._spent.clear()
+            self._fetched_at.clear()
+        return today
+
+    def snapshot(self) -> BudgetState:
+        self._roll()
+        spent = {task: from_micro_usd(micro) for task, micro in self._spent.items()}
+        return BudgetState(day=self._day, spent_usd=spent)
+
+    async def refresh(self, task: str) -> None:
+        if task not in self._tasks:
+            return
+        day = self._roll()
+        now = time.monotonic()
+        if now - self._fetched_at.get(task, -1e9) < self._refresh_interval_s:
+            return
+        try:
+            await self._ensure_rebuilt(day)
+            raw = await self._store.run(lambda c: c.get(self._key(day, task)))
+        except StateStoreError as exc:
+            log.warning("budget refresh failed; using the last known spend", error=str(exc))
+            return
+        self._spent[task] = int(raw or 0)
+        self._fetched_at[task] = now
+
+    async def reserve(self, task: str, worst_case_usd: Decimal) -> Reservation:
+        day = self._roll()
+        micro = to_micro_usd(worst_case_usd, "worst_case_usd")
+        if task not in self._tasks:
+            return Reservation(task, day, micro)
+        await self._apply(day, task, micro)
+        return Reservation(task, day, micro)
+
+    async def settle(self, reservation: Reservation, cost_usd: Decimal) -> None:
+        if reservation.task not in self._tasks:
+            return
+        delta = to_micro_usd(cost_usd, "cost_usd") - reservation.micro_usd
+        if delta:
+            await self._apply(reservation.day, reservation.task, delta)
+
+    async def _apply(self, day: date, task: str, delta_micro: int) -> None:
+        try:
+            total = await self._add([self._key(day, task)], [delta_micro, _KEEP_S])
+        except StateStoreError as exc:
+            # Spend is still recorded on llm.costs; the counter catches up on the next
+            # rebuild. Failing the request here would lose an answer already paid for.
+            log.warning("budget update failed", task=task, error=str(exc))
+            return
+        if day == self._day:
+            self._spent[task] = int(total)
+            self._fetched_at[task] = time.monotonic()
+
+    async def _ensure_rebuilt(self, day: date) -> None:
+        if self._rebuilt_day == day:
+            return
+        async with self._rebuild_lock:
+            if self._rebuilt_day == day:
+                return
+            marker = self._store.key("budget", day.isoformat(), "rebuilt")
+            claimed = await self._store.run(
+                lambda c: c.set(marker, b"building", nx=True, ex=_BUILDING_S)
+            )
+            if claimed:
+                await self._rebuild_day(day, marker)
+            else:
+                await self._wait_for_rebuild(marker)
+            self._rebuilt_day = day
+
+    async def _rebuild_day(self, day: date, marker: str) -> None:
+        spent: Mapping[str, int] = {}
+        if self._rebuild is not None:
+            try:
+                spent = await self._rebuild(day, self._tasks)
+            except KafkaUnavailable as exc:
+                log.warning("budget rebuild from llm.costs failed", error=str(exc))
+                await self._store.run(lambda c: c.delete(marker))
+                raise StateStoreError("budget rebuild failed; will retry") from None
+        for task, micro in spent.items():
+            if micro:
+                await self._add([self._key(day, task)], [micro, _KEEP_S])
+        await self._store.run(lambda c: c.set(marker, b"done", ex=_KEEP_S))
+        log.info(
+            "budget counters rebuilt from llm.costs",
+            day=day.isoformat(),
+            spent_usd={t: format(from_micro_usd(m), "f") for t, m in spent.items()},
+        )
+
+    async def _wait_for_rebuild(self, marker: str) -> None:
+        deadline = time.monotonic() + _WAIT_FOR_REBUILD_S
+        delay_s = 0.05
+        while time.monotonic() < deadline:
+            state = await self._store.run(lambda c: c.get(marker))
+            if state != b"building":
+                return  # done, or the rebuilder died and the next refresh claims it
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, 1.0)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def spend_from_costs(
+    kafka: KafkaSettings, day: date, tasks: frozenset[str]
+) -> dict[str, int]:
+    """Micro-dollars spent per task on `day` (UTC), from the committed `llm.costs` events."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    # Producers may stamp a record a little before the event's own time: read from a minute
+    # before midnight and keep the events of `day` by their own timestamp.
+    since_ms = to_ms(start - timedelta(minutes=1))
+    spent: dict[str, int] = dict.fromkeys(tasks, 0)
+    async with reader(kafka) as consumer:
+        partitions = await topic_partitions(consumer, COSTS_TOPIC)
+        spans = await time_spans(consumer, partitions, since_ms, None)
+        async for record in read_records(consumer, spans):
+            try:
+                event = decode(record.value, CostEvent)
+            except InvalidMessage:
+                continue
+            if event.task in spent and event.ts.astimezone(UTC).date() == day:
+                spent[event.task] += to_micro_usd(event.cost_usd, "cost_usd")
+    return spent
