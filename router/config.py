@@ -79,6 +79,7 @@ __all__ = [
     "TaskSpec",
     "UnresolvedReferences",
     "expand_env",
+    "route_models",
 ]
 
 
