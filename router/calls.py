@@ -1,0 +1,222 @@
+"""One model call, made safely and accounted for.
+
+`ModelCaller.call_once` checks the prompt fits the model's window, asks the model's circuit
+breaker, spends one of the request's upstream calls, waits for a rate-limiter slot, calls
+the provider, and records exactly one `Attempt` whatever happens. `call_with_retries`
+repeats that on the same model as the retry settings allow. `CallLedger` is the request's
+book: the attempts made, the errors seen, the calls spent against the per-request bound.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import structlog
+
+from llmrouter.core.errors import CallBudgetExhausted, ContextLengthExceeded, ProviderError
+from llmrouter.router.backoff import retries_allowed, retry_delay_s
+from llmrouter.router.breaker import CircuitBreaker
+from llmrouter.router.config import Defaults, ModelSpec, RouterConfig, TaskSpec
+from llmrouter.router.prompts import RenderedPrompt
+from llmrouter.router.providers.base import ChatRequest, Completion
+from llmrouter.router.providers.usage import estimate_tokens
+from llmrouter.router.ratelimit import ModelLimiter
+from llmrouter.schemas import Attempt, AttemptOutcome, LLMRequest, token_cost_usd
+
+if TYPE_CHECKING:
+    from llmrouter.router.providers.pool import ProviderPool
+
+__all__ = ["CallLedger", "ModelCaller", "Purpose", "temperature_for"]
+
+log = structlog.get_logger("llmrouter.router")
+
+#: what a call is for: answering the request, or classifying its complexity
+Purpose = Literal["answer", "classify"]
+
+
+@dataclass
+class CallLedger:
+    """Book-keeping of one request: the attempts made, the errors seen, the calls spent."""
+
+    request: LLMRequest
+    max_calls: int
+    attempts: list[Attempt] = field(default_factory=list)
+    errors: list[Exception] = field(default_factory=list)
+    calls: int = 0
+
+    def take_call(self) -> None:
+        """Spend one upstream call, or raise when the request's bound is reached."""
+        if self.calls >= self.max_calls:
+            raise CallBudgetExhausted(f"reached the bound of {self.max_calls} upstream calls")
+        self.calls += 1
+
+    def amend_last(self, **update: Any) -> None:
+        """Correct the latest attempt once more is known (its confidence, a rejection)."""
+        self.attempts[-1] = self.attempts[-1].model_copy(update=update)
+
+
+def temperature_for(spec: ModelSpec, defaults: Defaults) -> float:
+    """The model's own temperature, else the configured default."""
+    return spec.temperature if spec.temperature is not None else defaults.temperature
+
+
+class ModelCaller:
+    """Guarded calls to the catalog's models: one breaker and one limiter per model."""
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        pool: ProviderPool,
+        *,
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self.config = config
+        self.pool = pool
+        self._sleep = sleep
+        self.limiters = {name: ModelLimiter(spec) for name, spec in config.models.items()}
+        self.breakers = {
+            name: CircuitBreaker(name, config.defaults.cooldown) for name in config.models
+        }
+
+    async def call_with_retries(
+        self, model: str, prompt: RenderedPrompt, ledger: CallLedger, task: TaskSpec
+    ) -> Completion:
+        """Call `model` for the task's answer, retrying the same model as `defaults.retry`
+        allows; each retried error is kept in the ledger, the last one is raised."""
+        retry = self.config.defaults.retry
+        retry_no = 0
+        while True:
+            try:
+                return await self.call_once(
+                    model,
+                    prompt,
+                    ledger,
+                    max_output_tokens=self._max_output_tokens(model, task),
+                    timeout_s=self._timeout_s(model, task),
+                )
+            except ProviderError as exc:
+                if retry_no >= retries_allowed(exc, retry):
+                    raise
+                delay_s = retry_delay_s(retry_no, retry, getattr(exc, "retry_after_s", None))
+                if delay_s is None:  # Retry-After too long: a fallback serves sooner
+                    raise
+                ledger.errors.append(exc)
+                retry_no += 1
+                await self._sleep(delay_s)
+
+    async def call_once(
+        self,
+        model: str,
+        prompt: RenderedPrompt,
+        ledger: CallLedger,
+        *,
+        max_output_tokens: int,
+        timeout_s: float | None = None,
+        purpose: Purpose = "answer",
+    ) -> Completion:
+        """Exactly one upstream call, recorded as one Attempt whatever its outcome."""
+        spec = self.config.models[model]
+        prompt_tokens = estimate_tokens((prompt.system or "") + prompt.user)
+        if prompt_tokens + max_output_tokens > spec.context_window_tokens:
+            raise ContextLengthExceeded(
+                f"~{prompt_tokens} prompt tokens do not fit the {spec.context_window_tokens}-token window",
+                model=model,
+                provider=spec.provider.value,
+            )
+        breaker = self.breakers[model]
+        breaker.before_call()
+        ledger.take_call()
+        client = self.pool.client_for(model)
+        chat = ChatRequest(
+            model_id=spec.model_id,
+            system=prompt.system,
+            user=prompt.user,
+            max_output_tokens=max_output_tokens,
+            temperature=temperature_for(spec, self.config.defaults),
+            timeout_s=timeout_s or spec.timeout_s or self.config.defaults.timeout_s,
+            json_mode=prompt.json_mode,
+        )
+        started = time.monotonic()
+        try:
+            async with self.limiters[model].slot(prompt_tokens + max_output_tokens):
+                started = time.monotonic()
+                completion = await client.complete(chat)
+        except ProviderError as exc:
+            breaker.record_failure(exc)
+            exc.model = model
+            ledger.attempts.append(_failed_attempt(model, spec, exc, started, purpose))
+            _log_attempt(ledger, level="info")
+            raise
+        except BaseException as exc:  # cancelled: free a half-open probe slot
+            breaker.record_failure(exc)
+            raise
+        breaker.record_success()
+        ledger.attempts.append(_ok_attempt(model, spec, completion, started, purpose))
+        _log_attempt(ledger, level="debug")
+        return completion
+
+    def _timeout_s(self, model: str, task: TaskSpec) -> float:
+        return (
+            task.timeout_s or self.config.models[model].timeout_s or self.config.defaults.timeout_s
+        )
+
+    def _max_output_tokens(self, model: str, task: TaskSpec) -> int:
+        return (
+            task.max_output_tokens
+            or self.config.models[model].max_output_tokens
+            or self.config.defaults.max_output_tokens
+        )
+
+
+def _log_attempt(ledger: CallLedger, *, level: str) -> None:
+    attempt = ledger.attempts[-1]
+    getattr(log, level)(
+        "attempt",
+        request_id=ledger.request.request_id,
+        task=ledger.request.task,
+        attempt=len(ledger.attempts) - 1,
+        purpose=attempt.purpose,
+        model=attempt.model,
+        outcome=attempt.outcome.value,
+        latency_ms=round(attempt.latency_ms, 1),
+        cost_usd=format(attempt.cost_usd.normalize(), "f"),
+        error=attempt.error,
+    )
+
+
+def _ok_attempt(
+    model: str, spec: ModelSpec, completion: Completion, started: float, purpose: Purpose
+) -> Attempt:
+    return Attempt(
+        model=model,
+        provider=spec.provider.value,
+        model_version=completion.model_version,
+        purpose=purpose,
+        outcome=AttemptOutcome.OK,
+        latency_ms=(time.monotonic() - started) * 1000,
+        input_tokens=completion.input_tokens,
+        output_tokens=completion.output_tokens,
+        cost_usd=token_cost_usd(
+            completion.input_tokens,
+            completion.output_tokens,
+            spec.input_usd_per_1k,
+            spec.output_usd_per_1k,
+        ),
+    )
+
+
+def _failed_attempt(
+    model: str, spec: ModelSpec, exc: ProviderError, started: float, purpose: Purpose
+) -> Attempt:
+    return Attempt(
+        model=model,
+        provider=spec.provider.value,
+        model_version=spec.model_id,
+        purpose=purpose,
+        outcome=AttemptOutcome(exc.outcome),
+        latency_ms=(time.monotonic() - started) * 1000,
+        error=str(exc),
+    )
