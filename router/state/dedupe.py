@@ -1,0 +1,260 @@
+"""`request_id` as an idempotency key: one provider-answered result per request id.
+
+A worker claims a request id before routing it (`claim`). The first claimant owns it —
+under a lease it renews while working, so a SIGKILLed owner's claim expires and the
+redelivered record is processed once. Its result is stored *before* the Kafka
+transaction that publishes it, together with the record it came from (`origin`):
+
+- a later record with another origin is a duplicate: its stored result is published again
+  marked `duplicate: true`, with no provider call and no cost event;
+- the same record delivered again means the transaction that published its result never
+  committed (the process died after storing): the stored result is published as the
+  original, with its cost events, so nothing is billed twice and nothing goes missing;
+- a record arriving while the id is claimed waits for the owner's result.
+
+Failed results are not stored: a client retrying after a failure gets a new attempt.
+`MemoryDedupe` does the same within one process (and forgets on restart);
+`SharedDedupe` keeps it in the store for every replica and across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from llmrouter.core.errors import StateStoreError
+from llmrouter.router.state.store import StateStore
+
+__all__ = ["Claim", "Dedupe", "MemoryDedupe", "SeenResult", "SharedDedupe"]
+
+log = structlog.get_logger("llmrouter.state")
+
+
+@dataclass(frozen=True, slots=True)
+class SeenResult:
+    """A result already stored for the request id, and the record that produced it."""
+
+    origin: str
+    result: bytes
+
+    def redelivered(self, origin: str) -> bool:
+        """True when `origin` is the very record that produced it (not a duplicate)."""
+        return self.origin == origin
+
+
+class Claim(Protocol):
+    """Ownership of a request id while its result is being made."""
+
+    async def store(self, result: bytes) -> None:
+        """Keep the result for the dedupe window (before its transaction commits)."""
+
+    async def release(self) -> None:
+        """Give the id up without a result (failed or cancelled): the next record routes."""
+
+
+class Dedupe(Protocol):
+    async def claim(self, request_id: str, origin: str, *, wait_s: float) -> Claim | SeenResult:
+        """Ownership of `request_id`, or the result it already has (waiting up to
+        `wait_s` for an owner that is still working)."""
+
+    async def aclose(self) -> None: ...
+
+
+# -- in one process ------------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    origin: str
+    done: asyncio.Event
+    result: bytes | None = None
+    expires_at: float = 0.0
+
+
+class _MemoryClaim:
+    def __init__(self, owner: MemoryDedupe, request_id: str, entry: _Entry) -> None:
+        self._owner, self._id, self._entry = owner, request_id, entry
+
+    async def store(self, result: bytes) -> None:
+        self._entry.result = result
+        self._entry.expires_at = time.monotonic() + self._owner.window_s
+        self._entry.done.set()
+
+    async def release(self) -> None:
+        if self._entry.result is None:
+            self._owner._entries.pop(self._id, None)
+            self._entry.done.set()
+
+
+class MemoryDedupe:
+    """Per process: duplicates are caught only when the same replica sees both copies."""
+
+    def __init__(self, window_s: float, *, max_entries: int = 200_000) -> None:
+        self.window_s = window_s
+        self._max_entries = max_entries
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    async def claim(self, request_id: str, origin: str, *, wait_s: float) -> Claim | SeenResult:
+        deadline = time.monotonic() + wait_s
+        while True:
+            entry = self._entries.get(request_id)
+            now = time.monotonic()
+            if entry is not None and entry.result is not None and entry.expires_at <= now:
+                del self._entries[request_id]
+                entry = None
+            if entry is None:
+                entry = _Entry(origin, asyncio.Event())
+                self._entries[request_id] = entry
+                while len(self._entries) > self._max_entries:
+                    self._entries.popitem(last=False)
+                return _MemoryClaim(self, request_id, entry)
+            if entry.result is not None:
+                return SeenResult(entry.origin, entry.result)
+            remaining = deadline - now
+            if remaining <= 0:
+                log.warning("duplicate waited too long for the first; routing it", id=request_id)
+                return _MemoryClaim(self, request_id, _Entry(origin, asyncio.Event()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(entry.done.wait(), remaining)
+
+    async def aclose(self) -> None:
+        return None
+
+
+# -- shared through the store --------------------------------------------------------------
+
+# KEYS[1] the id's hash; ARGV origin, owner token, lease ms.
+# Returns {'claimed'} | {'done', origin, result} | {'busy', origin, pttl}.
+_CLAIM = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  redis.call('HSET', KEYS[1], 'state', 'claimed', 'origin', ARGV[1], 'owner', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {'claimed'}
+end
+if state == 'done' then
+  return {'done', redis.call('HGET', KEYS[1], 'origin'), redis.call('HGET', KEYS[1], 'result')}
+end
+return {'busy', redis.call('HGET', KEYS[1], 'origin'), redis.call('PTTL', KEYS[1])}
+"""
+
+# ARGV owner token, result, window s, origin: store unless a result is already stored.
+_STORE = """
+if redis.call('HGET', KEYS[1], 'state') == 'done' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'done', 'result', ARGV[2], 'owner', ARGV[1], 'origin', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+# ARGV owner token, lease ms: renew (or, with lease 0, drop) a claim we still hold.
+_LEASE = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'state') ~= 'claimed' then return 0 end
+if tonumber(ARGV[2]) == 0 then redis.call('DEL', KEYS[1]) else
+  redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+"""
+
+
+class _SharedClaim:
+    def __init__(self, dedupe: SharedDedupe, key: str, origin: str) -> None:
+        self._dedupe, self._key, self._origin = dedupe, key, origin
+        self._token = uuid.uuid4().hex
+        self._renewer: asyncio.Task[None] | None = None
+
+    def start_renewing(self) -> None:
+        self._renewer = asyncio.create_task(self._renew())
+
+    async def _renew(self) -> None:
+        lease_ms = int(self._dedupe.lease_s * 1000)
+        while True:
+            await asyncio.sleep(self._dedupe.lease_s / 3)
+            try:
+                if not await self._dedupe._lease([self._key], [self._token, lease_ms]):
+                    return
+            except StateStoreError as exc:
+                log.warning("dedupe lease renewal failed", error=str(exc))
+
+    async def _stop_renewing(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+
+    async def store(self, result: bytes) -> None:
+        await self._stop_renewing()
+        try:
+            await self._dedupe._store(
+                [self._key], [self._token, result, int(self._dedupe.window_s), self._origin]
+            )
+        except StateStoreError as exc:
+            # The result is still published; only a later duplicate could be answered twice.
+            log.warning("dedupe store failed", error=str(exc))
+
+    async def release(self) -> None:
+        await self._stop_renewing()
+        try:
+            await self._dedupe._lease([self._key], [self._token, 0])
+        except StateStoreError as exc:
+            log.warning("dedupe release failed; the lease expires", error=str(exc))
+
+
+class _Unclaimed:
+    """What a request routes under when the store cannot be asked: nothing to keep."""
+
+    async def store(self, result: bytes) -> None:
+        return None
+
+    async def release(self) -> None:
+        return None
+
+
+class SharedDedupe:
+    """Every replica's claims and results in the store, for `window_s`."""
+
+    def __init__(self, store: StateStore, window_s: float, *, lease_s: float = 10.0) -> None:
+        self._keys = store
+        self.window_s = window_s
+        self.lease_s = lease_s
+        self._claim = store.script(_CLAIM)
+        self._store = store.script(_STORE)
+        self._lease = store.script(_LEASE)
+
+    async def claim(self, request_id: str, origin: str, *, wait_s: float) -> Claim | SeenResult:
+        key = self._keys.key("dedupe", request_id)
+        claim = _SharedClaim(self, key, origin)
+        deadline = time.monotonic() + wait_s
+        delay_s = 0.02
+        while True:
+            try:
+                reply = await self._claim([key], [origin, claim._token, int(self.lease_s * 1000)])
+            except StateStoreError as exc:
+                log.warning("dedupe check failed; routing without it", error=str(exc))
+                return _Unclaimed()
+            kind = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
+            if kind == "claimed":
+                claim.start_renewing()
+                return claim
+            if kind == "done":
+                return SeenResult(_text(reply[1]), bytes(reply[2]))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.warning("duplicate waited too long for the first; routing it", id=request_id)
+                return _Unclaimed()
+            # The owner is working (or died and its lease runs out): look again soon.
+            await asyncio.sleep(min(delay_s, remaining, max(0.001, int(reply[2]) / 1000)))
+            delay_s = min(delay_s * 2, 0.5)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,87 @@
+"""Idempotency claims, in one process and shared through a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from llmrouter.router.state import StateStore
+from llmrouter.router.state.dedupe import Dedupe, MemoryDedupe, SeenResult, SharedDedupe
+
+Make = Callable[..., Dedupe]
+
+
+@pytest.fixture(params=["memory", "shared"])
+def make(request: pytest.FixtureRequest) -> Make:
+    if request.param == "memory":
+        memory = MemoryDedupe(window_s=60)
+        return lambda **_: memory
+    store: StateStore = request.getfixturevalue("state_store")
+    return lambda **kw: SharedDedupe(store, window_s=60, **kw)
+
+
+async def test_first_owns_then_duplicates_see_its_result(make: Make) -> None:
+    a, b = make(), make()
+    claim = await a.claim("r1", "t:0:5", wait_s=1)
+    assert not isinstance(claim, SeenResult)
+    await claim.store(b'{"ok":1}')
+    seen = await b.claim("r1", "t:1:9", wait_s=1)
+    assert isinstance(seen, SeenResult)
+    assert seen.result == b'{"ok":1}'
+    assert not seen.redelivered("t:1:9")
+    again = await b.claim("r1", "t:0:5", wait_s=1)
+    assert isinstance(again, SeenResult)
+    assert again.redelivered("t:0:5")  # the same record: its transaction never committed
+
+
+async def test_an_in_flight_duplicate_waits_for_the_first(make: Make) -> None:
+    a, b = make(), make()
+    claim = await a.claim("r2", "t:0:1", wait_s=1)
+    assert not isinstance(claim, SeenResult)
+    waiter = asyncio.create_task(b.claim("r2", "t:0:2", wait_s=10))
+    await asyncio.sleep(0.1)
+    assert not waiter.done()
+    await claim.store(b"answer")
+    seen = await asyncio.wait_for(waiter, 5)
+    assert isinstance(seen, SeenResult)
+    assert seen.result == b"answer"
+
+
+async def test_a_released_claim_lets_the_next_record_route(make: Make) -> None:
+    a, b = make(), make()
+    claim = await a.claim("r3", "t:0:1", wait_s=1)
+    assert not isinstance(claim, SeenResult)
+    waiter = asyncio.create_task(b.claim("r3", "t:0:2", wait_s=10))
+    await claim.release()
+    second = await asyncio.wait_for(waiter, 5)
+    assert not isinstance(second, SeenResult)
+    await second.release()
+
+
+async def test_a_dead_owners_lease_expires(state_store: StateStore) -> None:
+    dead = SharedDedupe(state_store, window_s=60, lease_s=0.3)
+    claim = await dead.claim("r4", "t:0:7", wait_s=1)
+    assert not isinstance(claim, SeenResult)
+    # SIGKILL: the owner stops renewing and never releases.
+    await claim._stop_renewing()  # type: ignore[union-attr]
+    alive = SharedDedupe(state_store, window_s=60, lease_s=0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    taken = await alive.claim("r4", "t:0:7", wait_s=5)
+    assert not isinstance(taken, SeenResult)
+    assert 0.1 < loop.time() - started < 2.0
+    await taken.release()
+
+
+async def test_a_live_owner_keeps_its_claim(state_store: StateStore) -> None:
+    owner = SharedDedupe(state_store, window_s=60, lease_s=0.3)
+    claim = await owner.claim("r5", "t:0:1", wait_s=1)
+    assert not isinstance(claim, SeenResult)
+    other = SharedDedupe(state_store, window_s=60, lease_s=0.3)
+    waiter = asyncio.create_task(other.claim("r5", "t:0:2", wait_s=10))
+    await asyncio.sleep(1.0)  # three leases long: renewals keep it
+    assert not waiter.done()
+    await claim.store(b"x")
+    assert isinstance(await asyncio.wait_for(waiter, 5), SeenResult)
