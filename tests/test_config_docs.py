@@ -129,7 +129,7 @@ def test_documentation_exists() -> None:
 @pytest.mark.parametrize("name", sorted(config_field_names()))
 def test_config_key_is_documented(name: str) -> None:
     assert name in documented_keys(documentation()), (
-        f"config key {name!r} (router/config.py) is not documented as a backticked key in "
+        f"config key {name!r} (router/config*.py) is not documented as a backticked key in "
         "README.md's 'Routing config' section"
     )
 
