@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from llmrouter.router.config_fields import StrictModel, expand_env
 
-__all__ = ["CacheSettings", "CooldownSettings", "Defaults", "RetrySettings"]
+__all__ = ["CacheSettings", "CooldownSettings", "Defaults", "RetrySettings", "StateSettings"]
 
 
 class RetrySettings(StrictModel):
@@ -57,6 +57,18 @@ class CacheSettings(StrictModel):
         return self
 
 
+class StateSettings(StrictModel):
+    """The store shared by every replica (rate limits, budgets, cooldowns, idempotency).
+    Unset (and no $LLMROUTER_REDIS_URL): each process keeps its own."""
+
+    redis_url: str | None = None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _expand(cls, value: str | None) -> str | None:
+        return (expand_env(value) or None) if value is not None else None
+
+
 class Defaults(StrictModel):
     timeout_s: float = Field(default=30.0, gt=0)
     max_output_tokens: int = Field(default=1024, ge=1)
@@ -68,3 +80,8 @@ class Defaults(StrictModel):
     retry: RetrySettings = RetrySettings()
     cooldown: CooldownSettings = CooldownSettings()
     cache: CacheSettings = CacheSettings()
+    state: StateSettings = StateSettings()
+    #: a request_id that already has a result within this window is not routed again
+    dedupe_window_s: int = Field(default=86_400, ge=1)
+    #: what a duplicate request_id publishes: its stored result marked duplicate, or nothing
+    duplicates: Literal["republish", "drop"] = "republish"
