@@ -29,6 +29,10 @@ class LLMResult(WireModel):
     escalated: bool = False
     fallback_used: bool = False
     cached: bool = False
+    duplicate: bool = Field(
+        default=False,
+        description="A copy of the result already published for this request_id; no call was made.",
+    )
     budget_exceeded: bool = Field(
         default=False, description="The task's daily budget was spent; a cheaper model answered."
     )
