@@ -25,7 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from llmrouter.core import stats
 from llmrouter.kafka.admin import ensure_topics
-from llmrouter.localkafka.local import LocalKafka, broker_ready, kafka_version
+from llmrouter.localkafka import LocalKafka, broker_ready, kafka_version
 
 __all__ = [
     "REPO",

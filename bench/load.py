@@ -42,11 +42,11 @@ from bench.harness import (
 )
 from bench.profiling import Profiler
 from bench.workload import BENCH_MODEL, Example, bench_config, request_bytes, support_examples
-from llmrouter.kafka.admin import spec_topics
 from llmrouter.router import load_config
 from llmrouter.router.prompts import render_prompt
 from llmrouter.router.providers.transport import aiohttp_client
 from llmrouter.schemas import classified_topic, loads, requests_topic, results_topic
+from llmrouter.schemas.topics import router_topics
 
 __all__ = ["LoadReport", "LoadRun", "run_load"]
 
@@ -236,7 +236,7 @@ async def pipeline_load(
     sent_at: dict[str, float] = {}
     results = _Results(run, sent_at)
     try:
-        await ensure_topics(bootstrap, spec_topics([task], partitions=partitions))
+        await ensure_topics(bootstrap, router_topics([task], partitions=partitions))
         config = bench_config(logs / f"config-{names.suffix}.yaml", task, max_concurrency=4096)
         env = worker_env(
             bootstrap,

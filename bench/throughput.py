@@ -38,8 +38,8 @@ from bench.harness import (
 )
 from bench.profiling import Profiler
 from bench.workload import bench_config, request_bytes, support_examples
-from llmrouter.kafka.admin import spec_topics
 from llmrouter.schemas import classified_topic, requests_topic, results_topic
+from llmrouter.schemas.topics import router_topics
 
 __all__ = ["Shape", "ThroughputReport", "ThroughputRun", "run_throughput"]
 
@@ -254,7 +254,7 @@ async def pipeline_run(
     output = classified_topic(task) if shape.classifier_only else results_topic(task)
     run = ThroughputRun(shape.label, n)
     try:
-        await ensure_topics(bootstrap, spec_topics([task], partitions=PARTITIONS))
+        await ensure_topics(bootstrap, router_topics([task], partitions=PARTITIONS))
         messages = [request_bytes(task, examples[i % len(examples)]) for i in range(n)]
         await publish(bootstrap, requests_topic(task), messages)
         config = bench_config(logs / f"config-{names.suffix}.yaml", task, max_concurrency=4096)

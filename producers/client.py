@@ -16,9 +16,9 @@ from typing import Any, Self
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from llmrouter.core.errors import InvalidMessage, KafkaUnavailable
+from llmrouter.kafka.errors import kafka_errors
 from llmrouter.kafka.settings import KafkaSettings
 from llmrouter.schemas import (
     LLMRequest,
@@ -53,12 +53,8 @@ class RequestProducer:
         return cls(KafkaSettings.from_env(bootstrap_servers))
 
     async def __aenter__(self) -> Self:
-        try:
+        with kafka_errors(f"cannot connect to Kafka at {self._kafka.bootstrap_servers}"):
             await self._producer.start()
-        except KafkaError as exc:
-            raise KafkaUnavailable(
-                f"cannot connect to Kafka at {self._kafka.bootstrap_servers}: {exc}"
-            ) from None
         return self
 
     async def __aexit__(
@@ -106,14 +102,10 @@ class RequestProducer:
         """Publish a built request; returns its request_id once the broker has it."""
         if request.created_at is None:
             request = request.model_copy(update={"created_at": utc_now()})
-        try:
+        with kafka_errors(f"could not publish request {request.request_id}"):
             await self._producer.send_and_wait(
                 requests_topic(request.task), encode(request), key=request.request_id.encode()
             )
-        except KafkaError as exc:
-            raise KafkaUnavailable(
-                f"could not publish request {request.request_id}: {exc}"
-            ) from None
         return request.request_id
 
     async def submit(self, task: str, text: str, **kwargs: Any) -> str:

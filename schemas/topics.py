@@ -1,8 +1,15 @@
-"""Topic names of the SPEC, built in one place so no worker spells one by hand."""
+"""Topic names and the task-name rule, in one place: every subscription pattern, the AsyncAPI
+declaration, topic creation and replay derive from what is written here.
+
+Per-task topics are `llm.<kind>.<task>` (kind: requests, classified, results); one topic
+each carries every task's cost events and dead letters; a replay writes to its own topic.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Literal, get_args
 
 __all__ = [
     "CLASSIFIED_PATTERN",
@@ -11,27 +18,33 @@ __all__ = [
     "REQUESTS_PATTERN",
     "RESULTS_PATTERN",
     "TASK_NAME_PATTERN",
+    "TASK_TOPIC_KINDS",
+    "TaskTopicKind",
     "classified_topic",
     "replay_results_topic",
     "requests_topic",
     "results_topic",
+    "router_topics",
     "task_of_topic",
+    "task_topic",
+    "task_topic_pattern",
+    "task_topic_template",
     "validate_task_name",
 ]
 
+#: What a task name may be: lowercase letters, digits and '-', starting with a letter or digit.
 TASK_NAME_PATTERN = r"[a-z0-9][a-z0-9-]*"
 _TASK_RE = re.compile(rf"^{TASK_NAME_PATTERN}$")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 # Kafka's own limit is 249 characters; leave room for the longest prefix.
 _MAX_TASK_LEN = 200
 
-COSTS_TOPIC = "llm.costs"
-DLQ_TOPIC = "llm.dlq"
+_PREFIX = "llm"
+TaskTopicKind = Literal["requests", "classified", "results"]
+TASK_TOPIC_KINDS: tuple[TaskTopicKind, ...] = get_args(TaskTopicKind)
 
-#: Regexes for pattern subscriptions, so that task topics created later are picked up.
-REQUESTS_PATTERN = rf"^llm\.requests\.{TASK_NAME_PATTERN}$"
-CLASSIFIED_PATTERN = rf"^llm\.classified\.{TASK_NAME_PATTERN}$"
-RESULTS_PATTERN = rf"^llm\.results\.{TASK_NAME_PATTERN}$"
+COSTS_TOPIC = f"{_PREFIX}.costs"
+DLQ_TOPIC = f"{_PREFIX}.dlq"
 
 
 def validate_task_name(task: str) -> str:
@@ -44,31 +57,62 @@ def validate_task_name(task: str) -> str:
     return task
 
 
+def task_topic(kind: TaskTopicKind, task: str) -> str:
+    """`llm.<kind>.<task>`, after checking the task name."""
+    return f"{_PREFIX}.{kind}.{validate_task_name(task)}"
+
+
+def task_topic_template(kind: TaskTopicKind) -> str:
+    """`llm.<kind>.{task}`: the address a declaration shows for the topic of any task."""
+    return f"{_PREFIX}.{kind}.{{task}}"
+
+
+def task_topic_pattern(kind: TaskTopicKind, tasks_pattern: str = TASK_NAME_PATTERN) -> str:
+    """A regex for a pattern subscription to the `kind` topics of the tasks `tasks_pattern`
+    matches, so that task topics created later are picked up without a restart."""
+    return rf"^{re.escape(_PREFIX)}\.{kind}\.(?:{tasks_pattern})$"
+
+
+#: Regexes for pattern subscriptions to every task's topics of one kind.
+REQUESTS_PATTERN = task_topic_pattern("requests")
+CLASSIFIED_PATTERN = task_topic_pattern("classified")
+RESULTS_PATTERN = task_topic_pattern("results")
+
+
 def requests_topic(task: str) -> str:
-    return f"llm.requests.{validate_task_name(task)}"
+    return task_topic("requests", task)
 
 
 def classified_topic(task: str) -> str:
-    return f"llm.classified.{validate_task_name(task)}"
+    return task_topic("classified", task)
 
 
 def results_topic(task: str) -> str:
-    return f"llm.results.{validate_task_name(task)}"
+    return task_topic("results", task)
+
+
+def router_topics(tasks: Iterable[str], partitions: int = 3) -> dict[str, int]:
+    """Every topic the router uses for `tasks`, each with `partitions` partitions.
+
+    Raises ValueError for an invalid task name or a partition count below one.
+    """
+    if partitions < 1:
+        raise ValueError(f"partitions must be at least 1, got {partitions}")
+    topics = {task_topic(kind, task): partitions for task in tasks for kind in TASK_TOPIC_KINDS}
+    topics[COSTS_TOPIC] = partitions
+    topics[DLQ_TOPIC] = partitions
+    return topics
 
 
 def replay_results_topic(run_id: str) -> str:
     if not _RUN_ID_RE.fullmatch(run_id) or len(run_id) > _MAX_TASK_LEN:
         raise ValueError(f"invalid replay run id {run_id!r}: use letters, digits, '_' and '-'")
-    return f"llm.replay.{run_id}.results"
+    return f"{_PREFIX}.replay.{run_id}.results"
 
 
 def task_of_topic(topic: str) -> str | None:
     """The task of a per-task topic (`llm.<kind>.<task>`), or None for any other topic."""
     parts = topic.split(".", 2)
-    if (
-        len(parts) != 3
-        or parts[0] != "llm"
-        or parts[1] not in ("requests", "classified", "results")
-    ):
+    if len(parts) != 3 or parts[0] != _PREFIX or parts[1] not in TASK_TOPIC_KINDS:
         return None
     return parts[2] if _TASK_RE.fullmatch(parts[2]) else None

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from llmrouter.localkafka.local import LocalKafka, docker_env, kafka_version, wait_for_broker
+from llmrouter.localkafka import LocalKafka, docker_env, kafka_version, wait_for_broker
 
 KAFKA_IMAGE = f"apache/kafka:{kafka_version()}"
 

@@ -19,7 +19,7 @@ from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker
 
 from llmrouter.core.errors import LocalKafkaError
-from llmrouter.localkafka.local import LocalKafka, docker_env, kafka_version
+from llmrouter.localkafka import LocalKafka, docker_env, kafka_version
 from tests.kafka_helpers import MakeConsumer, MakeProducer, MakeTopics, free_port
 
 WAIT_S = 30  # upper bound for one message to arrive; the happy path takes milliseconds

@@ -26,6 +26,13 @@ from llmrouter.schemas import (
     classified_topic,
     results_topic,
 )
+from llmrouter.schemas.topics import (
+    CLASSIFIED_PATTERN,
+    COSTS_TOPIC,
+    DLQ_TOPIC,
+    REQUESTS_PATTERN,
+    task_topic_template,
+)
 from llmrouter.workers.handlers import classify_request, route_request
 from llmrouter.workers.launch import CLASSIFIER_GROUP, ROUTER_GROUP
 from llmrouter.workers.outputs import cost_events
@@ -44,32 +51,32 @@ def build_apps(router: Router, broker: KafkaBroker | None = None) -> tuple[FastS
     broker = broker or KafkaBroker("localhost:9092")
 
     results = broker.publisher(
-        "llm.results.{task}",
+        task_topic_template("results"),
         title="results",
         description="One LLMResult per request.",
         schema=LLMResult,
     )
     costs = broker.publisher(
-        "llm.costs",
+        COSTS_TOPIC,
         title="costs",
         description="One CostEvent per provider call or cache hit.",
         schema=CostEvent,
     )
     broker.publisher(
-        "llm.dlq",
+        DLQ_TOPIC,
         title="dead letters",
         description="Messages that could not be processed.",
         schema=DeadLetter,
     )
     classified = broker.publisher(
-        "llm.classified.{task}",
+        task_topic_template("classified"),
         title="classified",
         description="Requests with their complexity.",
         schema=ClassifiedRequest,
     )
 
     @broker.subscriber(
-        pattern=r"llm\.requests\..*",
+        pattern=REQUESTS_PATTERN,
         group_id=CLASSIFIER_GROUP,
         title="requests",
         description="LLM work, one topic per task.",
@@ -79,7 +86,7 @@ def build_apps(router: Router, broker: KafkaBroker | None = None) -> tuple[FastS
         await broker.publish(out, classified_topic(out.task), key=out.request_id.encode())
 
     @broker.subscriber(
-        pattern=r"llm\.classified\..*", group_id=ROUTER_GROUP, title="classified requests"
+        pattern=CLASSIFIED_PATTERN, group_id=ROUTER_GROUP, title="classified requests"
     )
     async def routing(request: ClassifiedRequest) -> None:
         try:
@@ -88,7 +95,7 @@ def build_apps(router: Router, broker: KafkaBroker | None = None) -> tuple[FastS
             result = failure.result
         await broker.publish(result, results_topic(result.task), key=result.request_id.encode())
         for event in cost_events(result):
-            await broker.publish(event, "llm.costs", key=result.request_id.encode())
+            await broker.publish(event, COSTS_TOPIC, key=result.request_id.encode())
 
     del results, costs, classified  # declared for the specification; sent by topic name
     return FastStream(broker), broker

@@ -13,10 +13,10 @@ from typing import Literal
 
 import structlog
 
-from llmrouter.kafka.admin import ensure_topics, spec_topics
+from llmrouter.kafka.admin import ensure_topics
 from llmrouter.kafka.settings import KafkaSettings
 from llmrouter.router import Router, RouterConfig
-from llmrouter.schemas.topics import TASK_NAME_PATTERN
+from llmrouter.schemas.topics import TASK_NAME_PATTERN, router_topics, task_topic_pattern
 from llmrouter.workers.handlers import ClassifierHandler, RouterHandler
 from llmrouter.workers.health import HealthServer
 from llmrouter.workers.outputs import error_policy
@@ -52,7 +52,7 @@ class WorkerSettings:
     partitions: int = 3
     metadata_max_age_ms: int = 30_000
     group_prefix: str = ""
-    #: create the SPEC topics of the configured tasks at start-up
+    #: create the topics of the configured tasks at start-up
     create_topics: bool = True
     #: regex of the task names this deployment serves (the default: every task)
     tasks_pattern: str = TASK_NAME_PATTERN
@@ -102,7 +102,9 @@ def build_worker(kind: WorkerKind, router: Router, settings: WorkerSettings) -> 
     options = WorkerOptions(
         name=kind,
         group_id=group,
-        pattern=rf"^llm\.{'requests' if kind == 'classifier' else 'classified'}\.(?:{settings.tasks_pattern})$",
+        pattern=task_topic_pattern(
+            "requests" if kind == "classifier" else "classified", settings.tasks_pattern
+        ),
         transactional_id=f"{group}-{settings.resolved_instance_id()}",
         max_in_flight=settings.max_in_flight,
         grace_s=settings.grace_s,
@@ -118,10 +120,10 @@ def build_worker(kind: WorkerKind, router: Router, settings: WorkerSettings) -> 
 
 
 async def prepare_topics(config: RouterConfig, settings: WorkerSettings) -> None:
-    """Create the SPEC's topics of every configured task (we do not rely on auto-creation)."""
+    """Create the topics of every configured task (we do not rely on auto-creation)."""
     await ensure_topics(
         settings.kafka.bootstrap_servers,
-        spec_topics(config.tasks, partitions=settings.partitions),
+        router_topics(config.tasks, partitions=settings.partitions),
         client_kwargs={
             k: v for k, v in settings.kafka.client_kwargs().items() if k != "bootstrap_servers"
         },

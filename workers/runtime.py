@@ -33,6 +33,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, ProducerFenced
 
 from llmrouter.core.errors import KafkaUnavailable
+from llmrouter.kafka.errors import kafka_errors, translate_kafka_error
 from llmrouter.kafka.settings import KafkaSettings
 from llmrouter.workers.ledger import PartitionLedger
 from llmrouter.workers.metrics import METRICS
@@ -133,10 +134,11 @@ class TransactionalWorker:
             heartbeat_interval_ms=max(500, o.session_timeout_ms // 4),
         )
         try:
-            await self._consumer.start()
-        except KafkaError as exc:
+            with kafka_errors(f"{o.name}: cannot connect to Kafka"):
+                await self._consumer.start()
+        except KafkaUnavailable:
             await self._producer.stop()
-            raise KafkaUnavailable(f"{o.name}: cannot connect to Kafka: {exc}") from None
+            raise
         self._consumer.subscribe(pattern=o.pattern, listener=_Rebalance(self))
         log.info("worker started", worker=o.name, group=o.group_id, pattern=o.pattern)
 
@@ -149,12 +151,8 @@ class TransactionalWorker:
             linger_ms=5,
             transaction_timeout_ms=self.options.transaction_timeout_ms,
         )
-        try:
+        with kafka_errors(f"{self.options.name}: cannot start the transactional producer"):
             await producer.start()  # init_transactions: fences an older self, aborts its txn
-        except KafkaError as exc:
-            raise KafkaUnavailable(
-                f"{self.options.name}: cannot start the transactional producer: {exc}"
-            ) from None
         return producer
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -270,7 +268,7 @@ class TransactionalWorker:
                 backoff_s = 0.1
             except ProducerFenced as exc:
                 # Another process took our transactional id: we are the zombie. Stop.
-                self.fatal = KafkaUnavailable(f"{self.options.name}: fenced by a newer instance")
+                self.fatal = translate_kafka_error(exc, f"{self.options.name}: fenced")
                 log.error("fenced; stopping", worker=self.options.name, error=str(exc))
                 stop.set()
                 return

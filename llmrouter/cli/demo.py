@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from llmrouter.kafka.settings import KafkaSettings
-from llmrouter.localkafka.local import LocalKafka, broker_ready
+from llmrouter.localkafka import LocalKafka, broker_ready
 from llmrouter.operations.summary import render_summary, summarise
 from llmrouter.producers.client import RequestProducer
 from llmrouter.producers.workload import sample_workload

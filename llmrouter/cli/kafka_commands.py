@@ -13,8 +13,9 @@ from typing import Annotated
 
 import typer
 
-from llmrouter.kafka.admin import DEFAULT_TASKS, ensure_topics, spec_topics
-from llmrouter.localkafka.local import LocalKafka, kafka_version
+from llmrouter.kafka.admin import ensure_topics
+from llmrouter.localkafka import LocalKafka, kafka_version
+from llmrouter.schemas.topics import router_topics
 
 app = typer.Typer(
     help=(
@@ -40,19 +41,28 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+#: The tasks of the shipped example config: what `llmrouter kafka start` prepares topics for.
+DEFAULT_TASKS = (
+    "customer-support-qa",
+    "product-description",
+    "email-summarization",
+    "sentiment-classification",
+    "moderation",
+    "legal-document-analysis",
+)
 _ALL_TASKS = ",".join(DEFAULT_TASKS)
 PartitionsOption = Annotated[
     int, typer.Option(min=1, help="Partitions for each topic created (existing ones are kept).")
 ]
 TasksOption = Annotated[
-    str, typer.Option(help="Comma-separated tasks to create the SPEC's llm.* topics for.")
+    str, typer.Option(help="Comma-separated tasks to create the router's llm.* topics for.")
 ]
 
 
 def _create_topics(bootstrap: str, tasks: str, partitions: int, *, secure: bool = False) -> None:
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     try:
-        topics = spec_topics(names, partitions)
+        topics = router_topics(names, partitions)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--tasks") from None
     client_kwargs = None
@@ -87,7 +97,7 @@ def topics(
     partitions: PartitionsOption = 3,
     tasks: TasksOption = _ALL_TASKS,
 ) -> None:
-    """Create the SPEC's topics on any cluster (e.g. `docker compose up kafka`), with the
+    """Create the router's topics on any cluster (e.g. `docker compose up kafka`), with the
     Kafka security settings of the environment (KAFKA_SECURITY_PROTOCOL, SASL, SSL)."""
     _create_topics(bootstrap_servers, tasks, partitions, secure=True)
 

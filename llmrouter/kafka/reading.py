@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 
 from llmrouter.core.errors import ConfigError, KafkaUnavailable
+from llmrouter.kafka.errors import kafka_errors
 from llmrouter.kafka.settings import KafkaSettings
 
 __all__ = [
@@ -103,13 +103,12 @@ async def reader(
     started and stopped is one more chance for aiokafka to leak a connection."""
     consumer = new_reader(kafka, group_id=group_id)
     try:
-        await consumer.start()
-    except KafkaError as exc:
+        with kafka_errors(f"cannot connect to Kafka at {kafka.bootstrap_servers}"):
+            await consumer.start()
+    except KafkaUnavailable:
         with contextlib.suppress(Exception):
             await consumer.stop()
-        raise KafkaUnavailable(
-            f"cannot connect to Kafka at {kafka.bootstrap_servers}: {exc}"
-        ) from None
+        raise
     # aiokafka's group-less coordinator starts a background task in start(); stopped
     # before that task ever ran, stop() raises CancelledError. One turn of the loop lets it run.
     await asyncio.sleep(0)

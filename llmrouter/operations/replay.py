@@ -30,10 +30,10 @@ from datetime import datetime
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from llmrouter.core.errors import AllModelsFailed, ConfigError, InvalidMessage, KafkaUnavailable
 from llmrouter.kafka.admin import ensure_topics
+from llmrouter.kafka.errors import kafka_errors
 from llmrouter.kafka.reading import (
     Record,
     Span,
@@ -197,10 +197,8 @@ async def _start_producer(kafka: KafkaSettings, transactional_id: str) -> AIOKaf
         acks="all",
         linger_ms=5,
     )
-    try:
+    with kafka_errors("cannot start the replay's transactional producer"):
         await producer.start()
-    except KafkaError as exc:
-        raise KafkaUnavailable(f"cannot start the replay's transactional producer: {exc}") from None
     return producer
 
 

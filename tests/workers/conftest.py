@@ -14,11 +14,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel
 
-from llmrouter.kafka.admin import ensure_topics, spec_topics
+from llmrouter.kafka.admin import ensure_topics
 from llmrouter.kafka.settings import KafkaSettings
 from llmrouter.router import RouterConfig
 from llmrouter.router.config_loader import parse_config
 from llmrouter.schemas import decode
+from llmrouter.schemas.topics import router_topics
 from llmrouter.workers.health import HealthServer
 from llmrouter.workers.launch import WorkerKind, WorkerSettings, run_workers
 
@@ -152,7 +153,7 @@ async def pipeline(
         text = PIPELINE_CONFIG.format(**tasks)
         config = parse_config(text)
         if create_topics:
-            await ensure_topics(servers, spec_topics(config.tasks, partitions=partitions))
+            await ensure_topics(servers, router_topics(config.tasks, partitions=partitions))
         p = Pipeline(
             bootstrap=servers,
             config=config,

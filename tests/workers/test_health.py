@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from llmrouter.localkafka.local import LocalKafka
+from llmrouter.localkafka import LocalKafka
 from llmrouter.producers import RequestProducer
 from llmrouter.schemas import LLMResult, ResultStatus, results_topic
 from tests.kafka_helpers import free_port

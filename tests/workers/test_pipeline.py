@@ -10,7 +10,7 @@ from decimal import Decimal
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from llmrouter.kafka.admin import ensure_topics, spec_topics
+from llmrouter.kafka.admin import ensure_topics
 from llmrouter.producers import RequestProducer
 from llmrouter.schemas import (
     COSTS_TOPIC,
@@ -23,6 +23,7 @@ from llmrouter.schemas import (
     requests_topic,
     results_topic,
 )
+from llmrouter.schemas.topics import router_topics
 from tests.workers.conftest import Pipeline, read_topic
 
 MakePipeline = Callable[..., Awaitable[Pipeline]]
@@ -181,7 +182,7 @@ async def test_a_task_topic_created_later_is_picked_up(
 ) -> None:
     p = await pipeline(create_topics=False)
     summ = p.tasks["summ"]
-    topics = spec_topics([summ], partitions=1)
+    topics = router_topics([summ], partitions=1)
     late = topics.pop(requests_topic(summ))
     await ensure_topics(kafka_bootstrap, topics)
     await p.start(create_topics=False)
