@@ -30,6 +30,8 @@ class ModelProfile(BaseModel):
     quality: float = Field(default=0.84, ge=0.0, le=1.0)
     latency_median_ms: float = Field(default=1000.0, ge=0.0)
     latency_p95_ms: float = Field(default=1800.0, ge=0.0)
+    #: when set, the lognormal's spread comes from this 99th percentile instead of the 95th
+    latency_p99_ms: float | None = Field(default=None, ge=0.0)
     context_window_tokens: int = Field(default=128_000, ge=1)
     rate_429: float = _rate()
     rate_500: float = _rate()
@@ -42,6 +44,8 @@ class ModelProfile(BaseModel):
     def _check(self) -> Self:
         if self.latency_p95_ms < self.latency_median_ms:
             raise ValueError("latency_p95_ms must be >= latency_median_ms")
+        if self.latency_p99_ms is not None and self.latency_p99_ms < self.latency_median_ms:
+            raise ValueError("latency_p99_ms must be >= latency_median_ms")
         if self.fault_rate_total > 1.0 + 1e-9:
             raise ValueError("the fault rates of one model must sum to at most 1")
         return self
@@ -52,9 +56,13 @@ class ModelProfile(BaseModel):
 
     @property
     def lognormal_params(self) -> tuple[float, float]:
-        """(mu, sigma) of the lognormal latency with this median and 95th percentile."""
+        """(mu, sigma) of the lognormal latency with this median and 95th (or 99th)
+        percentile."""
         median = max(self.latency_median_ms, 1e-3)
-        sigma = math.log(max(self.latency_p95_ms, median) / median) / 1.6448536269514722
+        if self.latency_p99_ms is not None:
+            sigma = math.log(max(self.latency_p99_ms, median) / median) / 2.3263478740408408
+        else:
+            sigma = math.log(max(self.latency_p95_ms, median) / median) / 1.6448536269514722
         return math.log(median), sigma
 
 
