@@ -56,7 +56,11 @@ def bench_config(path: Path, task: str, *, max_concurrency: int) -> Path:
         },
         "tasks": {
             task: {
-                "prompt": {"system": SUPPORT_SYSTEM, "template": SUPPORT_TEMPLATE},
+                "prompt": {
+                    "system": SUPPORT_SYSTEM,
+                    "template": SUPPORT_TEMPLATE,
+                    "context": {"kb_context": ""},
+                },
                 "route": {"strategy": "static", "model": BENCH_MODEL},
             }
         },

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from llmrouter.core.errors import ConfigError
 from llmrouter.core.resources import shared_path
 from llmrouter.router.config import RouterConfig, UnresolvedReferences
+from llmrouter.router.prompts import TemplateProblem, prompt_problems
 
 __all__ = ["ENV_VAR", "EXAMPLE_CONFIG", "load_config", "parse_config", "resolve_config_path"]
 
@@ -52,9 +53,44 @@ def parse_config(text: str, *, source: str = "<config>") -> RouterConfig:
         )
     lines = _line_index(root)  # raises ConfigError on duplicate keys
     try:
-        return RouterConfig.model_validate(data)
+        config = RouterConfig.model_validate(data)
     except ValidationError as exc:
         raise _first_error(exc, lines, source) from None
+    problems = [
+        problem
+        for name, task in config.tasks.items()
+        for problem in prompt_problems(task.prompt, f"tasks.{name}.prompt")
+    ]
+    if problems:
+        raise _template_error(problems, root, source)
+    return config
+
+
+def _template_error(problems: list[TemplateProblem], root: Any, source: str) -> ConfigError:
+    """The first template problem, at the line of the file it is on."""
+    first = problems[0]
+    more = len(problems) - 1
+    suffix = f" (and {more} more template problem{'s' if more > 1 else ''})" if more else ""
+    node = _node_at(root, first.key.split("."))
+    line = None
+    if node is not None:
+        line = node.start_mark.line + 1
+        if getattr(node, "style", None) in ("|", ">"):  # the text starts below the key
+            line += first.template_line
+        else:
+            line += first.template_line - 1
+    return ConfigError(f"{first.message}{suffix} [{source}]", key=first.key, line=line)
+
+
+def _node_at(node: Any, path: list[str]) -> Any:
+    """The YAML node at a key path, or None."""
+    for part in path:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if str(k.value) == part), None)
+        if node is None:
+            return None
+    return node
 
 
 def _first_error(exc: ValidationError, lines: dict[Path_, int], source: str) -> ConfigError:

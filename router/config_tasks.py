@@ -41,10 +41,14 @@ class PromptOverride(StrictModel):
 
 class PromptSpec(StrictModel):
     """A task's prompt. `template` is filled with `{input}` (alias `{question}`) and the
-    request's `context` keys (e.g. `{kb_context}`); models may override either part."""
+    request's `context` keys (e.g. `{kb_context}`), each declared under `context` with the
+    text used when a request lacks it; models may override either part. A literal brace
+    is written twice, `{{` and `}}`, as in Python's str.format."""
 
     system: str | None = None
     template: str = "{input}"
+    #: the context keys the templates use, each with its value for requests without it
+    context: dict[str, str] = Field(default_factory=dict)
     #: `json` asks for a JSON answer; cascades read its `confidence` field
     response_format: Literal["text", "json"] = "text"
     overrides: dict[str, PromptOverride] = Field(default_factory=dict)
@@ -73,6 +77,9 @@ class TaskSpec(StrictModel):
     timeout_s: float | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, ge=1)
     cache: TaskCacheSettings | None = None
+    #: a request older than this when a worker reads it gets a `failed` result with reason
+    #: `expired` and no provider call; default by priority (see DEFAULT_MAX_AGE_S)
+    max_age_s: float | None = Field(default=None, gt=0)
 
 
 def check_cascade_prompt(task: TaskSpec) -> TaskSpec:

@@ -1,16 +1,34 @@
-"""Prompts per task, with per-model overrides (the seed: "Don't assume one prompt works
-for all"). Rendering is `str.format_map` over the request's input and context."""
+"""Prompts per task, with per-model overrides ("don't assume one prompt works for all").
+
+A template is Python str.format text: `{input}` (alias `{question}`) is the request's input,
+any other `{name}` a key of the request's `context` that the task declares under
+`prompt.context` (with the text used when a request lacks it). A literal brace is written
+twice: `{{"label": "safe"}}` reaches the model as `{"label": "safe"}`. Templates are checked
+when the config loads (`prompt_problems`), so a bad one stops start-up instead of failing
+every request.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from llmrouter.core.errors import ConfigError
 from llmrouter.router.config import PromptSpec
 
-__all__ = ["RenderedPrompt", "render_prompt"]
+__all__ = [
+    "REQUEST_VARIABLES",
+    "RenderedPrompt",
+    "TemplateProblem",
+    "prompt_problems",
+    "render_prompt",
+    "template_problems",
+]
+
+#: what every request supplies to its prompt
+REQUEST_VARIABLES = frozenset({"input", "question"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +40,13 @@ class RenderedPrompt:
     version: str
 
 
-class _Vars(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        # A request without e.g. kb_context still gets an answer; the gap shows in the prompt.
-        return ""
+@dataclass(frozen=True, slots=True)
+class TemplateProblem:
+    #: dotted key path of the template in the config, e.g. tasks.moderation.prompt.template
+    key: str
+    message: str
+    #: 1-based line within the template text
+    template_line: int
 
 
 def render_prompt(
@@ -39,13 +60,107 @@ def render_prompt(
             system = override.system
         if override.template is not None:
             template = override.template
-    variables = _Vars(context)
-    variables["input"] = text
+    variables: dict[str, Any] = {**spec.context, **context, "input": text}
     variables.setdefault("question", text)
     version = hashlib.sha256(f"{system}\x00{template}".encode()).hexdigest()[:16]
-    return RenderedPrompt(
-        system=system.format_map(variables) if system else None,
-        user=template.format_map(variables),
-        json_mode=spec.response_format == "json",
-        version=version,
-    )
+    try:
+        return RenderedPrompt(
+            system=system.format_map(_Vars(variables)) if system else None,
+            user=template.format_map(_Vars(variables)),
+            json_mode=spec.response_format == "json",
+            version=version,
+        )
+    except (ValueError, IndexError, KeyError, AttributeError) as exc:
+        # Only a template that skipped the load-time check gets here.
+        raise ConfigError(f"prompt template of model {model!r} cannot be filled: {exc}") from None
+
+
+class _Vars(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def prompt_problems(spec: PromptSpec, where: str) -> list[TemplateProblem]:
+    """Every problem of a task's templates (system, template and each override's), with
+    the key path of the template at fault; `where` is the prompt's own key path."""
+    known = REQUEST_VARIABLES | spec.context.keys()
+    texts: list[tuple[str, str | None]] = [
+        (f"{where}.system", spec.system),
+        (f"{where}.template", spec.template),
+    ]
+    for model, override in spec.overrides.items():
+        texts += [
+            (f"{where}.overrides.{model}.system", override.system),
+            (f"{where}.overrides.{model}.template", override.template),
+        ]
+    return [
+        TemplateProblem(key, message, line)
+        for key, text in texts
+        if text
+        for message, line in template_problems(text, known)
+    ]
+
+
+def template_problems(text: str, known: frozenset[str] | set[str]) -> list[tuple[str, int]]:
+    """(message, 1-based line) for each bad placeholder, unbalanced brace or variable that
+    neither the request nor the declared context supplies."""
+    problems: list[tuple[str, int]] = []
+    for name, line in _placeholders(text, problems):
+        if not name.isidentifier():
+            problems.append(
+                (
+                    f"bad placeholder {{{name}}}: a placeholder is {{name}}; "
+                    "write a literal brace twice, {{ and }}",
+                    line,
+                )
+            )
+        elif name not in known:
+            declared = ", ".join(sorted(known - REQUEST_VARIABLES)) or "none"
+            problems.append(
+                (
+                    f"unknown variable {{{name}}}: a request supplies input and question; "
+                    f"declare context keys under prompt.context (declared: {declared})",
+                    line,
+                )
+            )
+    return problems
+
+
+def _placeholders(text: str, problems: list[tuple[str, int]]) -> Iterator[tuple[str, int]]:
+    """The text inside each single `{…}`, with its line; unbalanced braces go to problems."""
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        line = text.count("\n", 0, i) + 1
+        if text.startswith("{{", i) or text.startswith("}}", i):
+            i += 2
+        elif char == "{":
+            end = _field_end(text, i + 1)
+            if end is None:
+                snippet = text[i : i + 30].split("\n", 1)[0]
+                problems.append(
+                    (
+                        f"unbalanced '{{' at {snippet!r}: close it, or write a literal brace "
+                        "as {{",
+                        line,
+                    )
+                )
+                return
+            yield text[i + 1 : end], line
+            i = end + 1
+        elif char == "}":
+            problems.append(("unbalanced '}': write a literal brace as }}", line))
+            i += 1
+        else:
+            i += 1
+
+
+def _field_end(text: str, start: int) -> int | None:
+    """Index of the `}` closing a field opened just before `start`, or None when a newline,
+    another `{` or the end of the text comes first."""
+    for j in range(start, len(text)):
+        if text[j] == "}":
+            return j
+        if text[j] in "{\n":
+            return None
+    return None

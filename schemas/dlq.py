@@ -23,6 +23,13 @@ class DeadLetter(WireModel):
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
     key: str | None = None
     request_id: str | None = None
+    worker: str | None = Field(
+        default=None, description="The kind of worker that wrote it: `classifier` or `router`."
+    )
+    group_id: str | None = Field(
+        default=None, description="Its consumer group, which names the deployment."
+    )
+    instance_id: str | None = Field(default=None, description="The worker instance that wrote it.")
     ts: UtcDatetime = Field(default_factory=utc_now)
 
     def original_bytes(self) -> bytes:

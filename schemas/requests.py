@@ -30,6 +30,11 @@ class LLMRequest(WireModel):
     created_at: UtcDatetime | None = Field(
         default=None, description="When the request was made; the producer client fills it in."
     )
+    deadline: UtcDatetime | None = Field(
+        default=None,
+        description="When the answer stops being useful (ISO 8601); a request still waiting "
+        "then gets a `failed` result with reason `expired` and no provider call.",
+    )
 
 
 class Classification(WireModel):

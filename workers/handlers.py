@@ -1,14 +1,22 @@
 """What each worker does with one record. Handlers return outputs or raise; the runtime
-(workers/runtime.py) and the error policy (workers/outputs.py) decide the rest."""
+(workers/runtime.py) and the error policy (workers/outputs.py) decide the rest.
+
+Each handler continues the trace the record's headers carry (`classify <task>`,
+`route <task>` spans) and passes it on in the headers of what it publishes. A request too
+old to answer (router/expiry.py) gets its `expired` result at once, with no provider call.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import ConsumerRecord
 
-from llmrouter.core.errors import InvalidMessage, MessageTooLarge
+from llmrouter.core import tracing
+from llmrouter.core.errors import AllModelsFailed, InvalidMessage, MessageTooLarge
 from llmrouter.router import Router
+from llmrouter.router.expiry import expiry_reason
 from llmrouter.schemas import (
     Classification,
     ClassifiedRequest,
@@ -21,7 +29,7 @@ from llmrouter.schemas import (
     utc_now,
 )
 from llmrouter.workers.metrics import METRICS
-from llmrouter.workers.outputs import result_outputs
+from llmrouter.workers.outputs import failed_result, result_outputs
 from llmrouter.workers.runtime import Output
 
 __all__ = ["ClassifierHandler", "RouterHandler", "classify_request", "route_request"]
@@ -40,7 +48,7 @@ def _read(
             f"task {request.task!r} does not match topic {record.topic!r}",
             request_id=request.request_id,
         )
-    if request.created_at is None:  # latency is measured from when the request was made
+    if request.created_at is None:  # latency and age are measured from when it was made
         created = datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)
         request = request.model_copy(update={"created_at": created})
     return request
@@ -72,27 +80,109 @@ async def route_request(router: Router, request: ClassifiedRequest) -> LLMResult
     return result
 
 
+def expired_result(router: Router, request: LLMRequest, stage: str) -> LLMResult | None:
+    """The `expired` failed result of a request too old to answer, counted; else None."""
+    now = utc_now()
+    reason = expiry_reason(request, router.validate(request), now)
+    if reason is None:
+        return None
+    age_ms = (now - request.created_at).total_seconds() * 1000 if request.created_at else 0.0
+    result = failed_result(
+        request.request_id, request.task, reason, metadata=request.metadata, latency_ms=age_ms
+    ).model_copy(update={"user_tier": request.user_tier, "priority": request.priority})
+    METRICS.expired.labels(request.task, stage).inc()
+    METRICS.observe_result(result)
+    return result
+
+
+def _stage_attributes(request: LLMRequest, record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
+    return {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": record.topic,
+        "messaging.kafka.offset": record.offset,
+        "llmrouter.request_id": request.request_id,
+        "llmrouter.task": request.task,
+    }
+
+
+def _result_attributes(result: LLMResult) -> dict[str, Any]:
+    return {
+        "llmrouter.outcome": "expired"
+        if (result.error or "").startswith("expired")
+        else result.status.value,
+        "llmrouter.model": result.model,
+        "llmrouter.route": result.route,
+        "llmrouter.complexity": result.complexity.value if result.complexity else None,
+        "llmrouter.cost_usd": float(result.cost_usd),
+        "llmrouter.escalated": result.escalated,
+        "llmrouter.fallback_used": result.fallback_used,
+        "llmrouter.attempts": len(result.attempts),
+    }
+
+
 class ClassifierHandler:
     """`llm.requests.<task>` → `llm.classified.<task>`, with the complexity the route needs."""
 
     def __init__(self, router: Router, *, max_message_bytes: int) -> None:
-        self._router = router
+        #: swapped by a config reload; a record in flight finishes with the router it began with
+        self.router = router
         self._max_bytes = max_message_bytes
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> list[Output]:
+        router = self.router
         request = _read(record, LLMRequest, self._max_bytes)
-        classified = await classify_request(self._router, request)
-        return [Output(classified_topic(request.task), encode(classified), record.key)]
+        with tracing.span(
+            f"classify {request.task}",
+            kind="consumer",
+            parent=record.headers,
+            attributes=_stage_attributes(request, record),
+        ) as span:
+            expired = expired_result(router, request, "classifier")
+            if expired is not None:
+                span.set(_result_attributes(expired))
+                return result_outputs(expired, tracing.headers_with_context())
+            classified = await classify_request(router, request)
+            span.set(
+                {
+                    "llmrouter.complexity": classified.complexity.value
+                    if classified.complexity
+                    else None,
+                    "llmrouter.classifier": classified.classification.classifier
+                    if classified.classification
+                    else "none",
+                }
+            )
+            headers = tuple(tracing.headers_with_context(record.headers))
+        return [Output(classified_topic(request.task), encode(classified), record.key, headers)]
 
 
 class RouterHandler:
     """`llm.classified.<task>` → a result on `llm.results.<task>` and its cost events."""
 
     def __init__(self, router: Router, *, max_message_bytes: int) -> None:
-        self._router = router
+        #: swapped by a config reload; a record in flight finishes with the router it began with
+        self.router = router
         self._max_bytes = max_message_bytes
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> list[Output]:
+        router = self.router
         request = _read(record, ClassifiedRequest, self._max_bytes)
         assert isinstance(request, ClassifiedRequest)
-        return result_outputs(await route_request(self._router, request))
+        with tracing.span(
+            f"route {request.task}",
+            kind="consumer",
+            parent=record.headers,
+            attributes=_stage_attributes(request, record),
+        ) as span:
+            result = expired_result(router, request, "router")
+            if result is None:
+                try:
+                    result = await route_request(router, request)
+                except AllModelsFailed as exc:
+                    if isinstance(exc.result, LLMResult):
+                        span.set(_result_attributes(exc.result))
+                    raise
+            span.set(_result_attributes(result))
+            headers = tracing.headers_with_context(record.headers)
+        return result_outputs(result, headers)

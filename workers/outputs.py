@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import structlog
 from aiokafka import ConsumerRecord
 
 from llmrouter.core.errors import AllModelsFailed, LLMRouterError
+from llmrouter.core.tracing import Headers
 from llmrouter.router.secrets import redact
 from llmrouter.schemas import (
     COSTS_TOPIC,
@@ -15,25 +17,48 @@ from llmrouter.schemas import (
     CostEvent,
     DeadLetter,
     LLMResult,
+    ResultStatus,
     encode,
     encode_payload,
+    loads,
     peek_request_id,
     results_topic,
+    task_of_topic,
+    validate_task_name,
 )
 from llmrouter.workers.metrics import METRICS
 from llmrouter.workers.runtime import Output
 
 log = structlog.get_logger("llmrouter.workers")
 
-__all__ = ["cost_events", "dead_letter", "error_policy", "result_outputs"]
+__all__ = [
+    "ErrorPolicy",
+    "WorkerIdentity",
+    "cost_events",
+    "dead_letter",
+    "error_policy",
+    "failed_result",
+    "result_outputs",
+]
 
-ErrorPolicyFn = Callable[[ConsumerRecord[bytes, bytes], Exception], list[Output]]
+_MAX_REASON_CHARS = 300
 
 
-def result_outputs(result: LLMResult) -> list[Output]:
+@dataclass(frozen=True, slots=True)
+class WorkerIdentity:
+    """Who writes a dead letter: the worker kind (also the stage), its consumer group
+    (which names the deployment) and its instance."""
+
+    kind: str
+    group_id: str | None = None
+    instance_id: str | None = None
+
+
+def result_outputs(result: LLMResult, headers: Headers = ()) -> list[Output]:
     """The result on `llm.results.<task>` and one cost event per attempt on `llm.costs`."""
     key = result.request_id.encode()
-    outputs = [Output(results_topic(result.task), encode(result), key)]
+    hdrs = tuple(headers)
+    outputs = [Output(results_topic(result.task), encode(result), key, headers=hdrs)]
     outputs += [Output(COSTS_TOPIC, encode(event), key) for event in cost_events(result)]
     return outputs
 
@@ -62,36 +87,117 @@ def cost_events(result: LLMResult) -> list[CostEvent]:
     ]
 
 
-def dead_letter(stage: str, record: ConsumerRecord[bytes, bytes], exc: BaseException) -> Output:
+def failed_result(
+    request_id: str, task: str, reason: str, *, metadata: object = None, latency_ms: float = 0.0
+) -> LLMResult:
+    """A `failed` result that made no provider call, so a waiting client hears the reason."""
+    return LLMResult(
+        request_id=request_id,
+        task=task,
+        status=ResultStatus.FAILED,
+        error=redact(reason)[:_MAX_REASON_CHARS],
+        metadata=metadata if isinstance(metadata, dict) else {},
+        latency_ms=max(0.0, latency_ms),
+    )
+
+
+def dead_letter(
+    identity: WorkerIdentity | str, record: ConsumerRecord[bytes, bytes], exc: BaseException
+) -> Output:
+    if isinstance(identity, str):
+        identity = WorkerIdentity(identity)
     payload, encoding = encode_payload(record.value)
-    request_id = getattr(exc, "request_id", None) or peek_request_id(record.value)
     letter = DeadLetter(
-        stage=stage,
+        stage=identity.kind,
         source_topic=record.topic,
         partition=record.partition,
         offset=record.offset,
         error_type=type(exc).__name__,
-        error=redact(str(exc))[:1000] or type(exc).__name__,
+        error=_reason(exc, 1000),
         payload=payload,
         payload_encoding=encoding,
         key=record.key.decode(errors="replace") if record.key is not None else None,
-        request_id=request_id,
+        request_id=_request_id(record, exc),
+        worker=identity.kind,
+        group_id=identity.group_id,
+        instance_id=identity.instance_id,
     )
     return Output(DLQ_TOPIC, encode(letter), record.key)
 
 
-def error_policy(stage: str) -> ErrorPolicyFn:
-    """What a failed record publishes. A request whose every model failed gets its failed
-    result (so a waiting client hears back), its cost events (the calls were made and
-    billed), and a dead letter; anything else unreadable or unexpected, a dead letter."""
+class ErrorPolicy:
+    """What a failed record publishes, in one transaction: a dead letter, and — when its
+    request_id and task can be read — a `failed` result with a short reason, so a waiting
+    client hears back at once. A request whose every model failed gets its own failed
+    result and its cost events (the calls were made and billed).
 
-    def policy(record: ConsumerRecord[bytes, bytes], exc: Exception) -> list[Output]:
+    `answerable(task)` says whether a result may be published for a task: the results
+    topic of a task nobody serves may not exist, and a send to it would block every
+    transaction of the worker."""
+
+    def __init__(
+        self, identity: WorkerIdentity, answerable: Callable[[str], bool] | None = None
+    ) -> None:
+        self.identity = identity
+        self.answerable = answerable or (lambda _task: True)
+
+    def __call__(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> list[Output]:
+        stage = self.identity.kind
         METRICS.dead_letters.labels(stage, type(exc).__name__).inc()
+        letter = dead_letter(self.identity, record, exc)
+        headers = tuple(record.headers or ())
         if isinstance(exc, AllModelsFailed) and isinstance(exc.result, LLMResult):
             METRICS.observe_result(exc.result)
-            return [*result_outputs(exc.result), dead_letter(stage, record, exc)]
+            return [*result_outputs(exc.result, headers), letter]
         if not isinstance(exc, LLMRouterError):  # a bug, not bad input: say so loudly
             log.error("unexpected error; dead-lettered", stage=stage, error=repr(exc), exc_info=exc)
-        return [dead_letter(stage, record, exc)]
+        answer = self._answer(record, exc)
+        if answer is None:
+            return [letter]
+        METRICS.observe_result(answer)
+        return [*result_outputs(answer, headers), letter]
 
-    return policy
+    def _answer(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> LLMResult | None:
+        request_id = _request_id(record, exc)
+        fields = _fields(record.value)
+        task = _readable_task(record.topic, fields.get("task"))
+        if request_id is None or task is None or not self.answerable(task):
+            return None
+        reason = f"{type(exc).__name__}: {_reason(exc, _MAX_REASON_CHARS)}"
+        return failed_result(request_id, task, reason, metadata=fields.get("metadata"))
+
+
+def error_policy(identity: WorkerIdentity | str) -> ErrorPolicy:
+    return ErrorPolicy(
+        identity if isinstance(identity, WorkerIdentity) else WorkerIdentity(identity)
+    )
+
+
+def _reason(exc: BaseException, limit: int) -> str:
+    return redact(str(exc))[:limit] or type(exc).__name__
+
+
+def _request_id(record: ConsumerRecord[bytes, bytes], exc: BaseException) -> str | None:
+    return getattr(exc, "request_id", None) or peek_request_id(record.value)
+
+
+def _fields(raw: bytes | None) -> dict[str, object]:
+    try:
+        obj = loads(raw) if raw else None
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _readable_task(topic: str, payload_task: object) -> str | None:
+    """The task whose results topic the client waits on: the topic's own task (a producer
+    sends each request to its task's topic), else a valid task name in the payload."""
+    task = task_of_topic(topic)
+    if task is not None:
+        return task
+    if isinstance(payload_task, str):
+        try:
+            return validate_task_name(payload_task)
+        except ValueError:
+            return None
+    return None

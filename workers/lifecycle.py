@@ -1,0 +1,142 @@
+"""What a worker process does around its consume loop: decide which topics it reads,
+check before serving what would fail every request, say at start-up what it serves, and
+reload its config on SIGHUP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal, Protocol
+
+import structlog
+
+from llmrouter.core.errors import ConfigError
+from llmrouter.router import Router, RouterConfig, load_config
+from llmrouter.router.preflight import check_api_keys, reachable_models
+from llmrouter.router.providers.pool import SIMULATOR_ENV
+from llmrouter.schemas.topics import TASK_NAME_PATTERN, results_topic, task_topic_pattern
+
+__all__ = [
+    "EVERY_TASK",
+    "ConfigReloader",
+    "RouterUser",
+    "answerable",
+    "check_before_serving",
+    "log_startup",
+    "subscription_pattern",
+]
+
+log = structlog.get_logger("llmrouter.workers")
+
+#: `LLMROUTER_TASKS_PATTERN=*` reads the topics of every task on the cluster, served or not
+EVERY_TASK = "*"
+
+
+class RouterUser(Protocol):
+    """A handler: it routes with whatever router it holds when a record arrives."""
+
+    router: Router
+
+
+def subscription_pattern(
+    kind: Literal["requests", "classified"], config: RouterConfig, tasks_pattern: str | None
+) -> str:
+    """The topics a worker reads: by default those of its config's tasks and no other, so
+    a deployment never reads (and dead-letters) another deployment's tasks. A pattern
+    (`*` for every task) is for a deployment that wants the tasks of others too."""
+    if tasks_pattern is None:
+        return task_topic_pattern(kind, "|".join(re.escape(t) for t in sorted(config.tasks)))
+    if tasks_pattern == EVERY_TASK:
+        return task_topic_pattern(kind, TASK_NAME_PATTERN)
+    return task_topic_pattern(kind, tasks_pattern)
+
+
+def answerable(user: RouterUser, has_topic: Callable[[str], bool]) -> Callable[[str], bool]:
+    """Whether a failed result may be published for a task: one the config serves (its
+    topics are created at start-up), or one whose results topic is known to exist."""
+    return lambda task: task in user.router.config.tasks or has_topic(results_topic(task))
+
+
+def simulated() -> bool:
+    return bool(os.environ.get(SIMULATOR_ENV))
+
+
+async def check_before_serving(config: RouterConfig) -> None:
+    """Stop start-up (ConfigError naming the variable) when a model a served task can reach
+    has no API key. The simulator needs none."""
+    if not simulated():
+        await check_api_keys(config)
+
+
+def log_startup(
+    kinds: Sequence[str],
+    config: RouterConfig,
+    config_path: Path | None,
+    *,
+    group_prefix: str,
+    instance_id: str,
+    tasks_pattern: str | None,
+) -> None:
+    models = reachable_models(config).models
+    log.info(
+        "llmrouter starting",
+        workers=list(kinds),
+        config=str(config_path) if config_path else "(given in code)",
+        tasks=sorted(config.tasks),
+        tasks_pattern=tasks_pattern or "(the config's tasks)",
+        providers=sorted({config.models[m].provider.value for m in models}),
+        models=sorted(models),
+        simulator=os.environ.get(SIMULATOR_ENV) or None,
+        group_prefix=group_prefix,
+        instance_id=instance_id,
+    )
+
+
+class ConfigReloader:
+    """SIGHUP: read the config file again, check it as start-up does, and swap a new router
+    into every handler. A bad file keeps the old config and logs why. Records in flight
+    finish with the router they began with; replaced routers are closed at shutdown."""
+
+    def __init__(self, path: Path, users: Sequence[RouterUser], router: Router) -> None:
+        self.path = path
+        self._users = list(users)
+        self.router = router
+        self.retired: list[Router] = []
+        self._lock = asyncio.Lock()
+        self._pending: set[asyncio.Task[bool]] = set()
+
+    def schedule(self) -> None:
+        """The SIGHUP handler: reload in the background."""
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def reload(self) -> bool:
+        async with self._lock:
+            try:
+                config = await asyncio.to_thread(load_config, self.path)
+                await check_before_serving(config)
+                router = Router(config)
+            except (ConfigError, ValueError, OSError) as exc:
+                log.error("config reload rejected; keeping the old config", error=str(exc))
+                return False
+            old = self.router
+            if set(config.tasks) != set(old.config.tasks):
+                log.warning(
+                    "the task set changed: the topics read change at the next restart",
+                    tasks=sorted(config.tasks),
+                )
+            for user in self._users:
+                user.router = router
+            self.router = router
+            self.retired.append(old)
+            log.info("config reloaded", config=str(self.path), tasks=sorted(config.tasks))
+            return True
+
+    async def aclose(self) -> None:
+        for router in self.retired:
+            await router.aclose()
+        self.retired.clear()
