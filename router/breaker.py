@@ -2,7 +2,7 @@
 
 Usage, around every call to the model (BaseException so a cancelled probe frees its slot):
 
-    breaker.before_call()                 # raises ModelCoolingDown: try a fallback
+    await breaker.admit()                 # raises ModelCoolingDown: try a fallback
     try:
         answer = await call()
     except BaseException as exc:
@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from enum import StrEnum
+from typing import Protocol
 
 from llmrouter.core.errors import (
     MalformedResponse,
@@ -27,12 +28,28 @@ from llmrouter.core.errors import (
 )
 from llmrouter.router.config import CooldownSettings
 
-__all__ = ["BreakerState", "CircuitBreaker"]
+__all__ = ["Breaker", "BreakerState", "CircuitBreaker", "counts_as_failure"]
 
 # Failures that say the model is unhealthy. BadRequest or AuthenticationFailed say the
 # request or our key is wrong; cooling the model down would punish every other request.
 # A spent quota fails every call until someone pays, so it counts: requests skip ahead.
 _COUNTED = (RateLimited, ProviderTimeout, ProviderUnavailable, MalformedResponse, QuotaExceeded)
+
+
+def counts_as_failure(error: BaseException) -> bool:
+    """Whether `error` says the model is unhealthy (and so moves its breaker)."""
+    return isinstance(error, _COUNTED)
+
+
+class Breaker(Protocol):
+    """What a call needs of a model's breaker, per process or shared by every replica."""
+
+    async def admit(self) -> None:
+        """Return when a call may go through now; else raise ModelCoolingDown."""
+
+    def record_success(self) -> None: ...
+
+    def record_failure(self, error: BaseException) -> None: ...
 
 
 class BreakerState(StrEnum):
@@ -48,7 +65,8 @@ class CircuitBreaker:
     """Opens after `settings.failures` consecutive counted failures, for `cooldown_s`
     (or the provider's Retry-After, if longer), then lets one probe decide.
 
-    Per process, like the limiter: each replica learns a model's health from its own calls.
+    Per process: each replica learns a model's health from its own calls.
+    `router/state/breaker.py` shares the open state and the probe with every replica.
     """
 
     def __init__(
@@ -84,6 +102,16 @@ class CircuitBreaker:
             # cooldown, so callers deciding whether to wait should assume that.
             return self._settings.cooldown_s
         return 0.0
+
+    @property
+    def open_for_s(self) -> float:
+        """Seconds the circuit stays open (0.0 unless it is open)."""
+        if self.state is BreakerState.OPEN:
+            return max(0.0, self._open_until - self._clock())
+        return 0.0
+
+    async def admit(self) -> None:
+        self.before_call()
 
     def before_call(self) -> None:
         """Raise ModelCoolingDown unless a call may go through now."""
