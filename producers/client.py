@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from llmrouter.core import tracing
 from llmrouter.core.errors import InvalidMessage, KafkaUnavailable
 from llmrouter.kafka.errors import kafka_errors
 from llmrouter.kafka.settings import KafkaSettings
@@ -53,8 +55,12 @@ class RequestProducer:
         return cls(KafkaSettings.from_env(bootstrap_servers))
 
     async def __aenter__(self) -> Self:
-        with kafka_errors(f"cannot connect to Kafka at {self._kafka.bootstrap_servers}"):
-            await self._producer.start()
+        try:
+            with kafka_errors(f"cannot connect to Kafka at {self._kafka.bootstrap_servers}"):
+                await self._producer.start()
+        except BaseException:  # a producer left open is logged as "Unclosed" at exit
+            await self._producer.stop()
+            raise
         return self
 
     async def __aexit__(
@@ -81,6 +87,7 @@ class RequestProducer:
         user_tier: UserTier | str | None = None,
         priority: Priority | str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        deadline: datetime | None = None,
     ) -> LLMRequest:
         try:
             return LLMRequest.model_validate(
@@ -93,6 +100,7 @@ class RequestProducer:
                     "priority": priority,
                     "metadata": dict(metadata or {}),
                     "created_at": utc_now(),
+                    "deadline": deadline,
                 }
             )
         except ValueError as exc:
@@ -102,9 +110,16 @@ class RequestProducer:
         """Publish a built request; returns its request_id once the broker has it."""
         if request.created_at is None:
             request = request.model_copy(update={"created_at": utc_now()})
-        with kafka_errors(f"could not publish request {request.request_id}"):
+        topic = requests_topic(request.task)
+        with (
+            tracing.span(f"send {topic}", kind="producer", attributes=_send_attributes(request)),
+            kafka_errors(f"could not publish request {request.request_id}"),
+        ):
             await self._producer.send_and_wait(
-                requests_topic(request.task), encode(request), key=request.request_id.encode()
+                topic,
+                encode(request),
+                key=request.request_id.encode(),
+                headers=tracing.headers_with_context(),  # the trace continues in the workers
             )
         return request.request_id
 
@@ -155,17 +170,21 @@ class ResultWaiter:
             isolation_level="read_committed",
         )
         await consumer.start()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in self._topics
-            for p in sorted(
-                consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
-            )
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        for tp in partitions:  # resolve the end offsets now, before anything is published
-            await consumer.position(tp)
+        try:
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in self._topics
+                for p in sorted(
+                    consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
+                )
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            for tp in partitions:  # resolve the end offsets now, before anything is published
+                await consumer.position(tp)
+        except BaseException:  # a consumer left open is logged as "Unclosed" at exit
+            await consumer.stop()
+            raise
         self._consumer = consumer
         self._reader = asyncio.create_task(self._read(), name="result-waiter")
 
@@ -213,3 +232,13 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     raise KafkaUnavailable(
         f"topic {topic} does not exist; start the workers or `llmrouter kafka topics`"
     )
+
+
+def _send_attributes(request: LLMRequest) -> dict[str, Any]:
+    return {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "send",
+        "messaging.destination.name": requests_topic(request.task),
+        "llmrouter.request_id": request.request_id,
+        "llmrouter.task": request.task,
+    }

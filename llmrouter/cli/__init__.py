@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 
-from llmrouter.core.errors import LLMRouterError
+from llmrouter.cli.errors import USAGE_EXIT, click_errors, user_error
 
 app = typer.Typer(
     name="llmrouter",
@@ -14,14 +17,47 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+def _version() -> str:
+    try:
+        return version("llmrouter")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmrouter {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_show_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Kafka-native multi-model LLM router."""
+
+
 def _register() -> None:
-    from llmrouter.cli import commands, eval_commands, ops_commands, pipeline_commands
+    from llmrouter.cli import (
+        commands,
+        config_commands,
+        eval_commands,
+        ops_commands,
+        pipeline_commands,
+    )
     from llmrouter.cli.kafka_commands import app as kafka_app
 
     app.add_typer(kafka_app, name="kafka", help="A local single-node Kafka for development.")
+    app.add_typer(config_commands.app, name="config", help="Validate routing configs.")
     app.command()(commands.route)
     app.command()(commands.sim)
     app.command()(commands.schemas)
@@ -37,14 +73,34 @@ def _register() -> None:
     app.command("export-finetune")(ops_commands.export_finetune)
 
 
-def main() -> None:
-    """Console entry point: user mistakes become one line on stderr and a non-zero exit."""
-    _register()
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run one command line and return its exit status; user mistakes become one line on
+    stderr (click runs without its standalone mode so that we format its errors too)."""
+    if not app.registered_commands:
+        _register()
     try:
-        app()
-    except LLMRouterError as exc:
-        print(f"llmrouter: error: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
+        code = app(
+            args=list(argv) if argv is not None else None,
+            prog_name="llmrouter",
+            standalone_mode=False,
+        )
+    except click_errors.NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help(), file=sys.stderr)
+        return USAGE_EXIT
+    except (typer.Abort, KeyboardInterrupt):
         print("llmrouter: interrupted", file=sys.stderr)
-        sys.exit(130)
+        return 130
+    except Exception as exc:
+        found = user_error(exc)
+        if found is None:
+            raise
+        message, status = found
+        print(f"llmrouter: error: {message}", file=sys.stderr)
+        return status
+    return code if isinstance(code, int) else 0
+
+
+def main() -> None:
+    """Console entry point."""
+    sys.stdout.flush()
+    sys.exit(run())

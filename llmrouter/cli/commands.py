@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
+from llmrouter.cli.errors import validation_message
 from llmrouter.core.errors import AllModelsFailed, ConfigError
 from llmrouter.core.logging import configure_logging
+from llmrouter.schemas.enums import Priority, UserTier
 
 ConfigOption = Annotated[
     Path | None,
@@ -21,14 +24,31 @@ ConfigOption = Annotated[
 ]
 
 
+TierOption = Annotated[UserTier | None, typer.Option(help="User tier of the request.")]
+PriorityOption = Annotated[Priority | None, typer.Option(help="realtime (the default) or batch.")]
+ContextOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Template variable KEY=VALUE for the prompt (repeatable)."),
+]
+
+
+def parse_context(items: list[str] | None) -> dict[str, str]:
+    """`--context K=V` options as a mapping; a later K wins."""
+    ctx: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--context takes KEY=VALUE, got {item!r}")
+        ctx[key.strip()] = value
+    return ctx
+
+
 def route(
     task: Annotated[str, typer.Option(help="Task name, e.g. customer-support-qa.")],
     input: Annotated[str, typer.Option("--input", help="The request text.")],
-    tier: Annotated[str | None, typer.Option(help="User tier: free, paid or enterprise.")] = None,
-    priority: Annotated[str | None, typer.Option(help="realtime or batch.")] = None,
-    context: Annotated[
-        list[str] | None, typer.Option(help="Template variable KEY=VALUE (repeatable).")
-    ] = None,
+    tier: TierOption = None,
+    priority: PriorityOption = None,
+    context: ContextOption = None,
     config: ConfigOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each call.")] = False,
 ) -> None:
@@ -38,12 +58,7 @@ def route(
 
     configure_logging("info" if verbose else "warning")
     cfg = load_config(config)
-    ctx: dict[str, str] = {}
-    for item in context or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--context takes KEY=VALUE, got {item!r}")
-        ctx[key] = value
+    ctx = parse_context(context)
     try:
         request = LLMRequest.model_validate(
             {
@@ -56,8 +71,8 @@ def route(
                 "created_at": utc_now(),
             }
         )
-    except ValueError as exc:
-        raise ConfigError(str(exc).splitlines()[-1] if str(exc) else "invalid request") from None
+    except ValidationError as exc:
+        raise ConfigError(f"invalid request: {validation_message(exc)}") from None
 
     async def run() -> int:
         router = Router(cfg)

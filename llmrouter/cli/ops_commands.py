@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,7 +21,6 @@ import typer
 
 from llmrouter.cli.commands import ConfigOption
 from llmrouter.cli.pipeline_commands import BootstrapOption
-from llmrouter.core.errors import ConfigError
 from llmrouter.core.logging import configure_logging
 
 if TYPE_CHECKING:
@@ -34,7 +34,12 @@ if TYPE_CHECKING:
 __all__ = ["replay", "report"]
 
 _TIME_HELP = "ISO 8601 (2024-05-01T12:00:00Z; no zone = UTC) or an age: 30m, 2h, 1d."
-_FORMATS = ("table", "json", "csv")
+
+
+class ReportFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
 
 
 def replay(
@@ -186,7 +191,9 @@ def report(
     task: Annotated[
         list[str] | None, typer.Option(help="Only this task (repeatable; default: every task).")
     ] = None,
-    format: Annotated[str, typer.Option(help="table, json or csv (json/csv: stdout).")] = "table",
+    format: Annotated[
+        ReportFormat, typer.Option(help="table, json or csv (json/csv: stdout).")
+    ] = ReportFormat.TABLE,
     config: ConfigOption = None,
     plot: Annotated[
         Path | None,
@@ -197,27 +204,27 @@ def report(
     """Cost, latency and quality by task and model from llm.costs and llm.results.<task>,
     the spend by model cross-checked between the two, the daily cost at the observed rate,
     and savings against the all-frontier baseline (the task's baseline_model in --config,
-    else the catalog's most expensive model).
+    else the catalog's most expensive model; each task's is named). A --task unknown to
+    --config is refused; other unknown tasks are shown without a baseline.
 
     Reads from --since (else the beginning) up to --until (else the end at start), so it
     always terminates. Replay runs (llm.replay.*) are not live traffic and not included."""
     from llmrouter.kafka.reading import parse_when
     from llmrouter.kafka.settings import KafkaSettings
-    from llmrouter.operations.report import ReportWindow
+    from llmrouter.operations.report import ReportWindow, check_report_tasks
     from llmrouter.router import load_config
 
     configure_logging("warning")
-    if format not in _FORMATS:
-        raise ConfigError(f"--format must be one of {', '.join(_FORMATS)}, not {format!r}")
     window = ReportWindow(
         since=parse_when(since) if since is not None else None,
         until=parse_when(until) if until is not None else None,
         tasks=tuple(task or ()),
     )
     cfg = load_config(config)
+    check_report_tasks(cfg, window.tasks)
     kafka = KafkaSettings.from_env(bootstrap_servers)
     stdout, stderr = _consoles()
-    asyncio.run(_report(kafka, cfg, window, format, plot, stdout, stderr))
+    asyncio.run(_report(kafka, cfg, window, format.value, plot, stdout, stderr))
 
 
 async def _report(
@@ -266,18 +273,19 @@ def export_finetune(
     """The seed's Strategy 4: a frontier model's answers from llm.results.<task>, joined with
     their requests, as a chat fine-tuning data set for a cheaper model."""
     from llmrouter.kafka.settings import KafkaSettings
-    from llmrouter.operations.finetune import MIN_EXAMPLES
+    from llmrouter.operations.finetune import MIN_EXAMPLES, check_export
     from llmrouter.operations.finetune import export_finetune as run_export
     from llmrouter.router import load_config
 
+    configure_logging("warning")
     cfg = load_config(config)
-    if task not in cfg.tasks:
-        raise ConfigError(f"no task {task!r} in the routing config")
+    check_export(cfg, task, model)
     outcome = asyncio.run(
         run_export(KafkaSettings.from_env(bootstrap_servers), cfg, task, model, out)
     )
     typer.echo(
-        f"wrote {outcome.written} examples to {outcome.path} ({outcome.results_seen} results read)"
+        f"wrote {outcome.written} examples to {outcome.path} ({outcome.results_seen} results read)",
+        err=True,
     )
     if outcome.written < MIN_EXAMPLES:
         typer.echo(

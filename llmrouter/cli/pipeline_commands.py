@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from llmrouter.cli.commands import ConfigOption
+from llmrouter.cli.commands import (
+    ConfigOption,
+    ContextOption,
+    PriorityOption,
+    TierOption,
+    parse_context,
+)
 from llmrouter.core import eventloop as event_loop
 from llmrouter.core.errors import ConfigError
 from llmrouter.core.logging import configure_logging
@@ -37,8 +44,13 @@ GraceOption = Annotated[
 LogOption = Annotated[str, typer.Option(help="Log level: debug, info, warning.")]
 
 
+class WorkerKind(StrEnum):
+    CLASSIFIER = "classifier"
+    ROUTER = "router"
+
+
 def worker(
-    kind: Annotated[str, typer.Argument(help="classifier or router")],
+    kind: Annotated[WorkerKind, typer.Argument(help="Which worker.")],
     config: ConfigOption = None,
     bootstrap_servers: BootstrapOption = None,
     instance_id: InstanceOption = None,
@@ -48,9 +60,7 @@ def worker(
 ) -> None:
     """Run one worker process: `classifier` (requests → classified) or `router`
     (classified → results and cost events). SIGTERM drains in-flight work and commits."""
-    if kind not in ("classifier", "router"):
-        raise ConfigError(f"unknown worker {kind!r}: use classifier or router")
-    _run([kind], config, bootstrap_servers, instance_id, max_in_flight, grace_s, log_level)
+    _run([kind.value], config, bootstrap_servers, instance_id, max_in_flight, grace_s, log_level)
 
 
 def run(
@@ -84,6 +94,7 @@ def _run(
 ) -> None:
     from llmrouter.kafka.settings import KafkaSettings
     from llmrouter.router import load_config
+    from llmrouter.router.config_loader import resolve_config_path
     from llmrouter.workers.launch import WorkerSettings, run_workers
 
     configure_logging(log_level)
@@ -95,7 +106,8 @@ def _run(
         grace_s=grace_s,
     )
     # uvloop when installed ($LLMROUTER_UVLOOP=0 turns it off): a cheaper loop for workers.
-    event_loop.run(run_workers(kinds, config, settings))  # type: ignore[arg-type]
+    source = resolve_config_path(config_path)  # SIGHUP reloads it
+    event_loop.run(run_workers(kinds, config, settings, config_path=source))  # type: ignore[arg-type]
 
 
 def produce(
@@ -109,20 +121,27 @@ def produce(
         ),
     ] = None,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for the results and print them.")
+        bool, typer.Option("--wait", help="Wait for the results, print them, then a summary.")
     ] = False,
-    timeout_s: Annotated[float, typer.Option(help="How long --wait waits.")] = 120.0,
-    tier: Annotated[str | None, typer.Option(help="User tier for --input.")] = None,
+    timeout_s: Annotated[float, typer.Option(min=0.0, help="How long --wait waits.")] = 120.0,
+    tier: TierOption = None,
+    priority: PriorityOption = None,
+    context: ContextOption = None,
     bootstrap_servers: BootstrapOption = None,
 ) -> None:
-    """Publish requests (one text, or a JSON Lines file) and optionally wait for their results."""
-    from llmrouter.cli.produce import produce_requests
+    """Publish requests (one text, or a JSON Lines file) and optionally wait for their results.
+
+    Request ids (or, with --wait, results as JSON lines) go to stdout; progress and the
+    summary (ok/failed, models, cost) to stderr. --tier, --priority and --context apply
+    to every request; a file line's own fields win."""
+    from llmrouter.cli.produce import ProduceJob, produce_requests
 
     if (input is None) == (file is None):
         raise ConfigError("give exactly one of --input or --file")
     configure_logging("warning")
+    job = ProduceJob(task, input, file, tier, priority, parse_context(context))
     code = asyncio.run(
-        produce_requests(task, input, file, wait, timeout_s, tier, bootstrap_servers)
+        produce_requests(job, wait=wait, timeout_s=timeout_s, bootstrap=bootstrap_servers)
     )
     sys.stdout.flush()
     raise typer.Exit(code)

@@ -1,4 +1,7 @@
-"""structlog set-up: JSON lines on stderr for services, quiet for one-shot commands."""
+"""structlog set-up: JSON lines on stderr for services, quiet for one-shot commands.
+
+The standard library's loggers (aiokafka, asyncio, aiohttp, ...) go through the same
+renderer, so stderr never mixes JSON lines with `ERROR:asyncio:...` text."""
 
 from __future__ import annotations
 
@@ -22,6 +25,10 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+class _StdlibHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the one handler we install on the root logger, so reconfiguring replaces it."""
+
+
 def configure_logging(level: str = "info", *, json: bool = True) -> None:
     """Every log line is JSON with a timestamp and level; prompt text is never logged at
     info, and provider errors arrive already redacted (router.secrets)."""
@@ -31,11 +38,12 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            timestamper,
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -43,7 +51,27 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)
+    handler = _StdlibHandler(cast(TextIO, _CurrentStderr()))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                timestamper,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _StdlibHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    # Libraries are heard from at warning and above even when our own level is debug.
+    root.setLevel(max(numeric, logging.WARNING))
     # Kafka >= 3.6 verifies that a partition joined the transaction before accepting its
     # records and answers older protocol versions with a retriable NOT_ENOUGH_REPLICAS
     # while it checks (KIP-890). aiokafka retries, but warns on every one of them.

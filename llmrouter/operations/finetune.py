@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from llmrouter.core.errors import InvalidMessage
+from llmrouter.core.errors import ConfigError, InvalidMessage
 from llmrouter.kafka.reading import read_records, reader, whole_topic
 from llmrouter.kafka.settings import KafkaSettings
 from llmrouter.router.config import RouterConfig
@@ -25,7 +25,13 @@ from llmrouter.schemas import (
     results_topic,
 )
 
-__all__ = ["MIN_EXAMPLES", "ExportOutcome", "export_finetune", "finetune_example"]
+__all__ = [
+    "MIN_EXAMPLES",
+    "ExportOutcome",
+    "check_export",
+    "export_finetune",
+    "finetune_example",
+]
 
 #: below this many examples the seed's advice is to collect more before fine-tuning
 MIN_EXAMPLES = 1000
@@ -50,10 +56,22 @@ def finetune_example(
     return {"messages": messages}
 
 
+def check_export(config: RouterConfig, task: str, model: str) -> None:
+    """Refuse a task or teacher model the config does not know: results name models by
+    their catalog name, so an unknown one would silently match nothing."""
+    if task not in config.tasks:
+        known = ", ".join(sorted(config.tasks))
+        raise ConfigError(f"no task {task!r} in the routing config (tasks: {known})")
+    if model not in config.models:
+        known = ", ".join(sorted(config.models))
+        raise ConfigError(f"no model {model!r} in the routing config's catalog (models: {known})")
+
+
 async def export_finetune(
     kafka: KafkaSettings, config: RouterConfig, task: str, model: str, out: Path
 ) -> ExportOutcome:
     """Write every fresh (not cached) ok answer by `model` on `task` to `out`."""
+    check_export(config, task, model)
     answers: dict[str, LLMResult] = {}
     seen = 0
     async with reader(kafka) as consumer:

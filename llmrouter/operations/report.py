@@ -53,13 +53,16 @@ from llmrouter.schemas import (
 )
 
 __all__ = [
+    "BASELINE_SOURCES",
     "Collected",
     "ModelSpend",
     "Report",
     "ReportWindow",
     "TaskSavings",
     "build_report",
+    "check_report_tasks",
     "collect",
+    "task_baseline",
 ]
 
 _DAY_S = 86_400.0
@@ -114,7 +117,8 @@ class TaskSavings:
 
     task: str
     requests: int
-    baseline_model: str
+    #: None when the task is not in the config: no baseline is guessed
+    baseline_model: str | None
     cost_usd: Decimal
     baseline_usd: Decimal
     models: list[tuple[str, int]]
@@ -122,6 +126,8 @@ class TaskSavings:
     quality: Quality | None
     #: requests per day at the observed rate; None when the window is too short
     per_day: float | None
+    #: where baseline_model came from (BASELINE_SOURCES)
+    baseline_source: str = "baseline_model"
 
     def daily(self, usd: Decimal) -> Decimal | None:
         if self.per_day is None or not self.requests:
@@ -134,11 +140,11 @@ class TaskSavings:
 
     @property
     def baseline_per_day(self) -> Decimal | None:
-        return self.daily(self.baseline_usd)
+        return self.daily(self.baseline_usd) if self.baseline_model else None
 
     @property
     def savings_per_day(self) -> Decimal | None:
-        return self.daily(self.baseline_usd - self.cost_usd)
+        return self.daily(self.baseline_usd - self.cost_usd) if self.baseline_model else None
 
 
 @dataclass(frozen=True)
@@ -289,11 +295,13 @@ def _savings(
     for task, rows in sorted(by_task.items()):
         requests = sum(r.requests for r in rows)
         task_results = [r for r in results if r.task == task]
+        model, source = task_baseline(config, task)
         savings.append(
             TaskSavings(
                 task=task,
                 requests=requests,
-                baseline_model=baseline_model(config, task),
+                baseline_model=model,
+                baseline_source=source,
                 cost_usd=sum((r.cost_usd for r in rows), Decimal(0)),
                 baseline_usd=sum((r.baseline_usd for r in rows), Decimal(0)),
                 models=Counter(r.model or "(failed)" for r in task_results).most_common(),
@@ -302,6 +310,35 @@ def _savings(
             )
         )
     return savings
+
+
+#: how a task's baseline was chosen, as reported beside it
+BASELINE_SOURCES = {
+    "baseline_model": "the task's baseline_model",
+    "dearest": "no baseline_model: the catalog's most expensive model",
+    "unknown task": "task not in the routing config: no baseline",
+}
+
+
+def task_baseline(config: RouterConfig, task: str) -> tuple[str | None, str]:
+    """The task's baseline model and where it came from; None for a task the config does
+    not know (pricing its traffic at some other config's model would be a guess)."""
+    spec = config.tasks.get(task)
+    if spec is None:
+        return None, "unknown task"
+    if spec.baseline_model:
+        return spec.baseline_model, "baseline_model"
+    return baseline_model(config, task), "dearest"
+
+
+def check_report_tasks(config: RouterConfig, tasks: Sequence[str]) -> None:
+    """`--task` names must be tasks of the config, whose baselines are known."""
+    unknown = [t for t in tasks if t not in config.tasks]
+    if unknown:
+        raise ConfigError(
+            f"task {unknown[0]!r} is not in the routing config, so its baseline is unknown: "
+            "pass the --config that serves it"
+        )
 
 
 def _spend(results: Iterable[LLMResult], costs: Iterable[CostEvent]) -> list[ModelSpend]:
@@ -330,6 +367,12 @@ def _warnings(report: Report, collected: Collected, results: list[LLMResult]) ->
         warnings.append(_edge_explanation(collected, results))
     if collected.unreadable:
         warnings.append(f"{collected.unreadable} message(s) were not valid results or cost events")
+    unknown = sorted({t.task for t in report.tasks if t.baseline_model is None})
+    if unknown:
+        warnings.append(
+            f"task(s) {', '.join(unknown)} are not in the routing config: no baseline or "
+            "savings for them (pass the --config that serves them)"
+        )
     if results and report.span_s is None:
         warnings.append("the observed window is under a second: no daily projection")
     return warnings

@@ -18,9 +18,10 @@ from rich.table import Table
 
 from llmrouter.core.errors import LLMRouterError
 from llmrouter.operations.quality import Quality
-from llmrouter.operations.report import Report, TaskSavings
+from llmrouter.operations.report import BASELINE_SOURCES, Report, TaskSavings
 from llmrouter.operations.summary import Row
 from llmrouter.schemas import dumps, quantize_usd
+from llmrouter.schemas.money import format_usd
 
 __all__ = ["CSV_COLUMNS", "plot_report", "render_tables", "to_csv", "to_json"]
 
@@ -71,7 +72,7 @@ def _rows_table(report: Report) -> Table:
     )
     for name in ("task", "model"):
         table.add_column(name, no_wrap=True)
-    for name in ("reqs", "cost $", "$/req", "p50 ms", "p95 ms", "cache", "esc", "fb", "fail"):
+    for name in ("reqs", "cost", "per req", "p50 ms", "p95 ms", "cache", "esc", "fb", "fail"):
         table.add_column(name, justify="right")
     table.add_column("quality", justify="right")
     for row in report.rows:
@@ -79,8 +80,8 @@ def _rows_table(report: Report) -> Table:
             row.task,
             row.model,
             str(row.requests),
-            _usd(row.cost_usd),
-            _usd(row.cost_per_request_usd),
+            format_usd(row.cost_usd),
+            format_usd(row.cost_per_request_usd),
             f"{row.percentile_ms(50):.0f}",
             f"{row.percentile_ms(95):.0f}",
             f"{row.cache_hit_rate:.0%}",
@@ -103,15 +104,15 @@ def _spend_table(report: Report) -> Table:
         caption_justify="left",
     )
     table.add_column("model", no_wrap=True)
-    for name in ("cost events", "llm.costs $", "results $", "difference $"):
+    for name in ("cost events", "llm.costs", "results", "difference"):
         table.add_column(name, justify="right")
     for spend in report.spend:
         table.add_row(
             spend.model,
             str(spend.events),
-            _usd(spend.cost_events_usd),
-            _usd(spend.results_usd),
-            _usd(spend.difference_usd) if spend.difference_usd else "0",
+            format_usd(spend.cost_events_usd),
+            format_usd(spend.results_usd),
+            format_usd(spend.difference_usd) if spend.difference_usd else "0",
         )
     table.caption = (
         "each provider call counts for the model called; the table above counts a whole "
@@ -130,21 +131,34 @@ def _savings_table(report: Report) -> Table:
     totals = _daily_totals(report.tasks)
     table.add_column("Task", footer="total", no_wrap=True)
     table.add_column("Volume", justify="right", footer=_volume(totals["volume"]))
-    table.add_column("Current (baseline model)", justify="right", footer=_usd0(totals["base"]))
-    table.add_column("New", footer=_usd0(totals["cost"]))
+    table.add_column(
+        "Current (baseline model)", justify="right", footer=format_usd(totals["base"], places=2)
+    )
+    table.add_column("New", footer=format_usd(totals["cost"], places=2))
     table.add_column("Quality impact¹")
-    table.add_column("Daily savings", justify="right", footer=_usd0(totals["saved"]))
+    table.add_column("Daily savings", justify="right", footer=format_usd(totals["saved"], places=2))
     for task in report.tasks:
         table.add_row(
             task.task,
             _volume(task.per_day),
-            f"{_usd0(task.baseline_per_day)} ({task.baseline_model})",
-            f"{_usd0(task.cost_per_day)} ({_models(task)})",
+            _baseline_cell(task),
+            f"{format_usd(task.cost_per_day, places=2)} ({_models(task)})",
             _impact(task.quality),
             _saved(task),
         )
-    table.caption = f"{_span(report)}\n{_FOOTNOTE}"
+    baselines = "; ".join(
+        f"{t.task}: {t.baseline_model or 'none'} ({BASELINE_SOURCES[t.baseline_source]})"
+        for t in report.tasks
+    )
+    table.caption = f"{_span(report)}\nBaselines: {baselines}\n{_FOOTNOTE}"
     return table
+
+
+def _baseline_cell(task: TaskSavings) -> str:
+    if task.baseline_model is None:
+        return "n/a (task not in --config)"
+    source = " (dearest)" if task.baseline_source == "dearest" else ""
+    return f"{format_usd(task.baseline_per_day, places=2)} ({task.baseline_model}{source})"
 
 
 def _impact(quality: Quality | None) -> str:
@@ -173,7 +187,7 @@ def _saved(task: TaskSavings) -> str:
         if task.baseline_usd
         else ""
     )
-    return _usd0(saved) + share
+    return format_usd(saved, places=2) + share
 
 
 def _models(task: TaskSavings) -> str:
@@ -214,15 +228,6 @@ def _duration(seconds: float) -> str:
 
 def _quality(quality: Quality | None) -> str:
     return quality.describe() if quality is not None else "n/a"
-
-
-def _usd(value: Decimal | None) -> str:
-    return f"{value:.6f}" if value is not None else "n/a"
-
-
-def _usd0(value: Decimal | None) -> str:
-    """Daily amounts: cents are enough, as in the seed's table."""
-    return f"${value:,.2f}" if value is not None else "n/a"
 
 
 def _volume(value: float | None) -> str:
@@ -309,6 +314,7 @@ def _task_fields(task: TaskSavings) -> dict[str, Any]:
         "requests": task.requests,
         "requests_per_day": task.per_day,
         "baseline_model": task.baseline_model,
+        "baseline_source": BASELINE_SOURCES[task.baseline_source],
         "baseline_usd_per_day": _money(task.baseline_per_day),
         "cost_usd_per_day": _money(task.cost_per_day),
         "savings_usd_per_day": _money(task.savings_per_day),

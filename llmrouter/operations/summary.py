@@ -17,6 +17,7 @@ from rich.table import Table
 from llmrouter.core.stats import percentile
 from llmrouter.router.config import RouterConfig
 from llmrouter.schemas import AttemptOutcome, LLMResult, ResultStatus, token_cost_usd
+from llmrouter.schemas.money import format_usd
 
 __all__ = ["Row", "Summary", "baseline_model", "render_summary", "summarise"]
 
@@ -107,7 +108,7 @@ def summarise(results: Iterable[LLMResult], config: RouterConfig) -> Summary:
         row.latencies_ms.append(result.latency_ms)
         total += result.cost_usd
         used = next((a for a in reversed(result.attempts) if a.outcome in _ANSWERED), None)
-        if used is not None:
+        if used is not None and result.task in config.tasks:  # no guessed baseline
             base_model = baseline_model(config, result.task)
             baselines.add(base_model)
             spec = config.models[base_model]
@@ -131,8 +132,8 @@ def render_summary(summary: Summary, title: str = "Routing by task and model") -
     table.add_column("model", no_wrap=True)
     table.add_column("reqs", justify="right", footer=str(summary.total_requests))
     table.add_column("share", justify="right")
-    table.add_column("cost $", justify="right", footer=_usd(summary.total_cost_usd))
-    table.add_column("baseline $", justify="right", footer=_usd(summary.baseline_cost_usd))
+    table.add_column("cost", justify="right", footer=format_usd(summary.total_cost_usd))
+    table.add_column("baseline", justify="right", footer=format_usd(summary.baseline_cost_usd))
     table.add_column("p50 ms", justify="right")
     table.add_column("p95 ms", justify="right")
     table.add_column("esc", justify="right")
@@ -148,8 +149,8 @@ def render_summary(summary: Summary, title: str = "Routing by task and model") -
             row.model,
             str(row.requests),
             f"{row.requests / n:.0%}",
-            _usd(row.cost_usd),
-            _usd(row.baseline_usd),
+            format_usd(row.cost_usd),
+            format_usd(row.baseline_usd),
             f"{row.percentile_ms(50):.0f}",
             f"{row.percentile_ms(95):.0f}",
             str(row.escalations),
@@ -157,7 +158,3 @@ def render_summary(summary: Summary, title: str = "Routing by task and model") -
             str(row.failed),
         )
     return table
-
-
-def _usd(value: Decimal) -> str:
-    return f"{value:.6f}"
