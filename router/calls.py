@@ -24,6 +24,7 @@ from llmrouter.router.prompts import RenderedPrompt
 from llmrouter.router.providers.base import ChatRequest, Completion
 from llmrouter.router.providers.usage import estimate_tokens
 from llmrouter.router.ratelimit import ModelLimiter
+from llmrouter.router.telemetry import provider_call_span, record_attempt
 from llmrouter.schemas import Attempt, AttemptOutcome, LLMRequest, token_cost_usd
 
 if TYPE_CHECKING:
@@ -139,22 +140,25 @@ class ModelCaller:
             timeout_s=timeout_s or spec.timeout_s or self.config.defaults.timeout_s,
             json_mode=prompt.json_mode,
         )
-        started = time.monotonic()
-        try:
-            async with self.limiters[model].slot(prompt_tokens + max_output_tokens):
-                started = time.monotonic()
-                completion = await client.complete(chat)
-        except ProviderError as exc:
-            breaker.record_failure(exc)
-            exc.model = model
-            ledger.attempts.append(_failed_attempt(model, spec, exc, started, purpose))
-            _log_attempt(ledger, level="info")
-            raise
-        except BaseException as exc:  # cancelled: free a half-open probe slot
-            breaker.record_failure(exc)
-            raise
-        breaker.record_success()
-        ledger.attempts.append(_ok_attempt(model, spec, completion, started, purpose))
+        with provider_call_span(model, spec.provider.value, chat, purpose) as span:
+            started = time.monotonic()
+            try:
+                async with self.limiters[model].slot(prompt_tokens + max_output_tokens):
+                    started = time.monotonic()
+                    completion = await client.complete(chat)
+            except ProviderError as exc:
+                breaker.record_failure(exc)
+                exc.model = model
+                ledger.attempts.append(_failed_attempt(model, spec, exc, started, purpose))
+                record_attempt(span, ledger.attempts[-1])
+                _log_attempt(ledger, level="info")
+                raise
+            except BaseException as exc:  # cancelled: free a half-open probe slot
+                breaker.record_failure(exc)
+                raise
+            breaker.record_success()
+            ledger.attempts.append(_ok_attempt(model, spec, completion, started, purpose))
+            record_attempt(span, ledger.attempts[-1])
         _log_attempt(ledger, level="debug")
         return completion
 
