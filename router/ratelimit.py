@@ -1,37 +1,53 @@
 """Per-model admission: a concurrency cap plus requests- and tokens-per-minute buckets.
 
-Limits are per process (ANCHORS complaint 7): N replicas each admitting `rpm` together
-send N x rpm. Either write the per-replica share into the config, or pass
-`replicas=N` so each process takes 1/N of every limit. A shared (Redis) limiter would
-be exact but adds a network hop to every call; the provider's own 429s plus our
-Retry-After handling cover the remainder.
+`Limiter` is what a call needs: `async with limiter.slot(estimated_tokens) as lease:` waits
+for a slot, and `lease.report(tokens)` corrects the token estimate with the usage the
+provider reported. `ModelLimiter` holds the limits in this process; with `replicas=N` (or
+`set_replicas`, as the consumer group's membership changes) it takes 1/N of every limit,
+so N replicas together stay within the configured limit without talking to each other.
+`router/state/limits.py` holds them in the shared store instead, exactly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
 
 from llmrouter.router.config import ModelSpec
 
-__all__ = ["ModelLimiter"]
+__all__ = ["Limiter", "ModelLimiter", "SlotLease"]
 
 # Float refill arithmetic can leave a bucket a hair short after sleeping exactly the
 # computed deficit; without this slack the re-check would schedule a needless extra sleep.
 _EPSILON = 1e-9
 
 
+class SlotLease(Protocol):
+    def report(self, tokens: int) -> None:
+        """The tokens the call really used (prompt + output), replacing the estimate."""
+
+
+class Limiter(Protocol):
+    def slot(self, estimated_tokens: int) -> AbstractAsyncContextManager[SlotLease]: ...
+
+
 class _TokenBucket:
     """Starts full; refills continuously at capacity per 60 s."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float]) -> None:
-        self.capacity = float(per_minute)
-        self._rate_per_s = per_minute / 60.0
-        self._tokens = self.capacity
         self._clock = clock
         self._updated = clock()
+        self.resize(per_minute)
+        self._tokens = self.capacity
+
+    def resize(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self._rate_per_s = per_minute / 60.0
+        self._tokens = min(getattr(self, "_tokens", self.capacity), self.capacity)
 
     def _refill(self) -> None:
         now = self._clock()
@@ -39,7 +55,7 @@ class _TokenBucket:
         self._tokens = min(self.capacity, self._tokens + elapsed * self._rate_per_s)
         self._updated = now
 
-    def _cost(self, amount: float) -> float:
+    def cost(self, amount: float) -> float:
         # A request larger than the whole minute's budget could never be admitted; let it
         # through once the bucket is full rather than blocking the model forever.
         return min(amount, self.capacity)
@@ -47,15 +63,71 @@ class _TokenBucket:
     def wait_s(self, amount: float) -> float:
         """Seconds until `amount` is available (0 when it is now)."""
         self._refill()
-        deficit = self._cost(amount) - self._tokens
+        deficit = self.cost(amount) - self._tokens
         return 0.0 if deficit <= _EPSILON else deficit / self._rate_per_s
 
     def take(self, amount: float) -> None:
-        self._tokens -= self._cost(amount)
+        self._tokens -= self.cost(amount)
+
+    def adjust(self, delta: float) -> None:
+        """Take `delta` more (or give back, when negative) after the fact."""
+        self._refill()
+        self._tokens = min(self.capacity, self._tokens - delta)
+
+
+class _Gate:
+    """A FIFO counting semaphore whose size can change while callers wait."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.in_use = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        if self.in_use < self.size and not self._waiters:
+            self.in_use += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # granted and cancelled at once: hand it on
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        self.in_use -= 1
+        self._wake()
+
+    def resize(self, size: int) -> None:
+        self.size = size
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_use < self.size:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.in_use += 1
+                waiter.set_result(None)
+
+
+class _Lease:
+    def __init__(self, limiter: ModelLimiter, estimated_tokens: int) -> None:
+        self._limiter = limiter
+        self._estimated = estimated_tokens
+
+    def report(self, tokens: int) -> None:
+        bucket = self._limiter._tpm
+        if bucket is not None:
+            bucket.adjust(bucket.cost(tokens) - bucket.cost(self._estimated))
+            self._estimated = tokens
 
 
 class ModelLimiter:
-    """Admission control for one model; use `async with limiter.slot(estimated_tokens):`.
+    """Admission control for one model in this process.
 
     A caller first takes a concurrency slot, then queues (FIFO, behind one lock) for the
     rpm/tpm buckets. The head of the queue sleeps exactly the larger bucket deficit and
@@ -72,7 +144,9 @@ class ModelLimiter:
     ) -> None:
         if replicas < 1:
             raise ValueError(f"replicas must be >= 1, got {replicas}")
-        self._semaphore = asyncio.Semaphore(_share(spec.max_concurrency, replicas))
+        self._spec = spec
+        self.replicas = replicas
+        self._gate = _Gate(_share(spec.max_concurrency, replicas))
         self._buckets_lock = asyncio.Lock()  # waiters are woken in arrival order
         self._rpm = _TokenBucket(_share(spec.rpm, replicas), clock) if spec.rpm else None
         self._tpm = _TokenBucket(_share(spec.tpm, replicas), clock) if spec.tpm else None
@@ -80,21 +154,34 @@ class ModelLimiter:
         self.in_flight = 0
         self.waiting = 0
 
+    def set_replicas(self, replicas: int) -> None:
+        """Take this process's share of the limits anew (the group grew or shrank)."""
+        replicas = max(1, replicas)
+        self.replicas = replicas
+        self._gate.resize(_share(self._spec.max_concurrency, replicas))
+        if self._rpm and self._spec.rpm:
+            self._rpm.resize(_share(self._spec.rpm, replicas))
+        if self._tpm and self._spec.tpm:
+            self._tpm.resize(_share(self._spec.tpm, replicas))
+
     @asynccontextmanager
-    async def slot(self, estimated_tokens: int) -> AsyncIterator[None]:
+    async def slot(self, estimated_tokens: int) -> AsyncIterator[SlotLease]:
         """Wait until concurrency and both buckets allow one call of ~`estimated_tokens`."""
         self.waiting += 1
         admitted = False
         try:
-            async with self._semaphore:
+            await self._gate.acquire()
+            try:
                 await self._wait_for_buckets(estimated_tokens)
                 admitted = True
                 self.waiting -= 1
                 self.in_flight += 1
                 try:
-                    yield
+                    yield _Lease(self, estimated_tokens)
                 finally:
                     self.in_flight -= 1
+            finally:
+                self._gate.release()
         finally:
             if not admitted:  # cancelled while queued
                 self.waiting -= 1
