@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from rich.table import Table
 
-from llmrouter.evaluation.report import ModelSummary, Report, format_usd
+from llmrouter.evaluation.report import ModelSummary, Report, format_cost
 
 __all__ = ["Comparison", "MetricDelta", "compare_models", "render_comparison"]
 
@@ -134,7 +134,7 @@ def _show(value: float | None, unit: str) -> str:
         return f"{value:.1f}/10"
     if unit == "ms":
         return f"{value:.0f}ms"
-    return format_usd(Decimal(repr(value)))
+    return format_cost(Decimal(repr(value)))
 
 
 def _delta(d: MetricDelta) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmrouter.core.errors import LLMRouterError
-from llmrouter.evaluation.report import ModelSummary, Report, format_usd
+from llmrouter.evaluation.report import ModelSummary, Report, format_cost
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -164,4 +164,4 @@ def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float,
 
 def _usd_tick(value: float) -> str:
     # Tick values arrive as numpy floats, whose repr is not a number.
-    return format_usd(Decimal(str(float(value)))) if value > 0 else ""
+    return format_cost(Decimal(str(float(value)))) if value > 0 else ""

@@ -19,7 +19,6 @@ also holds the run's settings, highlights and recommendations).
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -35,19 +34,23 @@ from llmrouter.evaluation.dataset import Kind
 from llmrouter.evaluation.runner import CandidateRun, EvalRun, ExampleResult
 from llmrouter.router.config import RouterConfig
 from llmrouter.schemas import quantize_usd
+from llmrouter.schemas.money import format_usd
 
 __all__ = [
     "Highlights",
     "ModelSummary",
     "Report",
     "build_report",
-    "format_usd",
+    "format_cost",
     "pareto_front",
     "primary_metric",
     "render_table",
     "summarise",
     "write_outputs",
 ]
+
+#: Significant digits of the costs in tables and plots.
+COST_DIGITS = 3
 
 
 @dataclass(frozen=True)
@@ -262,8 +265,8 @@ def render_table(report: Report) -> Table:
             f"{m.tone:.1f}/10" if m.tone is not None else "n/a",
             _pct(m.safety),
             _seconds(m.p95_ms),
-            format_usd(m.cost_per_query),
-            format_usd(m.cost_quality_ratio),
+            format_cost(m.cost_per_query),
+            format_cost(m.cost_quality_ratio),
         ]
         table.add_row(*cells, *([str(m.failed)] if failures else []))
     table.caption = _caption(report, run)
@@ -298,7 +301,7 @@ def _judge_note(report: Report, judge: str) -> str:
     cost = sum((m.judge_cost_usd for m in report.models), Decimal(0))
     return (
         f"Judge {judge} scored tone for {scored} of {answered} answers "
-        f"({format_usd(cost)}, not in Cost/Query)."
+        f"({format_cost(cost)}, not in Cost/Query)."
     )
 
 
@@ -327,15 +330,9 @@ def _seconds(ms: float | None) -> str:
     return f"{ms / 1000:.1f}s" if ms >= 100 else f"{ms:.0f}ms"
 
 
-def format_usd(value: Decimal | None) -> str:
-    """Three significant digits, no trailing zeros: $0.012, $0.00025, $0.0135."""
-    if value is None:
-        return "n/a"
-    if value == 0:
-        return "$0"
-    places = max(0, 2 - math.floor(math.log10(float(value))))
-    text = f"{value:.{places}f}"
-    return "$" + (text.rstrip("0").rstrip(".") if "." in text else text)
+def format_cost(value: Decimal | None) -> str:
+    """Costs per query span orders of magnitude: three significant digits ($0.0135, $0.00025)."""
+    return format_usd(value, significant=COST_DIGITS)
 
 
 # -- files -------------------------------------------------------------------------------

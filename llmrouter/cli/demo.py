@@ -20,6 +20,7 @@ from llmrouter.producers.client import RequestProducer
 from llmrouter.producers.workload import sample_workload
 from llmrouter.router import RouterConfig, load_config
 from llmrouter.schemas import LLMResult
+from llmrouter.schemas.money import format_usd
 from llmrouter.workers.launch import WorkerSettings, run_workers
 
 __all__ = ["run_demo"]
@@ -53,10 +54,11 @@ async def run_demo(
     console.print()
     console.print(render_summary(summary, title=f"{len(results)} requests in {elapsed_s:.1f} s"))
     console.print(
-        f"total cost ${summary.total_cost_usd:.6f} against ${summary.baseline_cost_usd:.6f} "
+        f"total cost {format_usd(summary.total_cost_usd)} against "
+        f"{format_usd(summary.baseline_cost_usd)} "
         f"if every request had gone to {summary.baseline_label}: "
         f"[bold green]{summary.savings_share:.1%} saved[/]"
-        f" (${summary.savings_usd:.6f} on this run)"
+        f" ({format_usd(summary.savings_usd)} on this run)"
     )
     console.print(
         "[dim]Answers come from the provider simulator (`llmrouter sim`), not real models; "

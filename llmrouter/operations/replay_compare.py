@@ -30,6 +30,7 @@ from llmrouter.kafka.reading import (
 from llmrouter.kafka.settings import KafkaSettings
 from llmrouter.operations.quality import Quality, TruthBook, label_agreement, output_agreement
 from llmrouter.schemas import LLMResult, ResultStatus, decode, results_topic
+from llmrouter.schemas.money import format_usd
 
 __all__ = ["Comparison", "Side", "compare", "live_results", "render_comparison"]
 
@@ -160,15 +161,15 @@ def render_comparison(comparison: Comparison) -> Table:
         ("requests", _n(base, "results"), str(cand.results), ""),
         ("failed", _n(base, "failed"), str(cand.failed), ""),
         (
-            "total cost $",
-            _usd(base.total_cost_usd if base else None),
-            _usd(cand.total_cost_usd),
+            "total cost",
+            format_usd(base.total_cost_usd if base else None),
+            format_usd(cand.total_cost_usd),
             "",
         ),
         (
-            "cost per request $",
-            _usd(base_per_request),
-            _usd(cand.cost_per_request_usd),
+            "cost per request",
+            format_usd(base_per_request),
+            format_usd(cand.cost_per_request_usd),
             _change(base_per_request, cand.cost_per_request_usd),
         ),
         ("latency P50 ms", _ms(base.p50_ms if base else None), _ms(cand.p50_ms), ""),
@@ -210,10 +211,6 @@ def _caption(comparison: Comparison) -> str:
 
 def _n(side: Side | None, name: str) -> str:
     return str(getattr(side, name)) if side is not None else "n/a"
-
-
-def _usd(value: Decimal | None) -> str:
-    return f"{value:.6f}" if value is not None else "n/a"
 
 
 def _ms(value: float | None) -> str:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from llmrouter.evaluation import metrics
-from llmrouter.evaluation.report import format_usd
+from llmrouter.evaluation.report import format_cost
 
 
 @pytest.mark.parametrize(
@@ -103,8 +103,8 @@ def test_cost_quality_ratio_reproduces_the_seed_table() -> None:
     # GPT-4 Turbo: $0.012 per query at 89% accuracy -> $0.0135; Haiku: $0.00025 / 76%.
     gpt4 = metrics.cost_quality_ratio(Decimal("0.012"), 0.89)
     haiku = metrics.cost_quality_ratio(Decimal("0.00025"), 0.76)
-    assert format_usd(gpt4) == "$0.0135"
-    assert format_usd(haiku) == "$0.000329"
+    assert format_cost(gpt4) == "$0.0135"
+    assert format_cost(haiku) == "$0.000329"
 
 
 def test_cost_quality_ratio_is_undefined_without_quality() -> None:
@@ -125,5 +125,5 @@ def test_cost_quality_ratio_is_undefined_without_quality() -> None:
         (None, "n/a"),
     ],
 )
-def test_format_usd(value: Decimal | None, shown: str) -> None:
-    assert format_usd(value) == shown
+def test_format_cost(value: Decimal | None, shown: str) -> None:
+    assert format_cost(value) == shown
