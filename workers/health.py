@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from llmrouter.core.errors import ConfigError
 from llmrouter.schemas import dumps
 from llmrouter.workers.metrics import METRICS, Metrics
 from llmrouter.workers.runtime import TransactionalWorker
@@ -96,7 +97,15 @@ class HealthServer:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            reason = exc.strerror or str(exc)
+            raise ConfigError(
+                f"cannot serve health and metrics on {self._host}:{self._port}: {reason}",
+                key="LLMROUTER_METRICS_PORT",
+            ) from None
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}"
         log.info("health and metrics", url=self.url)

@@ -15,8 +15,8 @@ from typing import Literal
 import structlog
 from aiokafka.errors import KafkaError
 
-from llmrouter.core.tracing import configure_tracing
 from llmrouter.core.errors import KafkaUnavailable, LLMRouterError
+from llmrouter.core.tracing import configure_tracing
 from llmrouter.kafka.admin import ensure_topics
 from llmrouter.kafka.settings import KafkaSettings
 from llmrouter.router import Router, RouterConfig
@@ -218,11 +218,10 @@ async def run_workers(
                 started.append(worker)
             if ready is not None:
                 ready.set()
+            started.clear()  # from here on each worker's run() closes it
             await asyncio.gather(*(worker.run(stop) for worker in workers))
     except BaseException:
-        for worker in workers:
-            if worker not in started:
-                continue
+        for worker in started:  # started, but never ran: close their clients
             with contextlib.suppress(Exception):
                 await worker.abandon()
         raise

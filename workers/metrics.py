@@ -78,11 +78,20 @@ class Metrics:
             ["stage", "error_type"],
             registry=r,
         )
+        self.expired = Counter(
+            "llmrouter_expired",
+            "Requests past their deadline or max_age_s, answered `expired` with no provider call",
+            ["task", "stage"],
+            registry=r,
+        )
         self.in_flight = Gauge(
             "llmrouter_in_flight", "Records being processed", ["worker"], registry=r
         )
         self.uncommitted = Gauge(
-            "llmrouter_uncommitted", "Records fetched and not yet committed", ["worker"], registry=r
+            "llmrouter_uncommitted",
+            "Records in flight or finished and not yet published",
+            ["worker"],
+            registry=r,
         )
         self.consumer_lag = Gauge(
             "llmrouter_consumer_lag",
@@ -91,7 +100,23 @@ class Metrics:
             registry=r,
         )
         self.transactions = Counter(
-            "llmrouter_transactions", "Kafka transactions", ["worker", "result"], registry=r
+            "llmrouter_transactions",
+            "Kafka transactions by result: committed, failed, timed_out (aborted by the"
+            " coordinator), fenced_retry (fenced with no other holder of the id)",
+            ["worker", "result"],
+            registry=r,
+        )
+        self.skipped_done = Counter(
+            "llmrouter_skipped_done",
+            "Records skipped on assignment: a previous owner had published them",
+            ["worker"],
+            registry=r,
+        )
+        self.results_held = Counter(
+            "llmrouter_results_held",
+            "Finished records held back because the done-offsets record was full",
+            ["worker"],
+            registry=r,
         )
         self.ready = Gauge(
             "llmrouter_ready", "1 when the worker reports ready", ["worker"], registry=r

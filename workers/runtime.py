@@ -1,21 +1,25 @@
 """The Kafka runtime shared by every worker: consume concurrently, publish exactly once.
 
+    assignment ──► stable committed offset + done-offsets record (OffsetFetch v7,
+                   require_stable) ──► seek; records a previous owner published are skipped
     fetch ──► handler tasks (up to max_in_flight, across and within partitions)
                  │ outputs, or an exception the error policy turns into outputs
                  ▼
-    PartitionLedger per partition ──► flush: one transaction per batch holding the
-                                      outputs of each partition's finished prefix and the
-                                      consumer offsets after it (send_offsets_to_transaction)
+    PartitionProgress per partition ──► flush: one transaction per batch holding every
+                 finished record's outputs, and per partition the offset of its first
+                 record still in flight with, as metadata, which records above it are done
 
 At-least-once consumption, exactly-once publication: a crash before a commit aborts the
-transaction (nothing of it is visible to read_committed readers) and the records are
-processed again; a committed transaction moved the offsets past its records atomically.
+transaction (nothing of it is visible to read_committed readers) and its records are
+processed again by the next owner; a committed transaction published its records'
+outputs and recorded them as done atomically, so the next owner skips exactly those.
+See workers/progress.py and workers/done_offsets.py for the book-keeping and its format.
 
 Why not FastStream's subscriber runtime here: its ack policies commit one message at a
 time and it has no transactional producer, so neither atomic output+offset commits nor
-prefix commits over concurrent in-partition work can be expressed with it. The apps are
-still declared with FastStream (workers/apps.py) for their AsyncAPI description and for
-in-memory tests; this module is what runs them against a real cluster.
+commits over concurrent in-partition work can be expressed with it. The apps are still
+declared with FastStream (workers/declaration.py) for their AsyncAPI description; this
+module is what runs them against a real cluster.
 """
 
 from __future__ import annotations
@@ -30,27 +34,30 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError, ProducerFenced
+from aiokafka.errors import InvalidProducerEpoch, KafkaError, ProducerFenced
+from aiokafka.structs import OffsetAndMetadata
 
 from llmrouter.core.errors import KafkaUnavailable
-from llmrouter.kafka.errors import kafka_errors, translate_kafka_error
+from llmrouter.kafka.errors import kafka_errors
 from llmrouter.kafka.settings import KafkaSettings
-from llmrouter.workers.ledger import PartitionLedger
+from llmrouter.kafka.stable_offsets import fetch_stable_offsets
+from llmrouter.kafka.transactions import (
+    Message,
+    TransactionClock,
+    commit_transaction,
+    start_transactional_producer,
+)
+from llmrouter.workers.done_offsets import DEFAULT_LIMIT, DoneRanges, decode
+from llmrouter.workers.fencing import other_holder_alive, outlived_timeout
 from llmrouter.workers.metrics import METRICS
+from llmrouter.workers.progress import PartitionProgress, Plan
 
 __all__ = ["Output", "RuntimeStats", "TransactionalWorker", "WorkerOptions"]
 
 log = structlog.get_logger("llmrouter.runtime")
 
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    """One message to publish."""
-
-    topic: str
-    value: bytes
-    key: bytes | None = None
-
+#: One message to publish (topic, value, key).
+Output = Message
 
 Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[Sequence[Output]]]
 ErrorPolicy = Callable[[ConsumerRecord[bytes, bytes], Exception], Sequence[Output]]
@@ -62,7 +69,10 @@ class WorkerOptions:
     group_id: str
     pattern: str
     transactional_id: str
-    max_in_flight: int = 256
+    #: records being processed at once; a slow LLM call is mostly waiting, so thousands
+    #: fit in a few tens of MiB. Fetching pauses when full (and when too many records
+    #: wait behind a stuck one: `max_tracked`), so memory stays bounded if providers stall.
+    max_in_flight: int = 4096
     flush_interval_s: float = 0.02
     grace_s: float = 30.0
     rebalance_grace_s: float = 5.0
@@ -73,6 +83,14 @@ class WorkerOptions:
     transaction_timeout_ms: int = 15_000
     max_poll_records: int = 500
     session_timeout_ms: int = 10_000
+    #: Kafka's offset.metadata.max.bytes: the done-offsets record must fit in it
+    offset_metadata_max_bytes: int = DEFAULT_LIMIT
+    #: how long a partition handed over waits for the previous owner's commit to settle
+    stable_offsets_timeout_s: float = 120.0
+
+    @property
+    def max_tracked(self) -> int:
+        return 8 * self.max_in_flight
 
 
 @dataclass
@@ -81,7 +99,9 @@ class RuntimeStats:
     committed: int = 0
     transactions: int = 0
     failed_transactions: int = 0
-    #: time a finished record waited for earlier ones of its partition (head of line), s
+    #: records a previous owner had published already, skipped on assignment
+    skipped: int = 0
+    #: time from a record finishing to its outputs being committed, s
     hold_s: list[float] = field(default_factory=list)
 
     def record_hold(self, values: list[float]) -> None:
@@ -102,13 +122,19 @@ class TransactionalWorker:
         self._kafka = kafka
         self._handler = handler
         self._on_error = on_error
-        self._ledgers: dict[TopicPartition, PartitionLedger[Output]] = {}
+        self._progress: dict[TopicPartition, PartitionProgress[Output]] = {}
         self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
+        #: assigned partitions whose committed offsets are still being read, with the
+        #: serial number of the assignment (a newer one makes an older answer stale)
+        self._adopting: dict[TopicPartition, int] = {}
+        self._assignments = 0
+        self._adopter: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         self._wake_flush = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._paused = False
+        self._clock = TransactionClock()
+        self._paused: set[TopicPartition] = set()
         self._probe_lock = asyncio.Lock()
         self._closed = False
         self.stats = RuntimeStats()
@@ -120,10 +146,11 @@ class TransactionalWorker:
 
     async def start(self) -> None:
         o = self.options
-        kwargs = self._kafka.client_kwargs()
         self._producer = await self._new_producer()
         self._consumer = AIOKafkaConsumer(
-            **kwargs,
+            **self._kafka.client_kwargs(),
+            # the transactional id, so a fenced worker can see who else holds it
+            client_id=o.transactional_id,
             group_id=o.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -143,17 +170,13 @@ class TransactionalWorker:
         log.info("worker started", worker=o.name, group=o.group_id, pattern=o.pattern)
 
     async def _new_producer(self) -> AIOKafkaProducer:
-        producer = AIOKafkaProducer(
-            **self._kafka.client_kwargs(),
-            transactional_id=self.options.transactional_id,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=5,
+        # init_transactions fences an older self and aborts its open transaction
+        return await start_transactional_producer(
+            self._kafka,
+            self.options.transactional_id,
             transaction_timeout_ms=self.options.transaction_timeout_ms,
+            who=self.options.name,
         )
-        with kafka_errors(f"{self.options.name}: cannot start the transactional producer"):
-            await producer.start()  # init_transactions: fences an older self, aborts its txn
-        return producer
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain in-flight work and commit it."""
@@ -193,14 +216,23 @@ class TransactionalWorker:
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self._flush()
+        if self.fatal is None:
+            with contextlib.suppress(Exception):
+                await self._flush()
+
+    async def abandon(self) -> None:
+        """Close a started worker that will not run (another one failed to start)."""
+        await self._close()
 
     async def _close(self) -> None:
         # Wait out a readiness probe using the consumer, then keep new ones off it: a probe
         # racing consumer.stop() opens a connection after the client closed them all.
         async with self._probe_lock:
             self._closed = True
+        if self._adopter is not None:
+            self._adopter.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._adopter
         if self._consumer is not None:
             with contextlib.suppress(Exception):
                 await self._consumer.stop()
@@ -211,45 +243,64 @@ class TransactionalWorker:
 
     def _summary(self) -> dict[str, int]:
         s = self.stats
-        return {"processed": s.processed, "committed": s.committed, "transactions": s.transactions}
+        return {
+            "processed": s.processed,
+            "committed": s.committed,
+            "transactions": s.transactions,
+            "skipped": s.skipped,
+        }
 
     # -- consuming ----------------------------------------------------------------------
 
-    def _uncommitted(self) -> int:
-        return sum(ledger.uncommitted for ledger in self._ledgers.values())
-
     def _capacity(self) -> int:
-        return min(self.options.max_poll_records, self.options.max_in_flight - self._uncommitted())
+        """Records we may take on now: in-flight and finished-but-unpublished ones hold
+        memory; published ones behind a stuck record hold a few bytes each."""
+        busy = sum(p.in_flight + p.unpublished for p in self._progress.values())
+        tracked = sum(p.tracked for p in self._progress.values())
+        o = self.options
+        return min(o.max_poll_records, o.max_in_flight - busy, o.max_tracked - tracked)
 
     def _apply_backpressure(self) -> None:
-        assert self._consumer is not None
-        full = self._capacity() <= 0
-        if full and not self._paused:
-            self._consumer.pause(*self._consumer.assignment())
-            self._paused = True
-        elif not full and self._paused:
-            self._consumer.resume(*self._consumer.assignment())
-            self._paused = False
+        consumer = self._consumer
+        assert consumer is not None
+        assigned = consumer.assignment()
+        wanted = set(assigned) if self._capacity() <= 0 else self._adopting.keys() & assigned
+        self._paused &= assigned
+        if wanted - self._paused:
+            consumer.pause(*(wanted - self._paused))
+        if self._paused - wanted:
+            consumer.resume(*(self._paused - wanted))
+        self._paused = wanted
 
     def _dispatch(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        ledger = self._ledgers.get(tp)
-        if ledger is None:
-            ledger = self._ledgers[tp] = PartitionLedger()
+        progress = self._progress.get(tp)
+        if progress is None:  # not adopted yet: its offsets are read again after the seek
+            return
         tasks = self._tasks.setdefault(tp, set())
+        skipped = 0
         for record in records:
-            ledger.add(record.offset)
-            task = asyncio.create_task(self._process(ledger, record))
+            verdict = progress.accept(record.offset)
+            if verdict is None:
+                continue
+            if not verdict:
+                skipped += 1
+                continue
+            task = asyncio.create_task(self._process(progress, record))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
+        if skipped:
+            self.stats.skipped += skipped
+            METRICS.skipped_done.labels(self.options.name).inc(skipped)
+            self._wake_flush.set()
 
     async def _process(
-        self, ledger: PartitionLedger[Output], record: ConsumerRecord[bytes, bytes]
+        self, progress: PartitionProgress[Output], record: ConsumerRecord[bytes, bytes]
     ) -> None:
         try:
             outputs = await self._handler(record)
         except Exception as exc:  # the error policy decides: failed result, dead letter
             outputs = self._on_error(record, exc)
-        if ledger.finish(record.offset, outputs):
+        if progress.finish(record.offset, outputs):
             self.stats.processed += 1
             self._wake_flush.set()
 
@@ -266,12 +317,17 @@ class TransactionalWorker:
             try:
                 await self._flush()
                 backoff_s = 0.1
-            except ProducerFenced as exc:
-                # Another process took our transactional id: we are the zombie. Stop.
-                self.fatal = translate_kafka_error(exc, f"{self.options.name}: fenced")
-                log.error("fenced; stopping", worker=self.options.name, error=str(exc))
-                stop.set()
-                return
+            except (ProducerFenced, InvalidProducerEpoch) as exc:
+                if await self._really_fenced(exc):
+                    self.fatal = KafkaUnavailable(
+                        f"{self.options.name}: fenced by a newer instance holding"
+                        f" transactional id {self.options.transactional_id}"
+                    )
+                    log.error("fenced; stopping", worker=self.options.name, error=repr(exc))
+                    stop.set()
+                    return
+                await self._reset_producer()
+                self._wake_flush.set()
             except Exception as exc:  # broker restart, timeouts: keep the outputs, retry
                 self.stats.failed_transactions += 1
                 METRICS.transactions.labels(self.options.name, "failed").inc()
@@ -283,37 +339,71 @@ class TransactionalWorker:
                 backoff_s = min(backoff_s * 2, 5.0)
                 self._wake_flush.set()
 
+    async def _really_fenced(self, exc: BaseException) -> bool:
+        """Whether another live process holds our transactional id (see workers/fencing.py)."""
+        o = self.options
+        self.stats.failed_transactions += 1
+        age_s = self._clock.age_s()
+        if outlived_timeout(age_s, o.transaction_timeout_ms):
+            METRICS.transactions.labels(o.name, "timed_out").inc()
+            log.warning(
+                "transaction outlived its timeout and was aborted; retrying with a fresh producer",
+                worker=o.name,
+                age_s=round(age_s, 1),
+            )
+            return False
+        member_id = getattr(getattr(self._consumer, "_coordinator", None), "member_id", None)
+        if await other_holder_alive(
+            self._kafka,
+            o.group_id,
+            o.transactional_id,
+            member_id,
+            wait_s=min(10.0, o.session_timeout_ms / 1000),
+        ):
+            return True
+        METRICS.transactions.labels(o.name, "fenced_retry").inc()
+        log.warning(
+            "producer fenced but no other process holds its id; retrying with a fresh producer",
+            worker=o.name,
+            error=repr(exc),
+        )
+        return False
+
     async def _flush(self) -> None:
         async with self._flush_lock:
-            batch: list[Output] = []
-            offsets: dict[TopicPartition, int] = {}
-            holds: list[float] = []
-            for tp, ledger in self._ledgers.items():
-                outputs, next_offset, finished = ledger.committable()
-                if next_offset is not None:
-                    batch.extend(outputs)
-                    offsets[tp] = next_offset
-                    holds.extend(finished)
-            if not offsets:
+            plans: dict[TopicPartition, Plan[Output]] = {}
+            for tp, progress in self._progress.items():
+                overflows = progress.overflows
+                plan = progress.plan()
+                if progress.overflows > overflows:
+                    METRICS.results_held.labels(self.options.name).inc(progress.held)
+                if plan is not None:
+                    plans[tp] = plan
+            if not plans:
                 return
             producer = self._producer
-            assert producer is not None
-            await producer.begin_transaction()
+            if producer is None:
+                raise KafkaUnavailable(f"{self.options.name}: no transactional producer")
             try:
-                for out in batch:
-                    await producer.send(out.topic, out.value, key=out.key)
-                await producer.send_offsets_to_transaction(offsets, self.options.group_id)
-                await producer.commit_transaction()
+                await commit_transaction(
+                    producer,
+                    (out for plan in plans.values() for out in plan.outputs),
+                    {tp: OffsetAndMetadata(p.offset, p.metadata) for tp, p in plans.items()},
+                    self.options.group_id,
+                    clock=self._clock,
+                )
             except BaseException:
-                with contextlib.suppress(Exception):
-                    await producer.abort_transaction()
+                for tp in plans:  # plan again next time, from the same state
+                    self._progress[tp].retry()
                 raise
             now = time.monotonic()
-            self.stats.record_hold([now - t for t in holds])
-            for tp, next_offset in offsets.items():
-                self._ledgers[tp].commit(next_offset)
+            published = 0
+            for tp, plan in plans.items():
+                finished = self._progress[tp].published(plan)
+                self.stats.record_hold([now - t for t in finished])
+                published += len(finished)
             self.stats.transactions += 1
-            self.stats.committed += len(holds)
+            self.stats.committed += published
             self.last_commit_at = now
             METRICS.transactions.labels(self.options.name, "committed").inc()
 
@@ -324,6 +414,7 @@ class TransactionalWorker:
         if old is not None:
             with contextlib.suppress(Exception):
                 await old.stop()
+        self._producer = None
         try:
             self._producer = await self._new_producer()
         except KafkaUnavailable as exc:
@@ -336,19 +427,23 @@ class TransactionalWorker:
         tasks = [t for tp in revoked for t in self._tasks.get(tp, ())]
         if tasks:
             await asyncio.wait(tasks, timeout=self.options.rebalance_grace_s)
-        try:
-            await self._flush()
-        except Exception as exc:  # the new owner redoes anything not committed
-            log.warning("commit on revoke failed", worker=self.options.name, error=repr(exc))
+        if self.fatal is None:
+            try:
+                await self._flush()
+            except Exception as exc:  # the new owner redoes anything not committed
+                log.warning("commit on revoke failed", worker=self.options.name, error=repr(exc))
         abandoned = 0
-        for tp in revoked:
-            ledger = self._ledgers.pop(tp, None)
-            if ledger is not None:
-                ledger.closed = True
-                abandoned += ledger.uncommitted
-            for task in self._tasks.pop(tp, set()):
-                task.cancel()
+        async with self._flush_lock:  # no transaction may still carry the revoked ones
+            for tp in revoked:
+                progress = self._progress.pop(tp, None)
+                if progress is not None:
+                    progress.closed = True
+                    abandoned += progress.in_flight + progress.unpublished
+                for task in self._tasks.pop(tp, set()):
+                    task.cancel()
         self.assigned.difference_update(revoked)
+        for tp in revoked:
+            self._adopting.pop(tp, None)
         log.info(
             "partitions revoked",
             worker=self.options.name,
@@ -357,18 +452,75 @@ class TransactionalWorker:
         )
 
     def on_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Pause the new partitions until their committed offsets are known for sure."""
         self.assigned.update(assigned)
-        if self._paused and self._consumer is not None:
-            self._consumer.pause(*assigned)
+        fresh = [tp for tp in assigned if tp not in self._progress]
+        if not fresh:
+            return
+        assert self._consumer is not None
+        self._consumer.pause(*fresh)
+        self._paused.update(fresh)
+        self._assignments += 1
+        self._adopting.update(dict.fromkeys(fresh, self._assignments))
+        if self._adopter is None or self._adopter.done():
+            self._adopter = asyncio.create_task(self._adopt(), name=f"{self.options.name}-adopt")
         log.info("partitions assigned", worker=self.options.name, partitions=len(assigned))
+
+    async def _adopt(self) -> None:
+        """Read each adopted partition's committed offset and done-offsets record once no
+        transaction of the previous owner is pending, seek there, and start consuming."""
+        consumer = self._consumer
+        assert consumer is not None
+        while self._adopting:
+            asked = dict(self._adopting)
+            partitions = set(asked)
+            try:
+                found = await fetch_stable_offsets(
+                    consumer,
+                    self.options.group_id,
+                    partitions,
+                    timeout_s=self.options.stable_offsets_timeout_s,
+                )
+            except KafkaUnavailable as exc:
+                log.warning("cannot read committed offsets; retrying", error=str(exc))
+                await asyncio.sleep(1.0)
+                continue
+            assigned = consumer.assignment()
+            for tp, serial in asked.items():
+                if self._adopting.get(tp) != serial:
+                    continue  # revoked, or assigned again since we asked: ask again
+                if tp not in assigned:
+                    del self._adopting[tp]
+                    continue
+                committed = found.get(tp)
+                self._progress[tp] = self._adopted(tp, committed)
+                if committed is None:
+                    await consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, committed.offset)
+                if self._adopting.get(tp) == serial:
+                    del self._adopting[tp]
+
+    def _adopted(
+        self, tp: TopicPartition, committed: OffsetAndMetadata | None
+    ) -> PartitionProgress[Output]:
+        limit = self.options.offset_metadata_max_bytes
+        if committed is None:
+            return PartitionProgress(0, limit=limit)
+        try:
+            done = decode(committed.offset, committed.metadata)
+        except ValueError as exc:  # not ours to interpret: redo rather than guess
+            log.warning("unreadable done-offsets record", partition=str(tp), error=str(exc))
+            done = DoneRanges()
+        return PartitionProgress(committed.offset, done, limit=limit)
 
     @property
     def in_flight(self) -> int:
-        return sum(ledger.in_flight for ledger in self._ledgers.values())
+        return sum(p.in_flight for p in self._progress.values())
 
     @property
     def uncommitted(self) -> int:
-        return self._uncommitted()
+        return sum(p.in_flight + p.unpublished for p in self._progress.values())
 
     async def sample_lag(self, timeout_s: float) -> dict[tuple[str, int], int] | None:
         """Records behind the (last stable) end of each assigned partition; None when
@@ -376,7 +528,7 @@ class TransactionalWorker:
         consumer = self._consumer
         if consumer is None or self._closed:
             return None
-        partitions = list(self.assigned)
+        partitions = [tp for tp in self.assigned if tp in self._progress]
         try:
             async with self._probe_lock, asyncio.timeout(timeout_s):
                 if self._closed:
@@ -394,12 +546,22 @@ class TransactionalWorker:
             # AssertionError: the partition was revoked while we looked
             return None
 
+    @property
+    def handler(self) -> Handler:
+        return self._handler
+
+    def has_topic(self, topic: str) -> bool:
+        """Whether the consumer's cluster metadata lists `topic` (under a pattern
+        subscription the metadata holds every topic of the cluster)."""
+        consumer = self._consumer
+        return consumer is not None and topic in consumer._client.cluster.topics()
+
     def describe(self) -> dict[str, Any]:
         return {
             "worker": self.options.name,
             "assigned": len(self.assigned),
             "in_flight": self.in_flight,
-            "uncommitted": self._uncommitted(),
+            "uncommitted": self.uncommitted,
             **self._summary(),
         }
 

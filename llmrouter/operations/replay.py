@@ -33,7 +33,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from llmrouter.core.errors import AllModelsFailed, ConfigError, InvalidMessage, KafkaUnavailable
 from llmrouter.kafka.admin import ensure_topics
-from llmrouter.kafka.errors import kafka_errors
 from llmrouter.kafka.reading import (
     Record,
     Span,
@@ -47,6 +46,7 @@ from llmrouter.kafka.reading import (
     whole_topic,
 )
 from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafka.transactions import Message, commit_transaction, start_transactional_producer
 from llmrouter.router import Router, RouterConfig
 from llmrouter.schemas import (
     LLMRequest,
@@ -190,16 +190,7 @@ async def replay(
 
 
 async def _start_producer(kafka: KafkaSettings, transactional_id: str) -> AIOKafkaProducer:
-    producer = AIOKafkaProducer(
-        **kafka.client_kwargs(),
-        transactional_id=transactional_id,
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=5,
-    )
-    with kafka_errors("cannot start the replay's transactional producer"):
-        await producer.start()
-    return producer
+    return await start_transactional_producer(kafka, transactional_id, who="replay")
 
 
 async def _partitions(
@@ -361,16 +352,8 @@ async def _commit(
     results: list[LLMResult],
     offsets: dict[TopicPartition, int],
 ) -> None:
-    """The chunk's results and the group's offsets past it: all visible, or none."""
-    await producer.begin_transaction()
-    try:
-        for result in results:
-            await producer.send(topic, encode(result), key=result.request_id.encode())
-        await producer.send_offsets_to_transaction(offsets, group)
-        await producer.commit_transaction()
-    except BaseException:
-        # Interrupted (Ctrl-C) or failed: nothing of the chunk becomes visible, and a
-        # re-run redoes it. A failed abort is ended by the next run's producer start.
-        with contextlib.suppress(Exception):
-            await producer.abort_transaction()
-        raise
+    """The chunk's results and the group's offsets past it: all visible, or none. On an
+    interruption (Ctrl-C) or failure nothing of the chunk becomes visible and a re-run
+    redoes it; a failed abort is ended by the next run's producer start."""
+    messages = (Message(topic, encode(r), r.request_id.encode()) for r in results)
+    await commit_transaction(producer, messages, offsets, group)

@@ -1,0 +1,114 @@
+"""The one transactional produce-and-commit sequence: every worker and the replay use it.
+
+    begin ──► send each message ──► send_offsets_to_transaction ──► commit
+       └──────────── any failure or cancellation: abort, then re-raise ───────┘
+
+Either every message and the consumer offsets (with their metadata) become visible to
+read_committed readers together, or none of them does. A failed abort is not reported:
+the next `init_transactions` under the same transactional id (a fresh producer) aborts
+whatever was left open, and so does the transaction coordinator once the transaction
+outlives `transaction_timeout_ms`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from llmrouter.core.errors import KafkaUnavailable
+from llmrouter.kafka.errors import kafka_errors
+from llmrouter.kafka.settings import KafkaSettings
+
+__all__ = ["Message", "TransactionClock", "commit_transaction", "start_transactional_producer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message to publish inside a transaction."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    #: Kafka record headers, e.g. the W3C trace context of the request
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass
+class TransactionClock:
+    """When the transaction in progress (or the last one, if it failed) began, monotonic s:
+    a failure can then be told apart as "it outlived its timeout" (the coordinator aborted
+    it) or not."""
+
+    started_at: float | None = None
+
+    def age_s(self, now: float | None = None) -> float:
+        if self.started_at is None:
+            return 0.0
+        return (time.monotonic() if now is None else now) - self.started_at
+
+
+async def start_transactional_producer(
+    kafka: KafkaSettings,
+    transactional_id: str,
+    *,
+    transaction_timeout_ms: int = 60_000,
+    linger_ms: int = 5,
+    who: str = "llmrouter",
+) -> AIOKafkaProducer:
+    """A started producer holding `transactional_id`. Starting it (init_transactions) fences
+    any older producer with the same id and completes or aborts what that one left open."""
+    producer = AIOKafkaProducer(
+        **kafka.client_kwargs(),
+        transactional_id=transactional_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=linger_ms,
+        transaction_timeout_ms=transaction_timeout_ms,
+    )
+    try:
+        with kafka_errors(f"{who}: cannot start the transactional producer"):
+            await producer.start()
+    except KafkaUnavailable:
+        with contextlib.suppress(Exception):
+            await producer.stop()
+        raise
+    return producer
+
+
+async def commit_transaction(
+    producer: AIOKafkaProducer,
+    messages: Iterable[Message],
+    offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
+    group_id: str,
+    *,
+    clock: TransactionClock | None = None,
+) -> None:
+    """Publish `messages` and commit `offsets` for `group_id`: all visible, or none.
+
+    aiokafka carries each offset's metadata string into TxnOffsetCommit unchanged, so a
+    reader of the group's committed offsets sees exactly what was committed here. Raises
+    what aiokafka raises (after aborting); the caller decides whether to retry."""
+    await producer.begin_transaction()
+    if clock is not None:
+        clock.started_at = time.monotonic()
+    try:
+        for message in messages:
+            headers = list(message.headers) or None
+            await producer.send(message.topic, message.value, key=message.key, headers=headers)
+        if offsets:
+            await producer.send_offsets_to_transaction(dict(offsets), group_id)
+        await producer.commit_transaction()
+    except BaseException:
+        # Cancelled (shutdown, Ctrl-C) or failed: nothing of it becomes visible, and the
+        # records are processed again by whoever owns them next. `clock` keeps the start
+        # time so the caller can tell how old the failed transaction was.
+        with contextlib.suppress(Exception):
+            await producer.abort_transaction()
+        raise
+    if clock is not None:
+        clock.started_at = None
