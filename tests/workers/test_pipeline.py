@@ -127,17 +127,24 @@ async def test_bad_input_goes_to_the_dead_letter_topic(
             good.append(await producer.submit(qa, "last good one"))
         finally:
             await raw.stop()
+    # Dead-lettered requests whose request_id can be read are answered too, with the reason.
+    answered_bad = {"bad-schema": "InvalidMessage", "bad-task": "InvalidMessage"}
+    answered_bad["too-long"] = "MessageTooLarge"
     results = await read_topic(
         p.bootstrap,
         [results_topic(qa)],
         LLMResult,
-        until=lambda rs: {*good, doomed} <= {r.request_id for r in rs},
+        until=lambda rs: {*good, doomed, *answered_bad} <= {r.request_id for r in rs},
     )
-    assert _ids(results) == Counter([*good, doomed])
+    assert _ids(results) == Counter([*good, doomed, *answered_bad])
     by_id = {r.request_id: r for r in results}
     assert all(by_id[g].status is ResultStatus.OK for g in good)
     assert by_id[doomed].status is ResultStatus.FAILED
     assert by_id[doomed].error
+    for rid, error_type in answered_bad.items():
+        assert by_id[rid].status is ResultStatus.FAILED
+        assert (by_id[rid].error or "").startswith(f"{error_type}: "), by_id[rid].error
+        assert by_id[rid].attempts == []
 
     letters = await read_topic(
         p.bootstrap,
@@ -172,6 +179,10 @@ async def test_bad_input_goes_to_the_dead_letter_topic(
     }
     unknown = next(x for x in mine if x.request_id == "no-route")
     assert unknown.error_type == "UnknownTask"
+    assert {(x.worker, x.group_id, x.instance_id) for x in mine} <= {
+        (kind, f"{p.group_prefix}llmrouter-{kind}", f"{p.group_prefix}i")
+        for kind in ("classifier", "router")
+    }
     failed = next(x for x in mine if x.request_id == doomed)
     assert (failed.stage, failed.error_type) == ("router", "AllModelsFailed")
     assert failed.source_topic == f"llm.classified.{qa}"
