@@ -4,8 +4,8 @@ The Pareto front (models nothing beats on both cost and quality) is drawn as a s
 for any budget, the best quality on offer. The configured route is a star when it was
 evaluated (`--route`), else the models it routes to are ringed. A free model (cost 0)
 cannot sit on a log axis: it is drawn a decade left of the cheapest paid one and labelled
-"$0". matplotlib is the optional extra `plot` (`pip install 'llmrouter[plot]'`), imported
-only here, when a chart is asked for.
+"$0". matplotlib comes with the `eval` extra and is imported only when a chart is asked
+for (`llmrouter.core.optional.pyplot`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmrouter.core.errors import LLMRouterError
+from llmrouter.core.optional import pyplot
 from llmrouter.evaluation.report import ModelSummary, Report, format_cost
 
 if TYPE_CHECKING:
@@ -34,13 +35,7 @@ Point = tuple[float, float]
 
 def plot_cost_quality(report: Report, path: Path) -> Path:
     """Write the chart to `path` (PNG) and return it."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only: never needs a display
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise LLMRouterError("--plot needs matplotlib: pip install 'llmrouter[plot]'") from None
+    plt = pyplot()
     models = [m for m in report.models if m.cost_per_query is not None and m.quality is not None]
     if not models:
         raise LLMRouterError("nothing to plot: no model has both a cost and a quality")

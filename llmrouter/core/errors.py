@@ -25,11 +25,14 @@
      │    └── KafkaRequestRejected          the broker refused the request as invalid
      ├── StateStoreError                    the shared state store (Redis) refused a command
      │    └── StateStoreUnavailable         the store could not be reached or answered too late
-     └── LocalKafkaError                    `llmrouter kafka` could not set up or run the local broker
+     ├── LocalKafkaError                    `llmrouter kafka` could not set up or run the local broker
+     └── MissingDependency(ImportError)     an optional package is not installed; names the extra
 
-Third-party exceptions (openai, anthropic, aiokafka) are translated into this tree where
-they are caught; `tests/test_errors.py` fails when an SDK exception class is left unmapped
-(`tests/router/test_state_store.py` does the same for redis-py's exceptions).
+Third-party exceptions (openai, anthropic, aiokafka, redis) are translated into this tree
+where they are caught, each library's classes in one table; a test fails when a release
+adds a class the table does not name: `tests/router/test_provider_errors.py` (the SDKs),
+`tests/kafka/test_kafka_errors.py` (aiokafka), `tests/router/test_state_store.py` (redis-py).
+`tests/test_errors.py` checks that this drawing lists every class of the module.
 Messages never contain secrets: provider bodies are passed through `redact` first.
 """
 
@@ -56,6 +59,7 @@ __all__ = [
     "LocalKafkaError",
     "MalformedResponse",
     "MessageTooLarge",
+    "MissingDependency",
     "ModelCoolingDown",
     "ProviderError",
     "ProviderTimeout",
@@ -260,3 +264,13 @@ class StateStoreUnavailable(StateStoreError):
 
 class LocalKafkaError(LLMRouterError):
     """The local development broker (`llmrouter kafka`) could not be assembled, started or stopped."""
+
+
+class MissingDependency(LLMRouterError, ImportError):
+    """An optional package is not installed. `module` is its import name, `extra` the
+    `llmrouter[...]` extra that installs it (see `llmrouter.core.optional`)."""
+
+    def __init__(self, message: str, *, module: str, extra: str) -> None:
+        super().__init__(message)
+        self.module = module
+        self.extra = extra

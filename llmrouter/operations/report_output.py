@@ -17,6 +17,7 @@ from rich.console import Group
 from rich.table import Table
 
 from llmrouter.core.errors import LLMRouterError
+from llmrouter.core.optional import pyplot
 from llmrouter.operations.quality import Quality
 from llmrouter.operations.report import BASELINE_SOURCES, Report, TaskSavings
 from llmrouter.operations.summary import Row
@@ -350,7 +351,7 @@ def _iso(value: Any) -> str | None:
 def plot_report(report: Report, path: Path) -> Path:
     """Cost per query against quality where every row has one, else against P95 latency:
     one point per task and model, a colour per task."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = [r for r in report.rows if r.requests and r.model != "(failed)"]
     if not rows:
         raise LLMRouterError("nothing to plot: no answered requests in the window")
@@ -377,17 +378,6 @@ def plot_report(report: Report, path: Path) -> Path:
     finally:
         plt.close(fig)
     return path
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only: never needs a display
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise LLMRouterError("--plot needs matplotlib: pip install 'llmrouter[plot]'") from None
-    return plt
 
 
 def _draw(ax: Any, rows: list[Row], ys: list[float]) -> None:
