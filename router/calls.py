@@ -10,20 +10,23 @@ book: the attempts made, the errors seen, the calls spent against the per-reques
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
 from llmrouter.core.errors import CallBudgetExhausted, ContextLengthExceeded, ProviderError
 from llmrouter.router.backoff import retries_allowed, retry_delay_s
-from llmrouter.router.breaker import CircuitBreaker
+from llmrouter.router.breaker import Breaker
+from llmrouter.router.budget import Budget, Reservation
 from llmrouter.router.config import Defaults, ModelSpec, RouterConfig, TaskSpec
 from llmrouter.router.prompts import RenderedPrompt
 from llmrouter.router.providers.base import ChatRequest, Completion
 from llmrouter.router.providers.usage import estimate_tokens
-from llmrouter.router.ratelimit import ModelLimiter
+from llmrouter.router.ratelimit import Limiter
+from llmrouter.router.state.wiring import RouterState, local_state
 from llmrouter.router.telemetry import provider_call_span, record_attempt
 from llmrouter.schemas import Attempt, AttemptOutcome, LLMRequest, token_cost_usd
 
@@ -73,14 +76,17 @@ class ModelCaller:
         pool: ProviderPool,
         *,
         sleep: Callable[[float], Awaitable[None]],
+        state: RouterState | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.config = config
         self.pool = pool
         self._sleep = sleep
-        self.limiters = {name: ModelLimiter(spec) for name, spec in config.models.items()}
-        self.breakers = {
-            name: CircuitBreaker(name, config.defaults.cooldown) for name in config.models
-        }
+        # Per process, or shared by every replica through the store (router/state/).
+        state = state or local_state(config)
+        self.limiters: Mapping[str, Limiter] = state.limiters
+        self.breakers: Mapping[str, Breaker] = state.breakers
+        self.budget: Budget = budget or state.budget
 
     async def call_with_retries(
         self, model: str, prompt: RenderedPrompt, ledger: CallLedger, task: TaskSpec
@@ -128,7 +134,7 @@ class ModelCaller:
                 provider=spec.provider.value,
             )
         breaker = self.breakers[model]
-        breaker.before_call()
+        await breaker.admit()
         ledger.take_call()
         client = self.pool.client_for(model)
         chat = ChatRequest(
@@ -140,27 +146,42 @@ class ModelCaller:
             timeout_s=timeout_s or spec.timeout_s or self.config.defaults.timeout_s,
             json_mode=prompt.json_mode,
         )
+        # The budget holds the call's worst case while it runs: input estimated, the whole
+        # output allowance at the output price; it settles to the real cost after.
+        worst_case_usd = token_cost_usd(
+            prompt_tokens, max_output_tokens, spec.input_usd_per_1k, spec.output_usd_per_1k
+        )
+        reservation: Reservation | None = None
         with provider_call_span(model, spec.provider.value, chat, purpose) as span:
             started = time.monotonic()
             try:
-                async with self.limiters[model].slot(prompt_tokens + max_output_tokens):
+                async with self.limiters[model].slot(prompt_tokens + max_output_tokens) as lease:
+                    reservation = await self.budget.reserve(ledger.request.task, worst_case_usd)
                     started = time.monotonic()
                     completion = await client.complete(chat)
+                    lease.report(completion.input_tokens + completion.output_tokens)
             except ProviderError as exc:
                 breaker.record_failure(exc)
                 exc.model = model
                 ledger.attempts.append(_failed_attempt(model, spec, exc, started, purpose))
                 record_attempt(span, ledger.attempts[-1])
                 _log_attempt(ledger, level="info")
+                await self._settle(reservation, Decimal(0))
                 raise
             except BaseException as exc:  # cancelled: free a half-open probe slot
                 breaker.record_failure(exc)
+                await self._settle(reservation, Decimal(0))
                 raise
             breaker.record_success()
             ledger.attempts.append(_ok_attempt(model, spec, completion, started, purpose))
             record_attempt(span, ledger.attempts[-1])
         _log_attempt(ledger, level="debug")
+        await self._settle(reservation, ledger.attempts[-1].cost_usd)
         return completion
+
+    async def _settle(self, reservation: Reservation | None, cost_usd: Decimal) -> None:
+        if reservation is not None:
+            await self.budget.settle(reservation, cost_usd)
 
     def _timeout_s(self, model: str, task: TaskSpec) -> float:
         return (

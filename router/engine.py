@@ -27,7 +27,7 @@ from llmrouter.core.errors import (
     ProviderError,
     UnknownTask,
 )
-from llmrouter.router.budget import BudgetTracker
+from llmrouter.router.budget import Budget
 from llmrouter.router.cache import ResponseCache
 from llmrouter.router.calls import CallLedger, ModelCaller
 from llmrouter.router.cascade import Cascade, CascadeOutcome
@@ -42,6 +42,7 @@ from llmrouter.router.config import (
 from llmrouter.router.decision import RouteDecision, decide, select_route
 from llmrouter.router.prompts import RenderedPrompt
 from llmrouter.router.providers.pool import ProviderPool
+from llmrouter.router.state.wiring import RouterState, local_state
 from llmrouter.schemas import (
     ClassifiedRequest,
     Complexity,
@@ -73,14 +74,19 @@ class Router:
         *,
         pool: ProviderPool | None = None,
         cache: ResponseCache | None = None,
-        budget: BudgetTracker | None = None,
+        budget: Budget | None = None,
+        state: RouterState | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.config = config
         self.pool = pool or ProviderPool(config.models)
         self.cache = cache or ResponseCache.from_settings(config.defaults.cache)
-        self.budget = budget or BudgetTracker()
-        self.caller = ModelCaller(config, self.pool, sleep=sleep)
+        #: limiters, breakers, budget and dedupe: per process, or shared (router/state/)
+        self.state = state or local_state(config)
+        self.budget = budget or self.state.budget
+        self.caller = ModelCaller(
+            config, self.pool, sleep=sleep, state=self.state, budget=self.budget
+        )
         self.cascade = Cascade(config, self.caller, self.cache, sleep=sleep)
         self.limiters = self.caller.limiters
         self.breakers = self.caller.breakers
@@ -94,6 +100,7 @@ class Router:
     async def aclose(self) -> None:
         await self.pool.aclose()
         await self.cache.close()
+        await self.state.aclose()
 
     # -- the way in ----------------------------------------------------------------------
 
@@ -113,6 +120,7 @@ class Router:
     async def classify(self, request: LLMRequest) -> ClassifierVerdict | None:
         """The complexity the request's route needs, or None when its route needs none."""
         task = self.validate(request)
+        await self.budget.refresh(request.task)
         selected = select_route(task, request.task, request, self.budget.snapshot())
         if selected.classifier is None:
             return None
@@ -126,11 +134,12 @@ class Router:
         task = self.validate(request)
         started = time.monotonic()
         ledger = self._ledger(request)
+        await self.budget.refresh(request.task)
         complexity = await self._complexity(request, task, ledger)
         decision = decide(self.config, request, complexity, self.budget.snapshot())
         outcome = await self.cascade.run(decision, task, ledger)
+        # Every call's cost was reserved and settled as it was made (ModelCaller).
         result = self._result(request, complexity, decision, outcome, ledger, started)
-        self.budget.add(request.task, result.cost_usd)
         log.info(
             "routed",
             request_id=request.request_id,

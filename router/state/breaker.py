@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from llmrouter.core.errors import ModelCoolingDown, StateStoreError
+from llmrouter.core.errors import ModelCoolingDown, RateLimited, StateStoreError
 from llmrouter.router.breaker import BreakerState, CircuitBreaker, counts_as_failure
 from llmrouter.router.config import CooldownSettings
 from llmrouter.router.state.store import StateStore
@@ -131,7 +131,12 @@ class SharedBreaker:
         token, self._probe_token = self._probe_token, None
         opened = not was_open and self._local.state is BreakerState.OPEN
         if opened or (token is not None and counts_as_failure(error)):
-            cooldown_ms = max(1, int(max(self._local.open_for_s, 0.001) * 1000))
+            cooldown_s = self._local.open_for_s
+            if not opened:  # a failed probe: the model is out for a full cooldown again
+                cooldown_s = self._settings.cooldown_s
+                if isinstance(error, RateLimited) and error.retry_after_s is not None:
+                    cooldown_s = max(cooldown_s, error.retry_after_s)
+            cooldown_ms = max(1, int(cooldown_s * 1000))
             self._closed_until = 0.0
             self._spawn(self._open(self._keys, [cooldown_ms, _HALF_OPEN_WINDOW_MS]))
             log.warning("model cooling down fleet-wide", model=self.model, cooldown_ms=cooldown_ms)

@@ -334,7 +334,7 @@ async def test_cooldown_opens_and_skips_the_model(
     assert (await sim_stats())["models"].get("claude-3-haiku-20240307", {}).get("ok", 0) == 0
     breaker = router.breakers["cheap"]
     with pytest.raises(ModelCoolingDown):
-        breaker.before_call()
+        await breaker.admit()
 
 
 async def test_budget_downgrade_is_reported(make_router: MakeRouter) -> None:

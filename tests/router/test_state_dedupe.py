@@ -65,7 +65,7 @@ async def test_a_dead_owners_lease_expires(state_store: StateStore) -> None:
     claim = await dead.claim("r4", "t:0:7", wait_s=1)
     assert not isinstance(claim, SeenResult)
     # SIGKILL: the owner stops renewing and never releases.
-    await claim._stop_renewing()  # type: ignore[union-attr]
+    await claim._stop_renewing()  # type: ignore[attr-defined]
     alive = SharedDedupe(state_store, window_s=60, lease_s=0.3)
     loop = asyncio.get_running_loop()
     started = loop.time()
