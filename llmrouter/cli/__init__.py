@@ -85,7 +85,9 @@ def run(argv: Sequence[str] | None = None) -> int:
             standalone_mode=False,
         )
     except click_errors.NoArgsIsHelpError as exc:
-        print(exc.ctx.get_help(), file=sys.stderr)
+        text = exc.ctx.get_help()  # typer's rich help prints itself and returns ""
+        if text:
+            print(text, file=sys.stderr)
         return USAGE_EXIT
     except (typer.Abort, KeyboardInterrupt):
         print("llmrouter: interrupted", file=sys.stderr)
