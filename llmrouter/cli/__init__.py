@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
-import typer
+from llmrouter.core.optional import exit_for_missing
+
+try:
+    import typer
+
+    importlib.import_module("rich")  # every command prints through it
+except ModuleNotFoundError as exc:  # the client-only install: one line naming the extra
+    exit_for_missing(exc)
 
 from llmrouter.cli.errors import USAGE_EXIT, click_errors, user_error
 
