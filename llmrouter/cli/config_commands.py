@@ -11,7 +11,7 @@ import typer
 
 from llmrouter.cli.commands import ConfigOption
 from llmrouter.router import RouterConfig, load_config
-from llmrouter.router.config import CascadeRoute, ComplexityRoute, Route, StaticRoute
+from llmrouter.router.config import CascadeRoute, ComplexityRoute, LearnedRoute, Route, StaticRoute
 from llmrouter.router.config_loader import resolve_config_path
 from llmrouter.router.expiry import max_age_s
 from llmrouter.router.preflight import check_api_keys, reachable_models
@@ -69,6 +69,8 @@ def _describe(route: Route) -> str:
     elif isinstance(route, ComplexityRoute):
         levels = ", ".join(f"{level.value}={model}" for level, model in route.levels.items())
         text = f"complexity by {route.classifier} ({levels})"
+    elif isinstance(route, LearnedRoute):
+        text = f"learned {route.router} ({', '.join(route.models.values())})"
     else:
         assert isinstance(route, CascadeRoute)
         text = "cascade " + " > ".join(step.model for step in route.steps)
