@@ -1,0 +1,13 @@
+"""Learned routing, offline: train routers and cascade scorers on outcomes, evaluate them.
+
+    outcomes   the outcomes format (JSON Lines, prompt × model), read with line-numbered errors
+    features   many examples as one sparse matrix, with the router's own feature function
+    train      fit and save a router (score and cost per model) or a cascade scorer
+    baselines  predictions of the learned router, a per-task prior, TF-IDF + LR, the oracle
+    metrics    AIQ, convex hulls, PGR, APGR, CPT
+    evaluate   sweep each router's knob on held-out outcomes; the cascade's curve
+    report     the evaluation as a Markdown table
+    plot       the evaluation as a PNG (matplotlib, optional)
+
+What a worker needs at decision time lives in `llmrouter.router.learned`.
+"""
