@@ -25,6 +25,7 @@ from llmrouter.evaluation.report import Report, build_report
 from llmrouter.evaluation.runner import rich_progress, run_eval
 from llmrouter.router.config import (
     CascadeRoute,
+    LearnedRoute,
     LLMClassifierSpec,
     ModelSpec,
     Provider,
@@ -109,6 +110,8 @@ def _models_called(config: RouterConfig, task: str, candidates: Sequence[Candida
             called.append(route.model)
         elif isinstance(route, CascadeRoute):
             called += [step.model for step in route.steps]
+        elif isinstance(route, LearnedRoute):
+            called += list(route.models.values())
         else:
             called += list(route.levels.values())
             classifier = config.classifiers[route.classifier]

@@ -1,19 +1,23 @@
 """Routes: how a task picks its model — one model (`static`), by complexity
-(`complexity`), or cheapest first with escalation on low confidence (`cascade`)."""
+(`complexity`), cheapest first with escalation on low confidence (`cascade`), or by a
+router trained on the team's own outcomes (`learned`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from llmrouter.router.config_fields import ModelList, StrictModel
 from llmrouter.schemas.enums import Complexity
 
 __all__ = [
+    "AnyRoute",
     "CascadeRoute",
     "CascadeStep",
     "ComplexityRoute",
+    "LearnedRoute",
     "Route",
     "RouteOrModel",
     "StaticRoute",
@@ -57,7 +61,29 @@ class CascadeRoute(StrictModel):
     fallback: ModelList = Field(default_factory=list)
 
 
-Route = Annotated[StaticRoute | ComplexityRoute | CascadeRoute, Field(discriminator="strategy")]
+class LearnedRoute(StrictModel):
+    """A router trained with `llmrouter learn train`: per prompt, the model maximising
+    predicted score − cost_weight × predicted cost (USD), or with `quality_target` the
+    cheapest model predicted to reach it."""
+
+    strategy: Literal["learned"]
+    #: the saved router file (relative paths are taken from the working directory)
+    router: Path
+    cost_weight: float | None = Field(default=None, ge=0)
+    quality_target: float | None = Field(default=None, ge=0, le=1)
+    #: the router's model names → catalog names; every model the router knows is listed
+    models: dict[str, str] = Field(min_length=1)
+    fallback: ModelList = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_knob(self) -> LearnedRoute:
+        if self.cost_weight is not None and self.quality_target is not None:
+            raise ValueError("give cost_weight or quality_target, not both")
+        return self
+
+
+AnyRoute = StaticRoute | ComplexityRoute | CascadeRoute | LearnedRoute
+Route = Annotated[AnyRoute, Field(discriminator="strategy")]
 
 
 def _model_shorthand(value: Any) -> Any:
@@ -72,13 +98,15 @@ def _model_shorthand(value: Any) -> Any:
 RouteOrModel = Annotated[Route, BeforeValidator(_model_shorthand)]
 
 
-def route_models(route: StaticRoute | ComplexityRoute | CascadeRoute) -> list[tuple[str, str]]:
+def route_models(route: AnyRoute) -> list[tuple[str, str]]:
     """(field path, model name) for every model a route names."""
     named: list[tuple[str, str]] = []
     if isinstance(route, StaticRoute):
         named.append(("model", route.model))
     elif isinstance(route, ComplexityRoute):
         named += [(f"levels.{level.value}", m) for level, m in route.levels.items()]
+    elif isinstance(route, LearnedRoute):
+        named += [(f"models.{name}", m) for name, m in route.models.items()]
     else:
         named += [(f"steps.{i}.model", s.model) for i, s in enumerate(route.steps)]
     named += [(f"fallback.{i}", m) for i, m in enumerate(route.fallback)]

@@ -8,17 +8,20 @@ has a batch route → `batch`; otherwise the task's `route`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from llmrouter.router.budget import BudgetState
 from llmrouter.router.config import (
     CascadeRoute,
     ComplexityRoute,
+    LearnedRoute,
     Route,
     RouterConfig,
     StaticRoute,
     TaskSpec,
 )
+from llmrouter.router.learned import LearnedChoice, LearnedRouter
 from llmrouter.schemas import Complexity, LLMRequest, Priority
 
 __all__ = ["RouteDecision", "SelectedRoute", "Step", "decide", "select_route"]
@@ -33,7 +36,7 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class SelectedRoute:
-    route: StaticRoute | ComplexityRoute | CascadeRoute
+    route: StaticRoute | ComplexityRoute | CascadeRoute | LearnedRoute
     #: why this route: `default`, `tier:<tier>`, `batch` or `budget`
     source: str
     budget_exceeded: bool = False
@@ -52,6 +55,8 @@ class RouteDecision:
     fallbacks: tuple[str, ...]
     budget_exceeded: bool = False
     scorer: str = "json_confidence"
+    #: a learned route's choice (its model as a catalog name) and predictions
+    learned: LearnedChoice | None = None
 
     @property
     def label(self) -> str:
@@ -76,17 +81,48 @@ def decide(
     request: LLMRequest,
     complexity: Complexity | None,
     budget: BudgetState,
+    learned: Mapping[str, LearnedRouter] | None = None,
 ) -> RouteDecision:
     """The ordered models for `request`. A complexity route without a complexity (the
-    classifier could not run) takes its MEDIUM model: neither the cheapest nor the dearest."""
+    classifier could not run) takes its MEDIUM model: neither the cheapest nor the dearest.
+    `learned` holds the loaded router of every learned route, by its `router` path."""
     selected = select_route(config.tasks[request.task], request.task, request, budget)
+    if isinstance(selected.route, LearnedRoute):
+        return _learned(selected.route, selected, request, learned or {})
     return _plan(selected.route, selected.source, complexity, selected.budget_exceeded)
+
+
+def _learned(
+    route: LearnedRoute,
+    selected: SelectedRoute,
+    request: LLMRequest,
+    routers: Mapping[str, LearnedRouter],
+) -> RouteDecision:
+    """One model, the learned router's pick for this prompt, then the route's fallbacks."""
+    choice = routers[str(route.router)].choose(
+        request.input,
+        request.task,
+        cost_weight=route.cost_weight,
+        quality_target=route.quality_target,
+    )
+    model = route.models[choice.model]
+    fallbacks = tuple(dict.fromkeys(m for m in route.fallback if m != model))
+    return RouteDecision(
+        f"learned:{model}",
+        selected.source,
+        (Step(model),),
+        fallbacks,
+        selected.budget_exceeded,
+        learned=LearnedChoice(model, choice.predicted_score, choice.predicted_cost_usd),
+    )
 
 
 def _plan(
     route: Route, source: str, complexity: Complexity | None, budget_exceeded: bool
 ) -> RouteDecision:
     scorer = "json_confidence"
+    if isinstance(route, LearnedRoute):
+        raise TypeError("a learned route is planned by _learned")
     if isinstance(route, StaticRoute):
         steps: tuple[Step, ...] = (Step(route.model),)
         strategy = "static"

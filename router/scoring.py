@@ -1,11 +1,13 @@
 """Confidence of an answer, for cascades: from the model's own JSON `confidence` field,
-or from a scorer the user plugs in as `module:function`."""
+from a learned scorer file (`learned:PATH`), or from a scorer the user plugs in as
+`module:function`."""
 
 from __future__ import annotations
 
 import importlib
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -45,6 +47,10 @@ def json_confidence(task: str, text: str, output: str) -> float | None:
 def load_scorer(spec: str) -> Scorer:
     if spec == "json_confidence":
         return json_confidence
+    if spec.startswith("learned:"):  # a file from `llmrouter learn train-scorer`
+        from llmrouter.router.learned import load_learned_scorer
+
+        return load_learned_scorer(Path(spec.removeprefix("learned:")))
     module_name, _, attr = spec.partition(":")
     try:
         scorer = getattr(importlib.import_module(module_name), attr)

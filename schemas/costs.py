@@ -28,4 +28,10 @@ class CostEvent(WireModel):
     outcome: AttemptOutcome
     latency_ms: float = Field(default=0.0, ge=0.0)
     user_tier: UserTier | None = None
+    learned_choice: str | None = Field(
+        default=None, description="Catalog model the request's learned route chose."
+    )
+    predicted_score: float | None = Field(
+        default=None, description="The learned router's predicted score of its choice."
+    )
     ts: UtcDatetime = Field(default_factory=utc_now)

@@ -43,6 +43,12 @@ class LLMResult(WireModel):
     priority: Priority | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    learned_choice: str | None = Field(
+        default=None, description="Catalog model a learned route chose (before any fallback)."
+    )
+    predicted_score: float | None = Field(
+        default=None, description="The learned router's predicted score of its choice."
+    )
     finished_at: UtcDatetime = Field(default_factory=utc_now)
 
     @model_validator(mode="after")

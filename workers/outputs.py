@@ -81,6 +81,8 @@ def cost_events(result: LLMResult) -> list[CostEvent]:
             outcome=attempt.outcome,
             latency_ms=attempt.latency_ms,
             user_tier=result.user_tier,
+            learned_choice=result.learned_choice,
+            predicted_score=result.predicted_score,
             ts=result.finished_at,
         )
         for index, attempt in enumerate(result.attempts)

@@ -34,11 +34,12 @@ EXTRAS: Mapping[str, Provider] = {
     "anthropic": Provider("anthropic", "worker"),
     "faststream": Provider("faststream", "worker"),
     "matplotlib": Provider("matplotlib", "eval"),
+    "numpy": Provider("numpy", "learn"),
     "openai": Provider("openai", "worker"),
     "prometheus_client": Provider("prometheus-client", "worker"),
     "redis": Provider("redis", "redis"),
     "rich": Provider("rich", "cli"),
-    "sklearn": Provider("scikit-learn", "eval"),
+    "sklearn": Provider("scikit-learn", "learn"),
     "typer": Provider("typer", "cli"),
     "yaml": Provider("pyyaml", "worker"),
 }
