@@ -1,6 +1,6 @@
-"""Evaluate models on a task's eval set through router/: the seed's Steps 2-5.
+"""Evaluate models on a task's eval set through router/: load, run, score, compare.
 
-    dataset     the eval-set format (seed Step 2), loaded with errors naming file and example
+    dataset     the eval-set format, loaded with errors naming file and example
     metrics     accuracy, completeness, tone, safety, latency, throughput, cost, cost-quality
     safety      the safety checks on one answer
     judge       the LLM judge (tone 1-10, pass/fail accuracy) through router/ providers

@@ -8,7 +8,7 @@ A model spec on the command line is one of:
   pinned `model_id`: how a provider's new version is tried before the config moves to it;
 * a bare provider model id: `gpt-4-turbo-2024-04-09` — the catalog entry pinned to exactly
   that id, else the entry whose name is the longest prefix of it (`gpt-4-turbo-2024-08-15`
-  → `gpt-4-turbo` with that id), which is the seed's `compare --baseline <id>` form.
+  → `gpt-4-turbo` with that id), so `compare --baseline <id>` can name any provider version.
 
 Each candidate is answered by a Router whose config is the loaded one with the task's route
 replaced by a static route to the candidate and no fallback (so a failure shows as a

@@ -1,6 +1,5 @@
 """Baseline vs candidate on one eval set: per-metric deltas and a verdict that can gate a
-deployment (the seed's "If quality improves, upgrade. If it regresses, stick with old
-version").
+deployment: a provider's new model version is adopted only when it is not worse.
 
 Verdict: `keep baseline` when a gated metric — the primary metric (accuracy for labelled
 sets, completeness for element sets) or safety — is lower for the candidate by more than

@@ -1,4 +1,4 @@
-"""Eval sets: the seed's Step-2 format, validated, with errors that name the file and example.
+"""Eval sets: one JSON file per task, validated, with errors that name the file and example.
 
     {"task": "customer-support-qa",
      "labels": ["safe", "unsafe"],                        # optional: the closed label set

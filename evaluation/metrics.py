@@ -1,4 +1,4 @@
-"""The seed's metrics, one small function each. Definitions (also in evaluation/README.md):
+"""The evaluation metrics, one small function each. Definitions (also in evaluation/README.md):
 
 * accuracy, labelled sets: the answer's label equals the expected one after `normalise`; the
   label may be the whole answer ("Positive.") or the `label` field of a JSON object in it.
@@ -13,7 +13,7 @@
   included) divided by the number of examples, failed ones included.
 * cost-quality ratio: cost per query / quality, where quality is the primary metric as a
   fraction (accuracy for labelled sets, completeness for element sets); lower is better.
-  The seed's table: $0.012 / 0.89 = $0.0135. Undefined (None) when quality is 0 or unknown.
+  For example $0.012 / 0.89 = $0.0135. Undefined (None) when quality is 0 or unknown.
 
 A failed request (no answer) scores 0 on accuracy and completeness: the user got nothing.
 Not-measured values are None everywhere and shown as "n/a": never invented.

@@ -1,9 +1,9 @@
-"""The seed's Step-4 table, its analysis, and the result files.
+"""The comparison table of an evaluation run, its analysis, and the result files.
 
     Model | Accuracy | Completeness | Tone | Safety | P95 Latency | Cost/Query | Cost-Quality Ratio
 
 then best quality / best cost-quality ratio / fastest / cheapest, and one recommendation
-per priority as in the seed's "Decision depends on priorities":
+per priority, because the right model depends on what the deployment values most:
 
 * quality: the model with the best primary metric (ties: the cheaper);
 * cost: the best cost-quality ratio, stated against the task's `baseline_model` when it

@@ -16,7 +16,7 @@ __all__ = ["EVALS_DIR", "WorkItem", "load_examples", "sample_workload"]
 
 EVALS_DIR = shared_path("evals")
 
-# The seed's task matrix: daily volumes, used as traffic weights.
+# Typical daily volumes per task, used as traffic weights.
 DEFAULT_MIX = {
     "sentiment-classification": 100_000,
     "moderation": 200_000,

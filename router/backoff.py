@@ -1,8 +1,9 @@
 """How long to wait before retrying the same model, and how many times it may be retried.
 
-This is the only retry layer (the SDKs' own retries are off, ANCHORS complaint 4), so the
-counts here are the whole story: `retries_allowed` retries after the first call, then the
-route moves on to its fallbacks.
+This is the only retry layer: the SDKs' own retries are off, so that retries never
+multiply across layers and every attempt is counted and priced. The counts here are the
+whole story: `retries_allowed` retries after the first call, then the route moves on to
+its fallbacks.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def retry_delay_s(
 
     Full jitter: uniform(0, min(max_delay_s, base_delay_s * 2**attempt)), so replicas that
     failed together do not retry together. A provider's Retry-After is a floor, never
-    shortened by jitter (ANCHORS complaint 5). None means "do not wait; go to a fallback":
+    shortened by jitter (a retry before the provider's time is a wasted, possibly billed call). None means "do not wait; go to a fallback":
     the provider asked for longer than `max_retry_after_s`, and a request should not sit
     idle that long while other models are available.
     """

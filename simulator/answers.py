@@ -16,7 +16,7 @@ more things right:
   "reason"}` (or `{"answer", "confidence", "reason"}` for open answers); confidence > 0.9
   for 97% of right answers and 30% of wrong ones, so cheap models are confident on about
   80% of inputs and confident answers are right more often than the rest;
-* the seed's complexity classifier prompt gets SIMPLE / MEDIUM / COMPLEX (see
+* the LLM classifier's complexity prompt gets SIMPLE / MEDIUM / COMPLEX (see
   `simulator.complexity`); on a known eval input, the example's difficulty with
   probability = quality;
 * anything else gets a plausible generic answer (or summary) whose length grows with the

@@ -1,4 +1,4 @@
-"""The seed's complexity classifier prompt, answered by simple heuristics of the question.
+"""The LLM classifier's complexity prompt, answered by simple heuristics of the question.
 
 "Classify this customer question as SIMPLE, MEDIUM, or COMPLEX ... Question: {question}"
 gets one word. The score counts distinct issue areas (billing, account, legal, policy,

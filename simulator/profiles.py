@@ -110,7 +110,7 @@ def _shipped() -> tuple[tuple[str, ModelProfile], ...]:
 
 
 def shipped_profiles() -> dict[str, ModelProfile]:
-    """The profiles of the seed's models that ship with the simulator (`models.yaml`)."""
+    """The profiles of the example catalog's models that ship with the simulator (`models.yaml`)."""
     return dict(_shipped())
 
 

@@ -1,4 +1,4 @@
-"""`llmrouter eval` and `llmrouter compare`: the seed's Step 3-4 tables on an eval set, and
+"""`llmrouter eval` and `llmrouter compare`: the comparison table of models on an eval set, and
 baseline vs candidate with a verdict that can gate a deployment (exit 1 on a regression).
 
 Register with:
@@ -72,7 +72,7 @@ def eval_(
     judge: JudgeOption = None,
     limit: LimitOption = None,
 ) -> None:
-    """Evaluate models on a task's eval set: the seed's Step-4 table, the best model per
+    """Evaluate models on a task's eval set: the comparison table, the best model per
     priority, result files (JSON and CSV) and optionally a cost-quality chart."""
     from llmrouter.evaluation.report import highlight_lines, render_table, write_outputs
     from llmrouter.evaluation.session import EvalRequest

@@ -270,7 +270,7 @@ def export_finetune(
     config: ConfigOption = None,
     bootstrap_servers: BootstrapOption = None,
 ) -> None:
-    """The seed's Strategy 4: a frontier model's answers from llm.results.<task>, joined with
+    """Distillation data: a frontier model's answers from llm.results.<task>, joined with
     their requests, as a chat fine-tuning data set for a cheaper model."""
     from llmrouter.kafka.settings import KafkaSettings
     from llmrouter.operations.finetune import MIN_EXAMPLES, check_export
@@ -289,7 +289,7 @@ def export_finetune(
     )
     if outcome.written < MIN_EXAMPLES:
         typer.echo(
-            f"warning: {outcome.written} examples is fewer than the {MIN_EXAMPLES} the seed advises; "
+            f"warning: {outcome.written} examples is fewer than the {MIN_EXAMPLES} a fine-tune needs; "
             "collect more traffic before fine-tuning",
             err=True,
         )

@@ -1,4 +1,4 @@
-"""`llmrouter export-finetune`: the seed's Strategy 4. A frontier model's answers to real
+"""`llmrouter export-finetune`: distillation data. A frontier model's answers to real
 traffic, read from the results topic and joined with their requests, become a chat
 fine-tuning data set (OpenAI's JSON Lines chat format) for a cheaper model."""
 
@@ -33,7 +33,7 @@ __all__ = [
     "finetune_example",
 ]
 
-#: below this many examples the seed's advice is to collect more before fine-tuning
+#: below this many examples a fine-tune tends to copy the examples rather than the task
 MIN_EXAMPLES = 1000
 
 

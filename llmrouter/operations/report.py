@@ -1,5 +1,5 @@
 """`llmrouter report`: cost, latency and quality by task and model from the live topics,
-with savings against an all-frontier baseline in the seed's case-study shape.
+with savings against a single-model baseline per task.
 
 Reads `llm.costs` and every `llm.results.<task>` (read_committed) from the offsets at
 `--since` (else the beginning) up to the offsets at `--until`, else the end offsets at
@@ -113,7 +113,7 @@ class ModelSpend:
 
 @dataclass(frozen=True)
 class TaskSavings:
-    """One row of the seed's case-study table."""
+    """One task's daily volume and cost, now and on its baseline model."""
 
     task: str
     requests: int

@@ -1,5 +1,5 @@
 """Cost, latency and routing figures from results, with savings against a single-model
-baseline: the seed's case-study arithmetic on real numbers.
+baseline: what routing saved, from the tokens the requests really used.
 
 The baseline prices each answered request's own tokens (of the attempt whose answer was
 used) at the task's `baseline_model` (else the most expensive catalog model) — what the

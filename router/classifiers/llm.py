@@ -1,4 +1,4 @@
-"""The seed's LLM classifier: a cheap model reads the question and answers one word.
+"""The LLM classifier: a cheap model reads the question and answers one word.
 Its reply is parsed tolerantly; any failure falls back to the rule classifier."""
 
 from __future__ import annotations

@@ -60,8 +60,8 @@ def candidate_run(
     return CandidateRun(candidate, rows, elapsed_s=2.0)
 
 
-def seed_like_run() -> EvalRun:
-    """Four models shaped like the seed's table (completeness as quality)."""
+def typical_run() -> EvalRun:
+    """Four models shaped like a typical comparison (completeness as quality)."""
     return EvalRun(
         task="customer-support-qa",
         dataset_path=None,

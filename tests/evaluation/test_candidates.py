@@ -31,7 +31,7 @@ def test_name_at_model_id_repins_the_catalog_entry() -> None:
     assert c.catalog_name == "gpt-4-turbo@gpt-4-turbo-2024-08-15"
 
 
-def test_a_bare_provider_model_id_the_seed_way() -> None:
+def test_a_bare_provider_model_id() -> None:
     pinned_now = resolve_candidate(CONFIG, "gpt-4-turbo-2024-04-09")
     assert (pinned_now.base_model, pinned_now.pinned) == ("gpt-4-turbo", False)
     newer = resolve_candidate(CONFIG, "gpt-4-turbo-2024-08-15")

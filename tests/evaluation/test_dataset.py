@@ -27,8 +27,8 @@ def test_every_shipped_eval_set_loads(path: Path) -> None:
     assert dataset.kind is expected
 
 
-def test_the_seed_example_loads_and_gets_ids(tmp_path: Path) -> None:
-    seed = {
+def test_the_documented_example_loads_and_gets_ids(tmp_path: Path) -> None:
+    example = {
         "task": "customer-support-qa",
         "examples": [
             {
@@ -40,7 +40,7 @@ def test_the_seed_example_loads_and_gets_ids(tmp_path: Path) -> None:
             {"input": "Charged twice?", "expected_elements": ["verify charges"]},
         ],
     }
-    dataset = load_dataset(write(tmp_path, seed))
+    dataset = load_dataset(write(tmp_path, example))
     assert [ex.id for ex in dataset.examples] == [
         "customer-support-qa-001",
         "customer-support-qa-002",

@@ -99,7 +99,7 @@ def test_cost_per_query_includes_every_example() -> None:
     assert metrics.cost_per_query([]) is None
 
 
-def test_cost_quality_ratio_reproduces_the_seed_table() -> None:
+def test_cost_quality_ratio_of_a_known_table() -> None:
     # GPT-4 Turbo: $0.012 per query at 89% accuracy -> $0.0135; Haiku: $0.00025 / 76%.
     gpt4 = metrics.cost_quality_ratio(Decimal("0.012"), 0.89)
     haiku = metrics.cost_quality_ratio(Decimal("0.00025"), 0.76)

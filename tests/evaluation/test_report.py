@@ -18,7 +18,7 @@ from llmrouter.evaluation.report import (
     write_outputs,
 )
 from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
-from tests.evaluation.factories import seed_like_run
+from tests.evaluation.factories import typical_run
 
 CONFIG = load_config(EXAMPLE_CONFIG)
 
@@ -37,7 +37,7 @@ def test_pareto_front() -> None:
 
 
 def test_highlights_and_recommendations() -> None:
-    report = build_report(seed_like_run(), CONFIG)
+    report = build_report(typical_run(), CONFIG)
     h = report.highlights
     assert (h.best_quality, h.best_ratio, h.fastest, h.cheapest) == (
         "claude-3-opus",
@@ -57,8 +57,8 @@ def test_highlights_and_recommendations() -> None:
     assert "- If speed matters: claude-3-haiku (P95 0.8s), meets the task's 2.0s target" in lines
 
 
-def test_the_table_has_the_seed_columns_and_says_na() -> None:
-    report = build_report(seed_like_run(), CONFIG)
+def test_the_table_has_every_column_and_says_na() -> None:
+    report = build_report(typical_run(), CONFIG)
     console = Console(record=True, width=200)
     console.print(render_table(report))
     text = console.export_text()
@@ -72,7 +72,7 @@ def test_the_table_has_the_seed_columns_and_says_na() -> None:
 
 
 def test_result_files(tmp_path: Path) -> None:
-    report = build_report(seed_like_run(), CONFIG)
+    report = build_report(typical_run(), CONFIG)
     written = write_outputs(report, tmp_path / "out")
     assert sorted(p.name for p in written) == [
         "examples.csv",
@@ -102,4 +102,4 @@ def test_an_unwritable_folder_is_a_one_line_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder", encoding="utf-8")
     with pytest.raises(LLMRouterError, match="cannot write results to"):
-        write_outputs(build_report(seed_like_run(), CONFIG), blocker / "out")
+        write_outputs(build_report(typical_run(), CONFIG), blocker / "out")

@@ -39,7 +39,7 @@ tasks:
 """
 
 
-def test_shipped_example_covers_the_seed() -> None:
+def test_shipped_example_covers_every_task() -> None:
     config = load_config(EXAMPLE_CONFIG)
     assert set(config.tasks) == {
         "customer-support-qa",

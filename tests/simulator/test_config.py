@@ -24,7 +24,7 @@ SEED_MODELS = (
 )
 
 
-def test_shipped_profiles_cover_the_seed() -> None:
+def test_shipped_profiles_cover_the_example_catalog() -> None:
     profiles = shipped_profiles()
     for model in SEED_MODELS:
         assert model in profiles
