@@ -59,6 +59,7 @@ def _register() -> None:
         commands,
         config_commands,
         eval_commands,
+        learn_commands,
         ops_commands,
         pipeline_commands,
     )
@@ -66,6 +67,7 @@ def _register() -> None:
 
     app.add_typer(kafka_app, name="kafka", help="A local single-node Kafka for development.")
     app.add_typer(config_commands.app, name="config", help="Validate routing configs.")
+    app.add_typer(learn_commands.app, name="learn", help="Routers learned from outcomes.")
     app.command()(commands.route)
     app.command()(commands.sim)
     app.command()(commands.schemas)
