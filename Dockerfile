@@ -23,14 +23,19 @@ RUN python -m venv /opt/llmrouter
 WORKDIR /src
 # Dependencies change less often than the code: install them from pyproject.toml alone
 # first (a cached layer), then the project itself without touching them again.
+# The image runs every command, so it gets the `all` extra (cli, which brings the workers'
+# packages, eval and redis); never `dev`. `llmrouter[...]` inside an extra is expanded here.
+ARG LLMROUTER_EXTRA=all
 COPY pyproject.toml ./
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-print('\n'.join(p['dependencies'] + p['optional-dependencies']['redis']))" > /tmp/requirements.txt \
+RUN python -c "import sys, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+x = p['optional-dependencies']; \
+want = lambda e: [d for r in x[e] for d in (want_all(r) if r.startswith('llmrouter[') else [r])]; \
+want_all = lambda r: [d for e in r[len('llmrouter['):-1].split(',') for d in want(e.strip())]; \
+print('\n'.join(p['dependencies'] + want(sys.argv[1])))" "$LLMROUTER_EXTRA" > /tmp/requirements.txt \
     && /opt/llmrouter/bin/pip install -r /tmp/requirements.txt
 # Then the sources (.dockerignore keeps out tests, caches, the venv and deployment files).
 COPY . .
-# The project (its dependencies, with the `redis` extra for the shared response cache,
-# are in already); never the `dev` extra.
+# The project itself: its dependencies are in already.
 RUN /opt/llmrouter/bin/pip install --no-deps . \
     && /opt/llmrouter/bin/pip check
 

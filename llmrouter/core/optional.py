@@ -35,6 +35,7 @@ EXTRAS: Mapping[str, Provider] = {
     "faststream": Provider("faststream", "worker"),
     "matplotlib": Provider("matplotlib", "eval"),
     "numpy": Provider("numpy", "learn"),
+    "numpy": Provider("numpy", "learn"),
     "openai": Provider("openai", "worker"),
     "prometheus_client": Provider("prometheus-client", "worker"),
     "redis": Provider("redis", "redis"),
