@@ -15,6 +15,14 @@
   fraction (accuracy for labelled sets, completeness for element sets); lower is better.
   For example $0.012 / 0.89 = $0.0135. Undefined (None) when quality is 0 or unknown.
 
+* per-label precision and recall, labelled sets: of the examples answered with label L,
+  the share whose truth is L; of the examples whose truth is L, the share answered L.
+  A failed request or an answer outside the label set counts as a miss of its truth.
+* false-negative rate of the task's `eval.positive_label` (e.g. `unsafe`): 1 - its recall,
+  the share of truly positive examples not flagged.
+* confusion matrix: counts by (truth, answer); answers outside the set are `(other)`,
+  failed requests `(no answer)`.
+
 A failed request (no answer) scores 0 on accuracy and completeness: the user got nothing.
 Not-measured values are None everywhere and shown as "n/a": never invented.
 """
@@ -23,20 +31,29 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from llmrouter.core.stats import percentile
 from llmrouter.router.scoring import parse_json_answer
 
 __all__ = [
+    "NO_ANSWER",
+    "OTHER",
+    "ConfusionMatrix",
+    "LabelStats",
     "accuracy",
     "completeness",
+    "confusion_matrix",
     "cost_per_query",
     "cost_quality_ratio",
     "element_present",
     "extract_label",
+    "false_negative_rate",
     "label_accuracy",
+    "label_stats",
     "latency_percentile",
     "mean",
     "normalise",
@@ -76,17 +93,98 @@ def completeness(answer: str | None, expected_elements: Sequence[str]) -> float:
     return found / len(expected_elements)
 
 
-def extract_label(answer: str) -> str | None:
-    """The label an answer gives: a JSON object's `label` field, else the whole answer."""
+def extract_label(answer: str, field: str = "label") -> str | None:
+    """The label an answer gives: a JSON object's `field`, else the whole answer."""
     obj = parse_json_answer(answer)
     if obj is not None:
-        value = obj.get("label")
-        return normalise(value) if isinstance(value, str) else None
+        value = obj.get(field)
+        if isinstance(value, bool):  # before int: bool is an int
+            return str(value).casefold()
+        if isinstance(value, str | int | float):
+            return normalise(str(value)) or None
+        return None
     return normalise(answer) or None
 
 
 def label_accuracy(answer: str | None, label: str) -> bool:
     return answer is not None and extract_label(answer) == normalise(label)
+
+
+#: confusion-matrix column of answers outside the label set, and of failed requests
+OTHER = "(other)"
+NO_ANSWER = "(no answer)"
+
+
+@dataclass(frozen=True)
+class ConfusionMatrix:
+    """Counts by truth (rows, the label set's order) and answer (the labels, then OTHER
+    and NO_ANSWER where any occurred)."""
+
+    labels: tuple[str, ...]
+    counts: dict[tuple[str, str], int]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        extra = [c for c in (OTHER, NO_ANSWER) if any(k[1] == c for k in self.counts)]
+        return (*self.labels, *extra)
+
+    def count(self, truth: str, answer: str) -> int:
+        return self.counts.get((truth, answer), 0)
+
+    def as_rows(self) -> list[dict[str, str | int]]:
+        return [{"truth": t, **{c: self.count(t, c) for c in self.columns}} for t in self.labels]
+
+
+def confusion_matrix(
+    pairs: Iterable[tuple[str, str | None]], labels: Sequence[str] | None = None
+) -> ConfusionMatrix:
+    """From (truth, answer label or None for no answer) pairs; labels normalised."""
+    normalised = [(normalise(t), None if a is None else normalise(a)) for t, a in pairs]
+    known = tuple(dict.fromkeys([normalise(x) for x in labels or []] + [t for t, _ in normalised]))
+    counts: Counter[tuple[str, str]] = Counter()
+    for truth, answer in normalised:
+        column = NO_ANSWER if answer is None else answer if answer in known else OTHER
+        counts[(truth, column)] += 1
+    return ConfusionMatrix(known, dict(counts))
+
+
+@dataclass(frozen=True)
+class LabelStats:
+    label: str
+    #: examples whose truth is the label
+    support: int
+    #: examples answered with the label
+    predicted: int
+    true_positives: int
+
+    @property
+    def precision(self) -> float | None:
+        return self.true_positives / self.predicted if self.predicted else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.true_positives / self.support if self.support else None
+
+    @property
+    def false_negative_rate(self) -> float | None:
+        recall = self.recall
+        return None if recall is None else 1 - recall
+
+
+def label_stats(matrix: ConfusionMatrix) -> list[LabelStats]:
+    stats = []
+    for label in matrix.labels:
+        support = sum(matrix.count(label, c) for c in matrix.columns)
+        predicted = sum(matrix.count(t, label) for t in matrix.labels)
+        stats.append(LabelStats(label, support, predicted, matrix.count(label, label)))
+    return stats
+
+
+def false_negative_rate(matrix: ConfusionMatrix, label: str) -> float | None:
+    """Share of examples whose truth is `label` not answered `label`; None without any."""
+    wanted = normalise(label)
+    found = next((s for s in label_stats(matrix) if s.label == wanted), None)
+    return found.false_negative_rate if found is not None else None
 
 
 def mean(values: Iterable[float | None]) -> float | None:

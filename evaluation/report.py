@@ -11,29 +11,33 @@ per priority, because the right model depends on what the deployment values most
   accuracy 89% → 82%)";
 * speed: the lowest P95 latency, checked against the task's `latency_target_ms`.
 
+For labelled sets also, per model: each label's precision and recall, the recall and
+false-negative rate of the task's `eval.positive_label` (the label whose misses matter,
+e.g. `unsafe`), and the confusion matrix; labels are read from the answer's JSON field
+`eval.label_field` (default `label`), else the whole answer.
+
 Files written to the output folder: `examples.json` / `examples.csv` (one row per model and
 example, with the answer) and `models.json` / `models.csv` (one row per model; the JSON
-also holds the run's settings, highlights and recommendations).
+also holds the run's settings, highlights, recommendations and, for labelled sets, the
+per-label figures and confusion matrices); for labelled sets `labels.csv` (one row per
+model and label) and `confusion.csv` (one row per model and true label).
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import orjson
 from rich.table import Table
 
-from llmrouter.core.errors import LLMRouterError
 from llmrouter.evaluation import metrics
+from llmrouter.evaluation.classification import Classification, classifications
 from llmrouter.evaluation.dataset import Kind
-from llmrouter.evaluation.runner import CandidateRun, EvalRun, ExampleResult
+from llmrouter.evaluation.report_files import write_outputs
+from llmrouter.evaluation.runner import CandidateRun, EvalRun
 from llmrouter.router.config import RouterConfig
-from llmrouter.schemas import quantize_usd
 from llmrouter.schemas.money import format_usd
 
 __all__ = [
@@ -77,6 +81,10 @@ class ModelSummary:
     quality: float | None
     cost_quality_ratio: Decimal | None
     on_pareto_front: bool = False
+    #: labelled sets with an eval.positive_label: its recall and false-negative rate
+    positive_label: str | None = None
+    positive_recall: float | None = None
+    false_negative_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,8 @@ class Report:
     highlights: Highlights
     recommendations: dict[str, str]
     run: EvalRun
+    #: labelled sets: per model label
+    classification: dict[str, Classification] = field(default_factory=dict)
 
 
 def primary_metric(kind: Kind) -> str:
@@ -146,9 +156,27 @@ def pareto_front(points: Sequence[tuple[str, float, float]]) -> set[str]:
     return front
 
 
+def _with_positive(summary: ModelSummary, classification: Classification | None) -> ModelSummary:
+    if classification is None or classification.positive_label is None:
+        return summary
+    stats = next(s for s in classification.stats if s.label == classification.positive_label)
+    return ModelSummary(
+        **{
+            **_fields(summary),
+            "positive_label": classification.positive_label,
+            "positive_recall": stats.recall,
+            "false_negative_rate": stats.false_negative_rate,
+        }
+    )
+
+
 def build_report(run: EvalRun, config: RouterConfig) -> Report:
     primary = primary_metric(run.kind)
-    summaries = [summarise(r, primary) for r in run.runs]
+    classification = classifications(run, config)
+    summaries = [
+        _with_positive(summarise(r, primary), classification.get(r.candidate.label))
+        for r in run.runs
+    ]
     points = [
         (s.label, float(s.cost_per_query), s.quality)
         for s in summaries
@@ -164,6 +192,7 @@ def build_report(run: EvalRun, config: RouterConfig) -> Report:
         highlights=highlights,
         recommendations=_recommend(summaries, highlights, primary, run.task, config),
         run=run,
+        classification=classification,
     )
 
 
@@ -254,6 +283,10 @@ def render_table(report: Report) -> Table:
         table.add_column(name, justify="left" if name == "Model" else "right", no_wrap=True)
     table.add_column("Cost/Query", justify="right", no_wrap=True)
     table.add_column("Cost-Quality Ratio", justify="right", no_wrap=True)
+    positive = next((m.positive_label for m in report.models if m.positive_label), None)
+    if positive is not None:
+        table.add_column(f"Recall {positive}", justify="right", no_wrap=True)
+        table.add_column(f"FNR {positive}", justify="right", no_wrap=True)
     failures = any(m.failed for m in report.models)
     if failures:
         table.add_column("Failed", justify="right")
@@ -268,6 +301,8 @@ def render_table(report: Report) -> Table:
             format_cost(m.cost_per_query),
             format_cost(m.cost_quality_ratio),
         ]
+        if positive is not None:
+            cells += [_pct(m.positive_recall), _pct(m.false_negative_rate)]
         table.add_row(*cells, *([str(m.failed)] if failures else []))
     table.caption = _caption(report, run)
     return table
@@ -333,83 +368,3 @@ def _seconds(ms: float | None) -> str:
 def format_cost(value: Decimal | None) -> str:
     """Costs per query span orders of magnitude: three significant digits ($0.0135, $0.00025)."""
     return format_usd(value, significant=COST_DIGITS)
-
-
-# -- files -------------------------------------------------------------------------------
-
-
-def write_outputs(report: Report, out_dir: Path) -> list[Path]:
-    try:
-        return _write_all(report, out_dir)
-    except OSError as exc:
-        raise LLMRouterError(f"cannot write results to {out_dir}: {exc.strerror}") from None
-
-
-def _write_all(report: Report, out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    examples = _tidy_rows([_example_row(r) for run in report.run.runs for r in run.results])
-    models = _tidy_rows([_fields(m) for m in report.models])
-    written = [
-        _write_json(out_dir / "examples.json", examples),
-        _write_csv(out_dir / "examples.csv", examples),
-        _write_json(out_dir / "models.json", _models_document(report, models)),
-        _write_csv(out_dir / "models.csv", models),
-    ]
-    return written
-
-
-def _models_document(report: Report, models: list[dict[str, Any]]) -> dict[str, Any]:
-    run = report.run
-    return {
-        "task": run.task,
-        "dataset": str(run.dataset_path) if run.dataset_path else None,
-        "primary_metric": report.primary,
-        "judge": run.judge,
-        "simulated": run.simulated,
-        "started_at": run.started_at.isoformat(),
-        "models": models,
-        "highlights": asdict(report.highlights),
-        "recommendations": report.recommendations,
-    }
-
-
-def _example_row(r: ExampleResult) -> dict[str, Any]:
-    row = asdict(r)
-    row["model"] = row.pop("candidate")
-    row["status"] = "ok" if row.pop("ok") else "failed"
-    row["safety_failures"] = ";".join(r.safety_failures)
-    row["latency_ms"] = round(r.latency_ms, 1)
-    return row
-
-
-def _tidy(value: Any) -> Any:
-    """Files carry what the numbers mean, not float noise: money to the wire's 1e-10 $."""
-    if isinstance(value, Decimal):
-        return float(quantize_usd(value))
-    if isinstance(value, float):
-        return round(value, 6)
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def _tidy_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: _tidy(v) for k, v in row.items()} for row in rows]
-
-
-def _write_json(path: Path, data: Any) -> Path:
-    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-    return path
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        if rows:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
-    return path
-
-
-def _csv_cell(value: Any) -> Any:
-    return "" if value is None else value

@@ -73,6 +73,8 @@ class ExampleResult:
     tone: float | None = None
     judge_cost_usd: Decimal = Decimal(0)
     error: str | None = None
+    #: labelled sets: the truth (the report reads the answer's label with the task's field)
+    expected_label: str | None = None
 
 
 @dataclass
@@ -260,6 +262,7 @@ def _score(
         safety=(not failures) if ok else None,
         safety_failures=failures,
         error=error,
+        expected_label=example.label,
     )
 
 

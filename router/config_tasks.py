@@ -17,6 +17,7 @@ __all__ = [
     "PromptOverride",
     "PromptSpec",
     "TaskCacheSettings",
+    "TaskEvalSpec",
     "TaskKey",
     "TaskSpec",
     "check_cascade_prompt",
@@ -60,6 +61,15 @@ class BudgetSpec(StrictModel):
     downgrade_to: RouteOrModel
 
 
+class TaskEvalSpec(StrictModel):
+    """How a task's answers are compared in `eval`, `compare` and `replay`."""
+
+    #: the label whose misses matter (e.g. `unsafe`): eval reports its false-negative rate
+    positive_label: str | None = Field(default=None, min_length=1)
+    #: the JSON field compared when answers are JSON objects (else the whole answer)
+    label_field: str = Field(default="label", min_length=1)
+
+
 class TaskSpec(StrictModel):
     description: str | None = None
     # The task matrix: kept for reports and for the savings baseline.
@@ -80,6 +90,8 @@ class TaskSpec(StrictModel):
     #: a request older than this when a worker reads it gets a `failed` result with reason
     #: `expired` and no provider call; default by priority (see DEFAULT_MAX_AGE_S)
     max_age_s: float | None = Field(default=None, gt=0)
+    #: eval settings: the label that matters and the JSON field compared
+    eval: TaskEvalSpec = TaskEvalSpec()
 
 
 def check_cascade_prompt(task: TaskSpec) -> TaskSpec:

@@ -74,6 +74,7 @@ def eval_(
 ) -> None:
     """Evaluate models on a task's eval set: the comparison table, the best model per
     priority, result files (JSON and CSV) and optionally a cost-quality chart."""
+    from llmrouter.evaluation.classification import render_classification
     from llmrouter.evaluation.report import highlight_lines, render_table, write_outputs
     from llmrouter.evaluation.session import EvalRequest
     from llmrouter.router import load_config
@@ -85,6 +86,9 @@ def eval_(
     stdout, stderr = _consoles()
     report = _run(cfg, request, stderr)
     stdout.print(render_table(report))
+    for table in render_classification(report.task, report.classification):
+        stdout.print()
+        stdout.print(table)
     stdout.print()
     for line in highlight_lines(report):
         stdout.print(line, highlight=False)
