@@ -41,26 +41,31 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-#: The tasks of the shipped example config: what `llmrouter kafka start` prepares topics for.
-DEFAULT_TASKS = (
-    "customer-support-qa",
-    "product-description",
-    "email-summarization",
-    "sentiment-classification",
-    "moderation",
-    "legal-document-analysis",
-)
-_ALL_TASKS = ",".join(DEFAULT_TASKS)
 PartitionsOption = Annotated[
     int, typer.Option(min=1, help="Partitions for each topic created (existing ones are kept).")
 ]
 TasksOption = Annotated[
-    str, typer.Option(help="Comma-separated tasks to create the router's llm.* topics for.")
+    str | None,
+    typer.Option(
+        help="Comma-separated tasks to create the router's llm.* topics for "
+        "(default: the tasks of the shipped example config).",
+        show_default=False,
+    ),
 ]
 
 
-def _create_topics(bootstrap: str, tasks: str, partitions: int, *, secure: bool = False) -> None:
-    names = [t.strip() for t in tasks.split(",") if t.strip()]
+def _task_names(tasks: str | None) -> list[str]:
+    if tasks is None:  # the example config is the one place the shipped tasks are written
+        from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
+
+        return list(load_config(EXAMPLE_CONFIG).tasks)
+    return [t.strip() for t in tasks.split(",") if t.strip()]
+
+
+def _create_topics(
+    bootstrap: str, tasks: str | None, partitions: int, *, secure: bool = False
+) -> None:
+    names = _task_names(tasks)
     try:
         topics = router_topics(names, partitions)
     except ValueError as exc:
@@ -78,7 +83,7 @@ def _create_topics(bootstrap: str, tasks: str, partitions: int, *, secure: bool 
 @app.command()
 def start(
     partitions: PartitionsOption = 3,
-    tasks: TasksOption = _ALL_TASKS,
+    tasks: TasksOption = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the broker.")] = 120,
 ) -> None:
     """Start the broker unless it runs, create the topics, print the bootstrap servers."""
@@ -95,7 +100,7 @@ def topics(
         str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="Any Kafka cluster.")
     ] = "localhost:9092",
     partitions: PartitionsOption = 3,
-    tasks: TasksOption = _ALL_TASKS,
+    tasks: TasksOption = None,
 ) -> None:
     """Create the router's topics on any cluster (e.g. `docker compose up kafka`), with the
     Kafka security settings of the environment (KAFKA_SECURITY_PROTOCOL, SASL, SSL)."""
