@@ -4,8 +4,14 @@ deployment: a provider's new model version is adopted only when it is not worse.
 Verdict: `keep baseline` when a gated metric — the primary metric (accuracy for labelled
 sets, completeness for element sets) or safety — is lower for the candidate by more than
 `max_regression` (absolute, as a fraction: 0.02 = 2 percentage points); otherwise
-`upgrade`. Latency, cost and tone are shown for the decision but never gate it: a dearer
-or slower model that keeps quality is a business choice, not a regression.
+`upgrade`. For a labelled set whose task names an `eval.positive_label`, that label's
+recall is gated too (a candidate missing more `unsafe` content regresses however its
+accuracy looks). Latency, cost and tone are shown for the decision but never gate it: a
+dearer or slower model that keeps quality is a business choice, not a regression.
+
+Agreement: the share of examples both answered on which they give the same label (the
+task's `eval.label_field` of a JSON answer, else the whole answer); measured for labelled
+sets and JSON answers, never on the raw text, whose confidence and wording may differ.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from decimal import Decimal
 
 from rich.table import Table
 
+from llmrouter.evaluation.dataset import Kind
+from llmrouter.evaluation.metrics import extract_label
 from llmrouter.evaluation.report import ModelSummary, Report, format_cost
 
 __all__ = ["Comparison", "MetricDelta", "compare_models", "render_comparison"]
@@ -43,6 +51,11 @@ class Comparison:
     primary: str
     max_regression: float
     deltas: list[MetricDelta]
+    #: share of examples both answered that give the same label; None when not a label
+    agreement: float | None = None
+    #: what agreement compares, e.g. "label" or "JSON field `category`"
+    agreement_on: str | None = None
+    agreement_pairs: int = 0
 
     @property
     def regressions(self) -> list[MetricDelta]:
@@ -58,8 +71,15 @@ class Comparison:
         return KEEP if self.regressions else UPGRADE
 
 
-def compare_models(report: Report, max_regression: float) -> Comparison:
-    """Compare the report's first model (baseline) with its second (candidate)."""
+def compare_models(
+    report: Report,
+    max_regression: float,
+    *,
+    label_field: str = "label",
+    json_output: bool = False,
+) -> Comparison:
+    """Compare the report's first model (baseline) with its second (candidate);
+    `label_field` and `json_output` come from the task's config."""
     if len(report.models) != 2:
         raise ValueError("a comparison needs exactly a baseline and a candidate")
     base, cand = report.models
@@ -95,7 +115,37 @@ def compare_models(report: Report, max_regression: float) -> Comparison:
             higher=False,
         ),
     ]
-    return Comparison(base, cand, primary, max_regression, deltas)
+    if base.positive_label is not None:
+        deltas.insert(
+            2,
+            delta(
+                f"{base.positive_label} recall",
+                base.positive_recall,
+                cand.positive_recall,
+                "pct",
+                gated=True,
+            ),
+        )
+    agreement, on, pairs = _agreement(report, label_field, json_output)
+    return Comparison(base, cand, primary, max_regression, deltas, agreement, on, pairs)
+
+
+def _agreement(
+    report: Report, label_field: str, json_output: bool
+) -> tuple[float | None, str | None, int]:
+    labelled = report.run.kind is Kind.LABELLED
+    if not (labelled or json_output) or len(report.run.runs) != 2:
+        return None, None, 0
+    on = "label" if labelled and label_field == "label" else f"JSON field `{label_field}`"
+    first, second = ({r.example_id: r.output for r in run.results} for run in report.run.runs)
+    same = []
+    for example_id, a in first.items():
+        b = second.get(example_id)
+        la = extract_label(a, label_field) if a is not None else None
+        lb = extract_label(b, label_field) if b is not None else None
+        if la is not None and lb is not None:
+            same.append(la == lb)
+    return (sum(same) / len(same) if same else None), on, len(same)
 
 
 def render_comparison(comparison: Comparison) -> Table:
@@ -117,10 +167,15 @@ def render_comparison(comparison: Comparison) -> Table:
         table.add_row(
             d.name, _show(d.baseline, d.unit), _show(d.candidate, d.unit), _delta(d), note
         )
-    table.caption = (
-        f"gated: {comparison.primary} and safety may drop at most "
-        f"{comparison.max_regression * 100:g} points"
-    )
+    gated = ", ".join(d.name for d in comparison.deltas if d.gated)
+    lines = [f"gated: {gated} may drop at most {comparison.max_regression * 100:g} points"]
+    if comparison.agreement_on is not None:
+        value = _show(comparison.agreement, "pct")
+        lines.append(
+            f"agreement on the {comparison.agreement_on}: {value} of "
+            f"{comparison.agreement_pairs} examples both answered"
+        )
+    table.caption = "\n".join(lines)
     return table
 
 

@@ -131,7 +131,13 @@ def compare(
         raise ConfigError("--baseline and --candidate are the same model")
     request = EvalRequest(task, [baseline, candidate], False, dataset, concurrency, judge, limit)
     stdout, stderr = _consoles()
-    comparison = compare_models(_run(cfg, request, stderr), max_regression)
+    spec = cfg.tasks.get(task)
+    comparison = compare_models(
+        _run(cfg, request, stderr),
+        max_regression,
+        label_field=spec.eval.label_field if spec else "label",
+        json_output=spec is not None and spec.prompt.response_format == "json",
+    )
     stdout.print(render_comparison(comparison))
     worse = ", ".join(d.name for d in comparison.regressions)
     detail = f" ({worse} dropped more than {max_regression:g})" if worse else ""

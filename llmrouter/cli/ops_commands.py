@@ -135,7 +135,17 @@ async def _replay(
     with stderr.status("reading the live results of the same requests…"):
         ids = {r.request_id for r in outcome.results}
         live = await live_results(kafka, task, ids, outcome.spans)
-    stdout.print(render_comparison(compare(task, run_id, outcome.results, live, TruthBook())))
+    spec = config.tasks[task]
+    comparison = compare(
+        task,
+        run_id,
+        outcome.results,
+        live,
+        TruthBook(),
+        label_field=spec.eval.label_field,
+        json_output=spec.prompt.response_format == "json",
+    )
+    stdout.print(render_comparison(comparison))
 
 
 @contextlib.contextmanager

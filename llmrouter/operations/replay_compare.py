@@ -2,6 +2,11 @@
 for the same requests: cost, latency, models, agreement and, where the truth is known,
 quality.
 
+Agreement is measured on what the answer decides, not on its wording: the label for a
+label task, the task's `eval.label_field` (default `label`) when its answers are JSON,
+and the normalised text only for free-text tasks. Two moderation answers with the same
+label but another confidence or reason agree.
+
 The baseline is read from `llm.results.<task>` (read_committed) from a little before the
 replayed range's first request up to the end offsets of this moment: requests whose live
 result is not there (yet) are left out of the comparison and counted.
@@ -19,6 +24,7 @@ from rich.table import Table
 
 from llmrouter.core.errors import InvalidMessage, KafkaUnavailable
 from llmrouter.core.stats import percentile
+from llmrouter.evaluation.metrics import extract_label
 from llmrouter.kafka.reading import (
     Span,
     first_timestamp_ms,
@@ -28,11 +34,18 @@ from llmrouter.kafka.reading import (
     topic_partitions,
 )
 from llmrouter.kafka.settings import KafkaSettings
-from llmrouter.operations.quality import Quality, TruthBook, label_agreement, output_agreement
+from llmrouter.operations.quality import Quality, TruthBook, output_agreement
 from llmrouter.schemas import LLMResult, ResultStatus, decode, results_topic
 from llmrouter.schemas.money import format_usd
 
-__all__ = ["Comparison", "Side", "compare", "live_results", "render_comparison"]
+__all__ = [
+    "Comparison",
+    "Side",
+    "compare",
+    "field_agreement",
+    "live_results",
+    "render_comparison",
+]
 
 #: live results are looked for from this long before the range's first request, for
 #: producers whose clocks run ahead of the workers'
@@ -65,9 +78,19 @@ class Comparison:
     without_baseline: int
     #: share of pairs (both answered) whose outputs match after normalisation
     output_agreement: float | None
+    #: share of pairs that give the same label (or JSON field value), where both give one
     label_agreement: float | None
     agreement_pairs: int
     is_label_task: bool
+    #: what `agreement` compares: "label", "JSON field `x`" or "normalised text"
+    agreement_on: str = "normalised text"
+
+    @property
+    def agreement(self) -> float | None:
+        """The headline agreement: on the label or field where there is one, else the text."""
+        if self.agreement_on == "normalised text":
+            return self.output_agreement
+        return self.label_agreement
 
 
 async def live_results(
@@ -104,15 +127,25 @@ def compare(
     candidate: Iterable[LLMResult],
     baseline: Mapping[str, LLMResult],
     truths: TruthBook,
+    *,
+    label_field: str = "label",
+    json_output: bool = False,
 ) -> Comparison:
-    """Both sides on the requests that have both results (all candidates if none has)."""
+    """Both sides on the requests that have both results (all candidates if none has).
+    `label_field` and `json_output` come from the task's config (eval.label_field,
+    prompt.response_format)."""
     replayed = list(candidate)
     paired = [r for r in replayed if r.request_id in baseline]
     live = [baseline[r.request_id] for r in paired]
     label_task = truths.is_label_task(task, replayed)
     outputs = [(b.output, c.output) for b, c in zip(live, paired, strict=True)]
     same = [output_agreement(b, c) for b, c in outputs]
-    labels = [label_agreement(b, c) for b, c in outputs] if label_task else []
+    by_field = label_task or json_output
+    labels = [field_agreement(b, c, label_field) for b, c in outputs] if by_field else []
+    if label_task:
+        basis = "label" if label_field == "label" else f"label (JSON field `{label_field}`)"
+    else:
+        basis = f"JSON field `{label_field}`" if json_output else "normalised text"
     return Comparison(
         task=task,
         run_id=run_id,
@@ -123,7 +156,18 @@ def compare(
         label_agreement=_share(labels),
         agreement_pairs=sum(v is not None for v in same),
         is_label_task=label_task,
+        agreement_on=basis,
     )
+
+
+def field_agreement(a: str | None, b: str | None, label_field: str = "label") -> bool | None:
+    """Same label (a JSON answer's `label_field`, else the whole answer, as evaluation reads
+    labels); None when either answer is missing or gives none."""
+    first = extract_label(a, label_field) if a is not None else None
+    second = extract_label(b, label_field) if b is not None else None
+    if first is None or second is None:
+        return None
+    return first == second
 
 
 def _side(label: str, results: list[LLMResult], truths: TruthBook) -> Side:
@@ -175,6 +219,7 @@ def render_comparison(comparison: Comparison) -> Table:
         ("latency P50 ms", _ms(base.p50_ms if base else None), _ms(cand.p50_ms), ""),
         ("latency P95 ms", _ms(base.p95_ms if base else None), _ms(cand.p95_ms), ""),
         ("models", _models(base), _models(cand), ""),
+        (f"agreement on {comparison.agreement_on}", "", _agreement(comparison), ""),
         ("quality", _quality(base), _quality(cand), _quality_change(base, cand)),
     ]
     for row in rows:
@@ -189,13 +234,12 @@ def _caption(comparison: Comparison) -> str:
         "replay = the candidate's own routing time",
     ]
     pairs = comparison.agreement_pairs
-    if comparison.output_agreement is not None:
+    if comparison.agreement_on != "normalised text" and comparison.output_agreement is not None:
         lines.append(
-            f"answers agree (normalised exact match): {comparison.output_agreement:.0%} "
-            f"of {pairs} pairs both answered"
+            f"agreement is on the {comparison.agreement_on}, of {pairs} pairs both answered; "
+            f"the whole answers are identical (normalised) in {comparison.output_agreement:.0%} "
+            "(confidence and reason may differ)"
         )
-    if comparison.label_agreement is not None:
-        lines.append(f"labels agree: {comparison.label_agreement:.0%}")
     if comparison.without_baseline:
         lines.append(
             f"{comparison.without_baseline} replayed request(s) have no live result yet: "
@@ -207,6 +251,11 @@ def _caption(comparison: Comparison) -> str:
         )
     lines.append("replays write no cost events to llm.costs; their results carry their costs")
     return "\n".join(lines)
+
+
+def _agreement(comparison: Comparison) -> str:
+    value = comparison.agreement
+    return f"{value:.0%} of {comparison.agreement_pairs}" if value is not None else "n/a"
 
 
 def _n(side: Side | None, name: str) -> str:

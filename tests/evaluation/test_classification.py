@@ -4,6 +4,7 @@ confusion matrix: in the metrics, the report's tables and its files."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from llmrouter.core.errors import LLMRouterError
 from llmrouter.evaluation import metrics
 from llmrouter.evaluation.candidates import Candidate
 from llmrouter.evaluation.classification import render_classification
+from llmrouter.evaluation.compare import compare_models
 from llmrouter.evaluation.dataset import Kind
 from llmrouter.evaluation.report import build_report, render_table, write_outputs
 from llmrouter.evaluation.runner import CandidateRun, EvalRun, ExampleResult
@@ -82,7 +84,7 @@ def _row(model: str, n: int, truth: str, answer: str | None) -> ExampleResult:
 
 def _run() -> EvalRun:
     truths = ["unsafe"] * 4 + ["safe"] * 4
-    answers = {
+    answers: dict[str, list[str | None]] = {
         "claude-3-haiku": ["unsafe", "safe", "safe", None, "safe", "safe", "safe", "unsafe"],
         "gpt-4-turbo": ["unsafe", "unsafe", "unsafe", "safe", "safe", "safe", "safe", "safe"],
     }
@@ -152,3 +154,20 @@ def test_without_a_positive_label_every_label_is_still_reported() -> None:
     assert all(m.false_negative_rate is None for m in report.models)
     stats = {s.label: s for s in report.classification["gpt-4-turbo"].stats}
     assert stats["safe"].recall == pytest.approx(1.0)
+
+
+def test_compare_gates_the_positive_label_and_agrees_on_labels() -> None:
+    report = build_report(_run(), CONFIG)
+    comparison = compare_models(report, 0.02, json_output=True)
+    recall = next(d for d in comparison.deltas if d.name == "unsafe recall")
+    assert recall.gated
+    assert recall.baseline == pytest.approx(0.25)
+    assert recall.candidate == pytest.approx(0.75)
+    assert comparison.verdict == "upgrade"
+    # same label on examples 0, 4, 5 and 6 of the 7 both answered; wording always differs
+    assert comparison.agreement_on == "label"
+    assert comparison.agreement_pairs == 7
+    assert comparison.agreement == pytest.approx(4 / 7)
+    swapped = dataclasses.replace(report, models=report.models[::-1])
+    worse = compare_models(swapped, 0.02)
+    assert any(d.name == "unsafe recall" for d in worse.regressions)
