@@ -1,0 +1,156 @@
+"""A `strategy: learned` route through the real pipeline: a router trained on a synthetic
+four-model outcome set serves requests on Kafka, and the prompts its ground truth makes
+easy go to the cheaper models; the choice travels on the result and the cost events."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from llmrouter.core.errors import ConfigError
+from llmrouter.evaluation.learn.outcomes import read_outcomes
+from llmrouter.evaluation.learn.train import train_router
+from llmrouter.kafka.admin import ensure_topics
+from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.producers import RequestProducer
+from llmrouter.router import Router
+from llmrouter.router.config_loader import parse_config
+from llmrouter.schemas import COSTS_TOPIC, CostEvent, LLMResult, ResultStatus, results_topic
+from llmrouter.schemas.topics import router_topics
+from tests.evaluation import learn_synthetic as syn
+from tests.workers.conftest import Pipeline, read_topic
+
+pytestmark = pytest.mark.kafka
+
+#: router model → catalog model
+CATALOG = {"tiny": "nano", "small": "cheap", "medium": "mid", "large": "big"}
+
+CONFIG = """\
+version: 1
+defaults:
+  retry: {{base_delay_s: 0.01, max_delay_s: 0.05}}
+  cache: {{enabled: false}}
+models:
+  nano:
+    provider: openai
+    model_id: gpt-4o-mini
+    input_usd_per_1k: 0.00015
+    output_usd_per_1k: 0.0006
+  cheap:
+    provider: anthropic
+    model_id: claude-3-haiku-20240307
+    input_usd_per_1k: 0.00025
+    output_usd_per_1k: 0.00125
+  mid:
+    provider: openai
+    model_id: gpt-3.5-turbo-0125
+    input_usd_per_1k: 0.0005
+    output_usd_per_1k: 0.0015
+  big:
+    provider: openai
+    model_id: gpt-4-turbo-2024-04-09
+    input_usd_per_1k: 0.01
+    output_usd_per_1k: 0.03
+tasks:
+  {task}:
+    route:
+      strategy: learned
+      router: {router}
+      cost_weight: {cost_weight}
+      models: {{tiny: nano, small: cheap, medium: mid, large: big}}
+      fallback: [big]
+    batch:
+      strategy: static
+      model: nano
+"""
+
+
+@pytest.fixture(scope="module")
+def router_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("learned-route")
+    outcomes = read_outcomes(syn.write(folder / "train.jsonl", 25, seed=11))
+    return train_router(outcomes, folder / "router.json").path
+
+
+@pytest.fixture
+async def learned_pipeline(
+    kafka_bootstrap: str, sim_url: str, router_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Pipeline]:
+    monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", sim_url)
+    suffix = uuid.uuid4().hex[:10]
+    task = f"assist-{suffix}"
+    text = CONFIG.format(task=task, router=router_file, cost_weight=syn.COST_WEIGHT)
+    config = parse_config(text)
+    await ensure_topics(kafka_bootstrap, router_topics(config.tasks, partitions=2))
+    p = Pipeline(
+        bootstrap=kafka_bootstrap,
+        config=config,
+        config_text=text,
+        tasks={"assist": task},
+        group_prefix=f"t{suffix}-",
+        suffix=suffix,
+        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
+    )
+    try:
+        yield p
+    finally:
+        await p.stop_all()
+
+
+async def test_a_learned_route_sends_easy_prompts_to_cheaper_models(
+    learned_pipeline: Pipeline,
+) -> None:
+    p = learned_pipeline
+    task = p.tasks["assist"]
+    await p.start()
+    rng = random.Random(21)
+    sent: dict[str, str] = {}
+    async with RequestProducer.from_env(p.bootstrap) as producer:
+        for family in syn.SCORES:
+            for _ in range(4):
+                sent[await producer.submit(task, syn.prompt(family, rng))] = family
+        batch_id = await producer.submit(task, syn.prompt("proof", rng), priority="batch")
+    results = await read_topic(
+        p.bootstrap,
+        [results_topic(task)],
+        LLMResult,
+        until=lambda rs: {*sent, batch_id} <= {r.request_id for r in rs},
+    )
+    by_id = {r.request_id: r for r in results}
+    for request_id, family in sent.items():
+        result = by_id[request_id]
+        assert result.status is ResultStatus.OK, result.error
+        expected = CATALOG[syn.CHEAPEST_GOOD[family]]
+        assert (family, result.model) == (family, expected)
+        assert result.learned_choice == expected
+        assert result.route == f"learned:{expected}"
+        assert result.predicted_score is not None
+        assert 0.5 < result.predicted_score <= 1.0
+    # The batch override composes with the learned route like with any other.
+    assert by_id[batch_id].model == "nano"
+    assert by_id[batch_id].learned_choice is None
+    costs = await read_topic(
+        p.bootstrap,
+        [COSTS_TOPIC],
+        CostEvent,
+        until=lambda evs: set(sent) <= {e.request_id for e in evs},
+    )
+    picked = {e.request_id: e.learned_choice for e in costs if e.request_id in sent}
+    assert picked == {rid: CATALOG[syn.CHEAPEST_GOOD[f]] for rid, f in sent.items()}
+
+
+def test_a_route_that_does_not_map_every_router_model_stops_start_up(
+    router_file: Path, tmp_path: Path
+) -> None:
+    text = CONFIG.format(task="assist", router=router_file, cost_weight=1.0).replace(
+        "{tiny: nano, small: cheap, medium: mid, large: big}", "{tiny: nano, large: big}"
+    )
+    with pytest.raises(ConfigError, match=r"tasks\.assist\.route\.models: .*small, medium"):
+        Router(parse_config(text))
+    missing = CONFIG.format(task="assist", router=tmp_path / "absent.json", cost_weight=1.0)
+    with pytest.raises(ConfigError, match=r"tasks\.assist\.route\.router: cannot read"):
+        Router(parse_config(missing))
