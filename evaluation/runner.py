@@ -34,7 +34,7 @@ from llmrouter.evaluation.dataset import EvalExample, EvalSet, Kind
 from llmrouter.evaluation.judge import Judge
 from llmrouter.evaluation.metrics import completeness, label_accuracy
 from llmrouter.evaluation.safety import instruction_segments, safety_failures
-from llmrouter.router.config import ComplexityRoute, RouterConfig, StaticRoute
+from llmrouter.router.config import ComplexityRoute, LearnedRoute, RouterConfig, StaticRoute
 from llmrouter.router.engine import Router
 from llmrouter.router.providers.pool import ProviderPool
 from llmrouter.schemas import LLMRequest, LLMResult, ResultStatus, utc_now
@@ -303,4 +303,6 @@ def _route_models(config: RouterConfig, task: str) -> tuple[str, ...]:
         return (route.model,)
     if isinstance(route, ComplexityRoute):
         return tuple(dict.fromkeys(route.levels.values()))
+    if isinstance(route, LearnedRoute):
+        return tuple(dict.fromkeys(route.models.values()))
     return tuple(dict.fromkeys(step.model for step in route.steps))
