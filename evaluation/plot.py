@@ -5,7 +5,7 @@ for any budget, the best quality on offer. The configured route is a star when i
 evaluated (`--route`), else the models it routes to are ringed. A free model (cost 0)
 cannot sit on a log axis: it is drawn a decade left of the cheapest paid one and labelled
 "$0". matplotlib comes with the `eval` extra and is imported only when a chart is asked
-for (`llmrouter.core.optional.pyplot`).
+for (`llmrouter.core.optional.png_chart`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmrouter.core.errors import LLMRouterError
-from llmrouter.core.optional import pyplot
+from llmrouter.core.optional import png_chart
 from llmrouter.evaluation.report import ModelSummary, Report, format_cost
 
 if TYPE_CHECKING:
@@ -35,24 +35,16 @@ Point = tuple[float, float]
 
 def plot_cost_quality(report: Report, path: Path) -> Path:
     """Write the chart to `path` (PNG) and return it."""
-    plt = pyplot()
     models = [m for m in report.models if m.cost_per_query is not None and m.quality is not None]
     if not models:
         raise LLMRouterError("nothing to plot: no model has both a cost and a quality")
     where = _positions(models)
-    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=150, layout="constrained")
-    try:
+    with png_chart(path) as ax:
         _set_axes(ax, list(where.values()), report)
         _draw_front(ax, [where[m.label] for m in models if m.on_pareto_front])
         _draw_points(ax, models, where, report.run.route_models)
         _draw_labels(ax, models, where)
         ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
-    except OSError as exc:
-        raise LLMRouterError(f"cannot write the chart to {path}: {exc.strerror}") from None
-    finally:
-        plt.close(fig)
     return path
 
 

@@ -9,15 +9,25 @@ cannot work without it, catch the ImportError and hand it to `exit_for_missing`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple, NoReturn
 
-from llmrouter.core.errors import MissingDependency
+from llmrouter.core.errors import LLMRouterError, MissingDependency
 
-__all__ = ["EXTRAS", "Provider", "exit_for_missing", "install_hint", "pyplot", "require"]
+__all__ = [
+    "EXTRAS",
+    "Provider",
+    "exit_for_missing",
+    "install_hint",
+    "png_chart",
+    "pyplot",
+    "require",
+]
 
 
 class Provider(NamedTuple):
@@ -34,7 +44,6 @@ EXTRAS: Mapping[str, Provider] = {
     "anthropic": Provider("anthropic", "worker"),
     "faststream": Provider("faststream", "worker"),
     "matplotlib": Provider("matplotlib", "eval"),
-    "numpy": Provider("numpy", "learn"),
     "numpy": Provider("numpy", "learn"),
     "openai": Provider("openai", "worker"),
     "prometheus_client": Provider("prometheus-client", "worker"),
@@ -95,3 +104,19 @@ def pyplot(purpose: str = "--plot") -> Any:
     matplotlib = require("matplotlib", purpose=purpose)
     matplotlib.use("Agg")
     return require("matplotlib.pyplot", purpose=purpose)
+
+
+@contextlib.contextmanager
+def png_chart(path: Path, purpose: str = "--plot") -> Iterator[Any]:
+    """The axes of a new chart (every chart has the same size), written to `path` as a PNG
+    when the block ends; LLMRouterError when the file cannot be written."""
+    plt = pyplot(purpose)
+    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=150, layout="constrained")
+    try:
+        yield ax
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format="png")
+    except OSError as exc:
+        raise LLMRouterError(f"cannot write the chart to {path}: {exc.strerror}") from None
+    finally:
+        plt.close(fig)

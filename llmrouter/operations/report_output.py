@@ -17,7 +17,7 @@ from rich.console import Group
 from rich.table import Table
 
 from llmrouter.core.errors import LLMRouterError
-from llmrouter.core.optional import pyplot
+from llmrouter.core.optional import png_chart
 from llmrouter.operations.quality import Quality
 from llmrouter.operations.report import BASELINE_SOURCES, Report, TaskSavings
 from llmrouter.operations.summary import Row
@@ -351,7 +351,6 @@ def _iso(value: Any) -> str | None:
 def plot_report(report: Report, path: Path) -> Path:
     """Cost per query against quality where every row has one, else against P95 latency:
     one point per task and model, a colour per task."""
-    plt = pyplot()
     rows = [r for r in report.rows if r.requests and r.model != "(failed)"]
     if not rows:
         raise LLMRouterError("nothing to plot: no answered requests in the window")
@@ -362,8 +361,7 @@ def plot_report(report: Report, path: Path) -> Path:
         if by_quality
         else [r.percentile_ms(95) for r in rows]
     )
-    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=150, layout="constrained")
-    try:
+    with png_chart(path) as ax:
         _draw(ax, rows, ys)
         if by_quality:
             from matplotlib.ticker import PercentFormatter
@@ -371,12 +369,6 @@ def plot_report(report: Report, path: Path) -> Path:
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
         ax.set_ylabel("quality" if by_quality else "P95 latency (ms, request created → result)")
         ax.set_title(f"Cost per query vs {'quality' if by_quality else 'latency'}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
-    except OSError as exc:
-        raise LLMRouterError(f"cannot write the chart to {path}: {exc.strerror}") from None
-    finally:
-        plt.close(fig)
     return path
 
 
