@@ -110,6 +110,15 @@ def test_cli_start_is_idempotent_and_stop_stops(private_broker_env: dict[str, st
     assert status.stdout.startswith("not running")
 
 
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The failed command's stderr, which must be one line and no traceback."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
 def _fake_java(bin_dir: Path, version_line: str) -> None:
     java = bin_dir / "java"
     java.write_text(f"#!/bin/sh\necho '{version_line}' >&2\n")
@@ -133,14 +142,10 @@ def test_missing_or_old_java_is_one_clear_line(
         _fake_java(bin_dir, java)
     env = _private_env(tmp_path / "kafka", PATH=str(bin_dir))
     env.pop("JAVA_HOME", None)
-    result = _run("kafka", "start", env=env, timeout=60)
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert expected in lines[0]
-    assert "apt-get install openjdk-17-jre-headless" in lines[0]
-    assert "docker compose up kafka" in lines[0]
+    line = _one_error_line(_run("kafka", "start", env=env, timeout=60))
+    assert expected in line
+    assert "apt-get install openjdk-17-jre-headless" in line
+    assert "docker compose up kafka" in line
 
 
 def test_missing_maven_is_one_clear_line(tmp_path: Path) -> None:
@@ -155,12 +160,8 @@ def test_missing_maven_is_one_clear_line(tmp_path: Path) -> None:
         tmp_path / "kafka", PATH=str(bin_dir), XDG_CACHE_HOME=str(tmp_path / "empty-cache")
     )
     env.pop("JAVA_HOME", None)
-    result = _run("kafka", "start", env=env, timeout=60)
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Maven (mvn) is needed" in lines[0]
+    line = _one_error_line(_run("kafka", "start", env=env, timeout=60))
+    assert "Maven (mvn) is needed" in line
     assert not any((tmp_path / "empty-cache").rglob("*.jar"))
 
 
