@@ -1,7 +1,8 @@
-"""`python -m bench [--only a|b|c] [--quick] [--duration-s S] [--what-if] [--profile]`.
+"""`python -m bench [--only a,b,c,d] [--systems pipeline,plain,passthrough] [--duration-s S]
+[--profile]`.
 
-Prints each benchmark's figures as Markdown and writes them to docs/BENCHMARKS.md (a
-`--quick` smoke run does not, unless `--docs` names a file).
+Prints each benchmark's figures as Markdown and writes them to docs/BENCHMARKS.md (a run
+shortened with `--duration-s` does not, unless `--docs` names a file).
 """
 
 from __future__ import annotations
@@ -15,79 +16,35 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.decision import DecisionReport, run_decision
 from bench.harness import REPO, Machine, local_broker
-from bench.load import LoadReport, run_load
 from bench.profiling import Profiler
-from bench.report import (
-    RunInfo,
-    render_decision,
-    render_load,
-    render_profiles,
-    render_throughput,
-    update_docs,
-)
-from bench.throughput import Shape, ThroughputReport, run_throughput
+from bench.report import RunInfo, render_decision, render_profiles, render_scenario, update_docs
+from bench.scenarios import SCENARIOS, ScenarioResult, run_scenario
 from llmrouter.core.logging import configure_logging
 
 DOCS = REPO / "docs" / "BENCHMARKS.md"
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How big each benchmark is: the full run fits in ~6 minutes, --quick in one."""
-
-    requests: int
-    passthrough_requests: int
-    shapes: tuple[Shape, ...]
-    rate: float
-    duration_s: float
-    drain_s: float
-    iterations: int
-
-
-FULL = Plan(
-    requests=3000,
-    passthrough_requests=30_000,
-    shapes=(
-        Shape(1024, classifier_only=True),
-        Shape(256),
-        Shape(1024),
-        Shape(256, split=True, routers=2),
-        Shape(1024, whatif=True),
-    ),
-    rate=500,
-    duration_s=60,
-    drain_s=10,
-    iterations=100_000,
-)
-QUICK = Plan(
-    requests=500,
-    passthrough_requests=5000,
-    shapes=(Shape(1024, classifier_only=True), Shape(256)),
-    rate=500,
-    duration_s=4,
-    drain_s=4,
-    iterations=20_000,
-)
+ALL = ("a", "b", "c", "d")
 
 
 def _args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", choices=["a", "b", "c"], help="run one benchmark")
-    parser.add_argument("--quick", action="store_true", help="short smoke run (< 1 minute)")
-    parser.add_argument("--duration-s", type=float, help="(b): seconds of offered load")
     parser.add_argument(
-        "--what-if",
-        action="store_true",
-        help="(b): also run the pipeline with the recommended provider change (bench.whatif)",
+        "--only", default=",".join(ALL), help="benchmarks to run, e.g. `a` or `b,c` (default all)"
     )
     parser.add_argument(
-        "--routers", type=int, default=1, help="(b): router worker processes (default 1)"
+        "--systems",
+        default="",
+        help="only these systems of (a)-(c): pipeline, plain, passthrough (comma-separated)",
+    )
+    parser.add_argument(
+        "--duration-s", type=float, help="seconds of offered load of (a)-(c), for short runs"
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=100_000, help="(d): decisions timed per row"
     )
     parser.add_argument(
         "--profile",
@@ -98,7 +55,12 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--docs", type=Path, help=f"Markdown file to update (default {DOCS})")
     parser.add_argument("--no-docs", action="store_true", help="only print")
     parser.add_argument("--keep-logs", action="store_true", help="keep worker logs and configs")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.selected = [k.strip() for k in args.only.split(",") if k.strip()]
+    unknown = set(args.selected) - set(ALL)
+    if unknown:
+        parser.error(f"--only: unknown benchmark(s) {sorted(unknown)}; choose from {ALL}")
+    return args
 
 
 def _load_average() -> str:
@@ -122,68 +84,58 @@ _PRODUCT = ("schemas", "router", "workers", "producers", "simulator", "llmrouter
 
 
 async def _main(args: argparse.Namespace, info: RunInfo, logs: Path) -> dict[str, str]:
-    plan = QUICK if args.quick else FULL
-    selected = [args.only] if args.only else ["a", "b", "c"]
     profiler = Profiler(logs) if args.profile else None
     blocks: dict[str, str] = {}
-    throughput: ThroughputReport | None = None
-    load: LoadReport | None = None
+    results: dict[str, ScenarioResult] = {}
     decision: DecisionReport | None = None
-    if "c" in selected:  # first: in process, and quickest to fail
-        decision = run_decision(plan.iterations)
-        blocks["c"] = render_decision(decision, info)
-        print("\n" + blocks["c"] + "\n", flush=True)
-    if "a" in selected or "b" in selected:
+    if "d" in args.selected:  # first: in process, and quickest to fail
+        decision = run_decision(args.iterations)
+        blocks["d"] = render_decision(decision, info)
+        print("\n" + blocks["d"] + "\n", flush=True)
+    scenarios = [k for k in ("a", "b", "c") if k in args.selected]
+    if scenarios:
         bootstrap, broker_pid = await local_broker()
-        if "a" in selected:
-            throughput = await run_throughput(
-                bootstrap,
-                broker_pid,
-                requests=plan.requests,
-                passthrough_requests=plan.passthrough_requests,
-                shapes=plan.shapes,
+        systems = tuple(s.strip() for s in args.systems.split(",") if s.strip())
+        for key in scenarios:
+            result = await run_scenario(
+                SCENARIOS[key],
+                bootstrap=bootstrap,
+                broker_pid=broker_pid,
                 logs=logs,
+                duration_s=args.duration_s,
                 profiler=profiler,
+                only=systems,
             )
-            blocks["a"] = render_throughput(throughput, info)
-            print("\n" + blocks["a"] + "\n", flush=True)
-        if "b" in selected:
-            load = await run_load(
-                bootstrap,
-                broker_pid,
-                rate=plan.rate,
-                duration_s=args.duration_s or plan.duration_s,
-                drain_s=plan.drain_s,
-                whatif=args.what_if,
-                routers=args.routers,
-                logs=logs,
-                profiler=profiler,
-            )
-            blocks["b"] = render_load(load, info)
-            print("\n" + blocks["b"] + "\n", flush=True)
+            results[key] = result
+            blocks[key] = render_scenario(result, info)
+            print("\n" + blocks[key] + "\n", flush=True)
     if profiler is not None and profiler.profiles:
         blocks["profile"] = render_profiles(profiler.profiles, info)
         print("\n" + blocks["profile"] + "\n", flush=True)
-    blocks["history"] = _history_row(info, throughput, load, decision)
+    blocks["history"] = _history_row(info, results, decision)
     return blocks
 
 
 def _history_row(
-    info: RunInfo,
-    throughput: ThroughputReport | None,
-    load: LoadReport | None,
-    decision: DecisionReport | None,
+    info: RunInfo, results: dict[str, ScenarioResult], decision: DecisionReport | None
 ) -> str:
-    a = b = c = "–"
-    if throughput is not None:
-        a = f"{throughput.best[1].rate:,.0f}, {throughput.ratio:.3f}×"
-    if load is not None:
-        p99 = load.pipeline.e2e_percentile(99)
-        p99_text = "∞" if p99 == float("inf") else f"{p99:,.0f} ms"
-        b = f"{load.pipeline.delivered_rate:,.0f}, {p99_text}"
+    def ms(value: float) -> str:
+        return "∞" if value == float("inf") else f"{value:,.0f} ms"
+
+    cells = {"a": "–", "b": "–", "c": "–", "d": "–"}
+    a = results.get("a")
+    if a is not None and (pipe := a.run_of("pipeline")) and (plain := a.run_of("plain")):
+        p50 = pipe.e2e_percentile(50) / plain.e2e_percentile(50)
+        p99 = pipe.e2e_percentile(99) / plain.e2e_percentile(99)
+        cells["a"] = f"{p50:.2f}×, {p99:.2f}×"
+    for key in ("b", "c"):
+        result = results.get(key)
+        if result is not None and (pipe := result.run_of("pipeline")):
+            cells[key] = f"{pipe.delivered_rate:,.0f}, {ms(pipe.e2e_percentile(99))}"
     if decision is not None:
-        c = f"{decision.full.p99_us:,.1f}"
-    return f"| {info.date} | {info.code} | `{info.command}` | {a} | {b} | {c} |"
+        cells["d"] = f"{decision.full.p99_us:,.1f}"
+    row = " | ".join(cells[k] for k in ("a", "b", "c", "d"))
+    return f"| {info.date} | {info.code} | `{info.command}` | {row} |"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -212,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"bench: logs and profiles in {logs}")
     else:
         shutil.rmtree(logs, ignore_errors=True)
-    docs = args.docs or (None if args.quick or args.no_docs else DOCS)
+    docs = args.docs or (None if args.no_docs or args.duration_s else DOCS)
     if docs is not None and not args.no_docs:
         history = blocks.pop("history")
         if args.profile:

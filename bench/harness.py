@@ -161,9 +161,9 @@ def worker_env(
     task: str,
     names: RunNames,
     *,
-    max_in_flight: int,
     config: Path,
     partitions: int,
+    max_in_flight: int | None = None,
 ) -> dict[str, str]:
     """The environment of a worker process that serves only this run's task, against the
     simulator, in consumer groups and transactional ids of its own."""
@@ -175,7 +175,6 @@ def worker_env(
         LLMROUTER_TASKS_PATTERN=task,  # task names are [a-z0-9-]: nothing to escape
         LLMROUTER_GROUP_PREFIX=names.group_prefix,
         LLMROUTER_INSTANCE_ID=names.instance_id,
-        LLMROUTER_MAX_IN_FLIGHT=str(max_in_flight),
         LLMROUTER_PARTITIONS=str(partitions),
         # Each process serves /metrics and /healthz as deployed, on a port of its own.
         LLMROUTER_METRICS_PORT="0",
@@ -183,6 +182,10 @@ def worker_env(
         # is not committed is redone by the next owner, so nothing is lost either way).
         LLMROUTER_GRACE_S="5",
     )
+    # None: the worker's own default, as deployed without tuning.
+    env.pop("LLMROUTER_MAX_IN_FLIGHT", None)
+    if max_in_flight is not None:
+        env["LLMROUTER_MAX_IN_FLIGHT"] = str(max_in_flight)
     return env
 
 
@@ -367,10 +370,17 @@ async def start_workers(
 
 
 @contextlib.asynccontextmanager
-async def start_simulator(latency_ms: float, logs: Path) -> AsyncIterator[tuple[Child, str]]:
-    """A provider simulator subprocess with a fixed latency; yields (process, base URL)."""
+async def start_simulator(
+    latency_ms: float | None, logs: Path, config: Path | None = None
+) -> AsyncIterator[tuple[Child, str]]:
+    """A provider simulator subprocess with a fixed latency (or the latencies of `config`,
+    a simulator config file); yields (process, base URL)."""
     port = free_port()
-    argv = [sys.executable, "-m", "simulator", "--port", str(port), "--latency-ms", str(latency_ms)]
+    argv = [sys.executable, "-m", "llmrouter.simulator", "--port", str(port)]
+    if latency_ms is not None:
+        argv += ["--latency-ms", str(latency_ms)]
+    if config is not None:
+        argv += ["--config", str(config)]
     child = Child("simulator", argv, logs / f"simulator-{port}.log")
     async with started(child, stop_timeout_s=10):
         await child.wait_for("simulator listening on", timeout_s=60)

@@ -44,6 +44,7 @@ _THIRD_PARTY = {
     "logging": "structlog + logging",
     "prometheus_client": "prometheus_client",
     "asyncio": "asyncio event loop",
+    "uvloop": "asyncio event loop",
     "selectors.py": "asyncio event loop",
 }
 _PRODUCT_DIRS = ("router", "workers", "schemas", "producers", "llmrouter")
@@ -90,6 +91,7 @@ _INCLUSIVE = {
     "RouterHandler (decode, route, encode)": re.compile(r"^RouterHandler\.__call__ "),
     "OpenAIProvider.complete: the provider call": re.compile(r"^OpenAIProvider\.complete "),
     "of which the SDK's parameter transform": re.compile(r"^async_maybe_transform "),
+    "of which the SDK's request method (post → request)": re.compile(r"^AsyncAPIClient\.request "),
     "of which the SDK building the request": re.compile(r"^BaseClient\._build_request "),
     "of which the HTTP transport": re.compile(r"handle_async_request "),
     "of which the SDK parsing the response": re.compile(r"^AsyncAPIClient\._process_response "),

@@ -3,7 +3,7 @@
 The bench process makes N chat-completion calls, C at a time, to a zero-latency simulator
 (its own process) and divides the CPU time this process spent by N, for: the openai SDK's
 typed `chat.completions.create()` (what the router used before), the product's
-`OpenAIProvider.complete` (the SDK client's low-level `post`, orjson, light read), and a
+`OpenAIProvider.complete` (the request the SDK built, replayed over aiohttp; orjson), and a
 bare aiohttp POST with an orjson parse (the floor). Each on asyncio's loop and on uvloop.
 All clients use the same aiohttp transport and keep-alive pool.
 """
@@ -89,7 +89,10 @@ async def _variants(sim_url: str, calls: int, concurrency: int) -> dict[str, tup
     try:
         for name, call in (
             ("openai SDK typed create()", typed),
-            ("product OpenAIProvider.complete (post + orjson)", lambda: provider.complete(REQUEST)),
+            (
+                "product OpenAIProvider.complete (SDK-built request, aiohttp + orjson)",
+                lambda: provider.complete(REQUEST),
+            ),
             ("bare aiohttp POST + orjson", bare),
         ):
             out[name] = await _cpu_per_call_us(call, calls, concurrency)

@@ -8,23 +8,24 @@ leaves the others as they were) and appends one row to the history table.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.decision import DecisionReport, Timing
-from bench.harness import Machine, percentile
-from bench.load import LoadReport, LoadRun
+from bench.harness import Machine
+from bench.openloop import Run
 from bench.profiling import Profile
-from bench.throughput import ThroughputReport, ThroughputRun
+from bench.scenarios import ScenarioResult
 
-__all__ = ["RunInfo", "render_decision", "render_load", "render_throughput", "update_docs"]
+__all__ = ["RunInfo", "render_decision", "render_profiles", "render_scenario", "update_docs"]
 
-THROUGHPUT_GOAL_RPS = 1500.0
-THROUGHPUT_GOAL_RATIO = 0.2
+LATENCY_GOAL_RATIO = 1.10
 LOAD_GOAL_RPS = 495.0
-LOAD_GOAL_P99_MS = 1600.0
+LOAD_GOAL_P99_MS = 1650.0
 RSS_GOAL_MIB = 150.0
+CAPACITY_GOAL_RPS = 1500.0
+CAPACITY_GOAL_P99_MS = 1000.0
 DECISION_GOAL_P99_US = 50.0
 
 
@@ -44,197 +45,139 @@ class RunInfo:
         )
 
 
-def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return text.replace("|", "/").replace("\n", " ")
-
-
 def _verdict(ok: bool) -> str:
     return "**met**" if ok else "**missed**"
 
 
 def _ms(value: float) -> str:
-    return "never (undelivered)" if math.isinf(value) else f"{value:,.0f} ms"
+    if math.isnan(value):
+        return "–"
+    return "never (unanswered)" if math.isinf(value) else f"{value:,.0f} ms"
 
 
-def _cores(run_cpu: dict[str, float], name: str, seconds: float) -> str:
-    used = run_cpu.get(name)
-    return f"{used / seconds:.2f}" if used is not None and seconds > 0 else "–"
+def _ratio(a: float, b: float) -> float:
+    return a / b if b and not math.isnan(b) else math.nan
 
 
-def _per_request(run: ThroughputRun, name: str) -> str:
-    value = run.cpu_us_per_request(name)
-    return f"{value:,.0f}" if value is not None else "–"
+def _x(value: float) -> str:
+    if math.isnan(value):
+        return "–"
+    return "∞" if math.isinf(value) else f"{value:.2f}×"
 
 
-# -- (a) ----------------------------------------------------------------------------------
+def _rss(run: Run) -> str:
+    return ", ".join(f"{name} {mib:,.0f}" for name, mib in run.peak_rss_mib.items()) or "–"
 
 
-def render_throughput(report: ThroughputReport, info: RunInfo) -> str:
-    raw = report.passthrough
-    shape, best = report.best
-    rows = [report.passthrough]
-    rows += [report.classifier] if report.classifier else []
-    rows += [run for _, run in report.pipeline]
-    lines = [
-        "### (a) Throughput: pre-published requests, zero-latency provider",
-        "",
-        info.header(),
-        "",
-        "| run | requests | req/s | × raw | worker CPU µs/req | broker µs/req "
-        "| simulator µs/req | CPU used by others (cores) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for run in rows:
-        ratio = run.rate / raw.rate if raw.rate else 0.0
-        flag = "" if run.complete else f" (incomplete: {run.delivered}/{run.sent})"
-        flag += f" (stopped: {_cell(run.failure)})" if run.failure else ""
-        lines.append(
-            f"| {run.label}{flag} | {run.sent:,} | {run.rate:,.0f} | {ratio:.3f} "
-            f"| {_per_request(run, 'workers')} | {_per_request(run, 'broker')} "
-            f"| {_per_request(run, 'simulator')} | {_cores(run.cpu_s, 'other', run.seconds)} |"
-        )
-    met = best.rate >= THROUGHPUT_GOAL_RPS and report.ratio >= THROUGHPUT_GOAL_RATIO
-    lines += [
-        "",
-        f"Best pipeline: **{best.rate:,.0f} req/s** ({shape.label}), "
-        f"**{report.ratio:.3f}×** the raw pass-through's {raw.rate:,.0f} req/s. "
-        f"Goal ≥{THROUGHPUT_GOAL_RPS:,.0f} req/s and ≥{THROUGHPUT_GOAL_RATIO}×: {_verdict(met)}.",
-    ]
-    if report.whatif is not None:
-        w_shape, w_run = report.whatif
-        same = [
-            run
-            for s, run in report.pipeline
-            if not s.whatif
-            and (s.max_in_flight, s.split, s.routers)
-            == (w_shape.max_in_flight, w_shape.split, w_shape.routers)
-        ]
-        versus = f"{w_run.rate / same[0].rate:.1f}× the same shape as is, " if same else ""
-        lines += [
-            "",
-            f"What-if (bench.whatif: the recommended provider change, product code unchanged): "
-            f"{w_run.rate:,.0f} req/s ({versus}{w_run.rate / raw.rate:.3f}× raw).",
-        ]
-    lines += [
-        "",
-        "CPU per request is each process's user+system time over the measured span divided "
-        "by the requests; *CPU used by others* is the machine's busy time not spent by any "
-        "process of the benchmark (other users of this machine), in cores.",
-    ]
-    return "\n".join(lines)
+def _cpu(run: Run) -> str:
+    """CPU per answered request of each process of the system, and the broker's."""
+    parts = []
+    for name in [*run.peak_rss_mib, "broker", "simulator"]:
+        if name in run.cpu_s and run.delivered:
+            parts.append(f"{name} {run.cpu_s[name] / run.delivered * 1e6:,.0f}")
+    return ", ".join(parts) or "–"
 
 
-# -- (b) ----------------------------------------------------------------------------------
-
-
-def _others(run: LoadRun) -> float:
-    """Cores that processes outside the benchmark kept busy during the run."""
+def _others(run: Run) -> float:
+    """Cores busy outside the benchmark's own processes during the run."""
+    if not run.window_s:
+        return math.nan
     ours = sum(v for k, v in run.cpu_s.items() if k != "machine")
-    return max(0.0, run.cpu_s.get("machine", 0.0) - ours) / run.window_s if run.window_s else 0.0
+    return max(0.0, run.cpu_s.get("machine", 0.0) - ours) / run.window_s
 
 
-def _load_row(run: LoadRun) -> str:
-    unanswered = run.offered - run.delivered
-    extra = f", {unanswered:,} unanswered" if unanswered else ""
-    if run.sent < run.offered:
-        extra += f" ({run.offered - run.sent:,} of them never sent: the client fell behind)"
-    if run.failure:
-        extra += f"; stopped early: {_cell(run.failure)}"
+def _row(run: Run) -> str:
+    failure = f" (stopped: {run.failure})" if run.failure else ""
     return (
-        f"| {run.label} | {run.rate:g} × {run.duration_s:g} s = {run.offered:,} "
-        f"| {run.delivered_rate:,.0f} | {_ms(run.e2e_percentile(50))} "
-        f"| {_ms(run.e2e_percentile(99))} | {run.success:.2%}{extra} "
-        f"| {run.max_send_lag_ms:,.0f} ms | {_cores(run.cpu_s, 'machine', run.window_s)} "
-        f"| {_others(run):.2f} |"
+        f"| {run.label}{failure} | {run.offered:,} | {run.delivered_rate:,.0f} "
+        f"| {run.answered:.2%} | {run.ok_share:.2%} | {_ms(run.e2e_percentile(50))} "
+        f"| {_ms(run.e2e_percentile(99))} | {_rss(run)} | {_cpu(run)} "
+        f"| {run.cores('machine'):.2f} | {_others(run):.2f} |"
     )
 
 
-def _ratio_line(label: str, pipeline: LoadRun, baseline: LoadRun) -> str:
-    rate = pipeline.delivered_rate / baseline.delivered_rate if baseline.delivered_rate else 0.0
-    base_p99 = baseline.e2e_percentile(99)
-    p99 = pipeline.e2e_percentile(99) / base_p99 if base_p99 else math.inf
-    p99_text = "unbounded (requests left unanswered)" if math.isinf(p99) else f"{p99:.2f}×"
-    return f"{label}: throughput **{rate:.2f}×**, p99 **{p99_text}**."
+def _goals(result: ScenarioResult) -> list[str]:
+    key = result.scenario.key
+    pipe, plain = result.run_of("pipeline"), result.run_of("plain")
+    if pipe is None:
+        return []
+    lines: list[str] = []
+    if plain is not None:
+        p50 = _ratio(pipe.e2e_percentile(50), plain.e2e_percentile(50))
+        p99 = _ratio(pipe.e2e_percentile(99), plain.e2e_percentile(99))
+        rate = _ratio(pipe.delivered_rate, plain.delivered_rate)
+        lines.append(
+            f"Pipeline over the plain consumer: p50 **{_x(p50)}**, p99 **{_x(p99)}**, "
+            f"delivered rate **{_x(rate)}**."
+        )
+        if key == "a":
+            lines.append(
+                f"Targets: p50 ≤{LATENCY_GOAL_RATIO:.2f}× {_verdict(p50 <= LATENCY_GOAL_RATIO)}; "
+                f"p99 ≤{LATENCY_GOAL_RATIO:.2f}× {_verdict(p99 <= LATENCY_GOAL_RATIO)}; "
+                f"100% answered {_verdict(pipe.delivered >= pipe.offered)}."
+            )
+    if key == "b":
+        worst_rss = max(pipe.peak_rss_mib.values(), default=math.nan)
+        lines.append(
+            f"Targets: all {pipe.offered:,} answered {_verdict(pipe.delivered >= pipe.offered)}; "
+            f"≥{LOAD_GOAL_RPS:g} req/s {_verdict(pipe.delivered_rate >= LOAD_GOAL_RPS)}; "
+            f"p99 ≤{LOAD_GOAL_P99_MS:,.0f} ms "
+            f"{_verdict(pipe.e2e_percentile(99) <= LOAD_GOAL_P99_MS)}; "
+            f"≤{RSS_GOAL_MIB:g} MiB per worker {_verdict(worst_rss <= RSS_GOAL_MIB)}."
+        )
+    if key == "c":
+        passthrough = result.run_of("passthrough")
+        if passthrough is not None:
+            lines.append(
+                f"Pipeline over the raw pass-through: delivered rate "
+                f"**{_x(_ratio(pipe.delivered_rate, passthrough.delivered_rate))}**."
+            )
+        lines.append(
+            f"Targets: ≥{CAPACITY_GOAL_RPS:,.0f} req/s through both hops with results and cost "
+            f"events {_verdict(pipe.delivered_rate >= CAPACITY_GOAL_RPS and pipe.costs >= pipe.delivered)} "
+            f"({pipe.costs:,} cost events for {pipe.delivered:,} results); p99 ≤"
+            f"{CAPACITY_GOAL_P99_MS:,.0f} ms {_verdict(pipe.e2e_percentile(99) <= CAPACITY_GOAL_P99_MS)}."
+        )
+    if pipe.provider_ms:
+        calls = sorted(pipe.provider_ms)
+        p50, p99 = calls[len(calls) // 2], calls[min(len(calls) - 1, int(len(calls) * 0.99))]
+        lines.append(
+            f"The provider call as the router timed it: p50 {p50:,.0f} ms, p99 {p99:,.0f} ms "
+            "(the rest of the end-to-end time is the classifier hop, both transactions, "
+            "queueing and the reader's fetch)."
+        )
+    return lines
 
 
-def render_load(report: LoadReport, info: RunInfo) -> str:
-    p, base = report.pipeline, report.baseline
-    pipelines = [p, *([report.whatif] if report.whatif else [])]
+def render_scenario(result: ScenarioResult, info: RunInfo) -> str:
+    s = result.scenario
+    provider = (
+        f"lognormal latency, median {s.median_ms:,.0f} ms, p99 {s.p99_ms:,.0f} ms"
+        if s.latency_ms is None
+        else f"fixed {s.latency_ms:,.0f} ms latency"
+    )
     lines = [
-        "### (b) Load: open loop, 1.5 s provider latency, workers as separate processes",
+        f"### {s.title}",
         "",
         info.header(),
         "",
-        "| run | offered | delivered req/s | p50 | p99 | ok | sender behind schedule "
-        "| machine busy (cores) | of which others |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-        _load_row(p),
-        _load_row(base),
-        *[_load_row(r) for r in pipelines[1:]],
+        f"{s.rate:,.0f} req/s offered for {result.duration_s:g} s (open loop; latency from each "
+        f"request's scheduled send time to its answer on the output topic; {s.drain_s:g} s "
+        f"of drain, then whatever is unanswered counts as never answered), simulator with "
+        f"{provider}. The plain consumer runs {result.concurrency:,} calls at once, the "
+        "worker's default `max_in_flight` at this commit.",
         "",
-        "Latency is measured from each request's scheduled send time (so a sender that "
-        "fell behind does not hide the wait) to its result; a request still unanswered "
-        "after the drain counts as never answered.",
+        "| system | offered | delivered req/s | answered | ok | p50 | p99 | peak RSS MiB "
+        "| CPU µs per answer | machine busy (cores) | of which others |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |",
+        *[_row(run) for run in result.runs],
         "",
-        _ratio_line("Pipeline over the SDK baseline", p, base),
+        *_goals(result),
     ]
-    if report.whatif is not None:
-        lines.append(_ratio_line("What-if pipeline over the SDK baseline", report.whatif, base))
-    lines += [
-        "",
-        "Where a pipeline request's time goes (ms; delivered requests only; p50 / p99):",
-        "",
-        "| span | " + " | ".join(r.label for r in pipelines) + " |",
-        "| --- |" + " ---: |" * len(pipelines),
-    ]
-    spans: list[tuple[str, list[list[float]]]] = [
-        ("publish → result seen (end to end)", [r.e2e_ms for r in pipelines]),
-        ("result.latency_ms (created_at → routed)", [r.result_ms for r in pipelines]),
-        ("provider call, as the router timed it", [r.provider_ms for r in pipelines]),
-        (
-            "before the call: classifier, its commit, router fetch, queueing",
-            [[a - b for a, b in zip(r.result_ms, r.provider_ms, strict=False)] for r in pipelines],
-        ),
-        ("after the answer: hold + transaction + read", [r.after_ms for r in pipelines]),
-        ("of which head-of-line hold (prefix commits)", [r.hold_ms for r in pipelines]),
-    ]
-    for name, values in spans:
-        lines.append(f"| {name} | " + " | ".join(_p50_p99(v) for v in values) + " |")
-    lines.append("")
-    for r in pipelines:
-        rss = ", ".join(
-            f"{name} {mib:,.0f} MiB" if not math.isnan(mib) else f"{name} – (exited)"
-            for name, mib in r.peak_rss_mib.items()
-        )
-        cpu = ", ".join(
-            f"{name} {_cores(r.cpu_s, name, r.window_s)}" for name in r.cpu_s if name != "machine"
-        )
-        lines.append(f"- {r.label}: peak RSS (VmHWM) {rss}; CPU in cores: {cpu}.")
-    lines += ["", _load_goals(p)]
-    if len(pipelines) > 1:
-        lines += ["", _load_goals(pipelines[1])]
     return "\n".join(lines)
 
 
-def _p50_p99(values: Sequence[float]) -> str:
-    if not values:
-        return "–"
-    return f"{percentile(values, 50):,.0f} / {percentile(values, 99):,.0f}"
-
-
-def _load_goals(p: LoadRun) -> str:
-    rss_ok = bool(p.peak_rss_mib) and all(v <= RSS_GOAL_MIB for v in p.peak_rss_mib.values())
-    checks = [
-        (f"≥{LOAD_GOAL_RPS:g} req/s delivered", p.delivered_rate >= LOAD_GOAL_RPS),
-        (f"p99 ≤{LOAD_GOAL_P99_MS:,.0f} ms", p.e2e_percentile(99) <= LOAD_GOAL_P99_MS),
-        ("100% ok", p.ok == p.offered),
-        (f"≤{RSS_GOAL_MIB:g} MiB per worker", rss_ok),
-    ]
-    return f"Goals, {p.label}: " + "; ".join(f"{n} {_verdict(ok)}" for n, ok in checks) + "."
-
-
-# -- (c) ----------------------------------------------------------------------------------
+# -- decision -----------------------------------------------------------------------------
 
 
 def _timing_row(t: Timing, base: Timing) -> str:
@@ -248,7 +191,7 @@ def render_decision(report: DecisionReport, info: RunInfo) -> str:
     base = report.baseline
     rows = [report.full, report.classify, report.decide, base]
     lines = [
-        "### (c) Routing decision in process (customer-support-qa, `support-rules`)",
+        "### (d) Routing decision in process (customer-support-qa, `support-rules`)",
         "",
         info.header(),
         "",
@@ -259,7 +202,7 @@ def render_decision(report: DecisionReport, info: RunInfo) -> str:
         f"{report.full.iterations:,} iterations each, cycling through the eval set's "
         f"questions with mixed user tiers; timer overhead "
         f"{report.timer_ns:.0f} ns per sample (included in every row). "
-        f"Goal p99 ≤{DECISION_GOAL_P99_US:g} µs: "
+        f"Target p99 ≤{DECISION_GOAL_P99_US:g} µs: "
         f"{_verdict(report.full.p99_us <= DECISION_GOAL_P99_US)} "
         f"({report.full.p99_us:,.1f} µs).",
     ]
@@ -270,7 +213,7 @@ def render_decision(report: DecisionReport, info: RunInfo) -> str:
 
 
 def render_profiles(profiles: Iterable[Profile], info: RunInfo) -> str:
-    lines = ["### Where the worker's time goes (py-spy)", "", info.header(), ""]
+    lines = ["### Where the router's time goes (py-spy)", "", info.header(), ""]
     for profile in profiles:
         lines += [
             f"**{profile.label}**: {profile.samples:,} samples over {profile.seconds:.1f} s, "
@@ -299,9 +242,6 @@ def render_profiles(profiles: Iterable[Profile], info: RunInfo) -> str:
 
 _SKELETON = """# Benchmarks
 
-Figures from `make bench` (`python -m bench`); see bench/__init__.py for what each
-benchmark does. The blocks below are rewritten by each run.
-
 <!-- bench:a -->
 <!-- /bench:a -->
 
@@ -311,13 +251,16 @@ benchmark does. The blocks below are rewritten by each run.
 <!-- bench:c -->
 <!-- /bench:c -->
 
+<!-- bench:d -->
+<!-- /bench:d -->
+
 <!-- bench:profile -->
 <!-- /bench:profile -->
 
 ## History
 
-| date | code | command | (a) best req/s, × raw | (b) delivered req/s, p99 | (c) p99 µs |
-| --- | --- | --- | --- | --- | --- |
+| date | code | command | (a) p50, p99 × plain | (b) req/s, p99 | (c) req/s, p99 | (d) p99 µs |
+| --- | --- | --- | --- | --- | --- | --- |
 <!-- bench:history -->
 """
 

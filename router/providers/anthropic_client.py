@@ -1,8 +1,8 @@
 """Anthropic through `anthropic.AsyncAnthropic`, with the SDK's own retries off.
 
 The SDK is imported when the first client is built, so a worker whose config has no
-Anthropic model never loads it. Each call goes through the client's low-level `post`
-(router/providers/call.py): same auth, headers, transport and error classes as
+Anthropic model never loads it. Each call is the request the SDK client itself builds
+(router/providers/call.py): same URL, auth, headers and error classes as
 `messages.create`, without its per-call transform and response model.
 """
 
@@ -18,9 +18,8 @@ from llmrouter.core.errors import (
     ProviderTimeout,
 )
 from llmrouter.router.providers.base import ChatRequest, Completion
-from llmrouter.router.providers.call import TRANSPORT_ERRORS, post_json
+from llmrouter.router.providers.call import TRANSPORT_ERRORS, JsonEndpoint
 from llmrouter.router.providers.errors import translate_sdk_error
-from llmrouter.router.providers.transport import aiohttp_client
 
 __all__ = ["AnthropicProvider"]
 
@@ -33,8 +32,12 @@ class AnthropicProvider:
     def __init__(self, *, api_key: str, base_url: str | None) -> None:
         import anthropic  # here, not at module level: only a worker that uses it pays for it
 
-        self._client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, max_retries=0, http_client=aiohttp_client(anthropic)
+        self._endpoint = JsonEndpoint(
+            anthropic,
+            lambda http: anthropic.AsyncAnthropic(
+                api_key=api_key, base_url=base_url, max_retries=0, http_client=http
+            ),
+            _PATH,
         )
         #: every SDK and transport error, translated at this boundary
         self._errors: tuple[type[BaseException], ...] = (
@@ -58,7 +61,7 @@ class AnthropicProvider:
     async def complete(self, request: ChatRequest) -> Completion:
         try:
             async with asyncio.timeout(request.timeout_s):
-                data = await post_json(self._client, _PATH, self.body(request), request.timeout_s)
+                data = await self._endpoint.post(self.body(request), request.timeout_s)
         except TimeoutError:
             raise ProviderTimeout(
                 f"no answer within {request.timeout_s}s",
@@ -107,4 +110,4 @@ class AnthropicProvider:
         )
 
     async def aclose(self) -> None:
-        await self._client.close()
+        await self._endpoint.aclose()

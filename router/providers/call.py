@@ -1,50 +1,132 @@
-"""One provider call through an SDK client's own low-level `post`, with a light read.
+"""One provider call: the SDK decides the request, a light path replays it.
 
-The SDK client keeps what it is for: authentication, base URL, default headers, the
-HTTP transport, and raising its own error classes for every non-2xx answer and transport
-failure. What it costs per call on top of that (the typed `create()`: the TypedDict
-transform of the parameters and building a pydantic model of the whole answer) is not
-paid: the body is serialised once with orjson and sent as bytes, the answer comes back as
-the raw HTTP response, and the caller reads only the few fields it uses from one orjson
-parse. Measured per call against the simulator in bench/provider_call.py.
+The SDK client keeps what it is for: base URL, authentication, default headers and its
+own error classes. What it costs per call on top of that (the typed `create()`: the
+TypedDict transform of the parameters, building the request through its HTTP stack,
+a pydantic model of the whole answer; about 1.9 ms of CPU per call, bench/provider_call.py)
+is not paid on the hot path:
+
+- the first call of an endpoint goes through the SDK's own low-level `post`, and the URL
+  and headers the SDK sent (auth included) are taken from the wire by a request hook;
+- every later call sends the same URL and headers with a new body (serialised once with
+  orjson) over one aiohttp session with a keep-alive pool as large as what can be in
+  flight, and reads the answer with one orjson parse;
+- a status of 400 or more becomes the SDK's own exception, built by the SDK from the
+  response (so Retry-After, messages and classes are exactly the SDK's), transport
+  failures the SDK's APIConnectionError; a 401 or 403 sends the next call through the
+  SDK again, in case its credentials changed.
 """
 
 from __future__ import annotations
 
 import importlib
-from functools import cache
+from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
+import aiohttp
 import orjson
 
-__all__ = ["TRANSPORT_ERRORS", "post_json"]
+from llmrouter.router.providers.transport import POOL_SIZE
+
+__all__ = ["TRANSPORT_ERRORS", "JsonEndpoint"]
 
 #: What a call may raise besides the SDK's own errors that is the provider's fault, not
 #: ours: transport errors and unreadable bodies (orjson's decode error is a ValueError).
-TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (OSError, TimeoutError, ValueError)
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    ValueError,
+    aiohttp.ClientError,
+)
+
+#: headers of the captured request that belong to that one request or to its HTTP stack
+_PER_REQUEST = frozenset(
+    {"content-length", "host", "idempotency-key", "transfer-encoding", "connection"}
+    | {"accept-encoding"}  # aiohttp asks for what it can decode
+)
 
 
-@cache
-def _response_type() -> type[Any]:
+def _http() -> ModuleType:
     # The SDKs moved from httpx to httpx2; take whichever this install has.
     for name in ("httpx2", "httpx"):
         try:
-            cls: type[Any] = importlib.import_module(name).Response
+            return importlib.import_module(name)
         except ImportError:
             continue
-        return cls
     raise ImportError("neither httpx2 nor httpx is installed")
 
 
-async def post_json(client: Any, path: str, body: dict[str, Any], timeout_s: float) -> Any:
-    """POST `body` as JSON through the SDK `client`; the parsed JSON answer.
+class JsonEndpoint:
+    """POST JSON to one path of an SDK client's API; returns the parsed JSON answer.
 
-    `cast_to` = the HTTP library's Response makes the SDK return the response as it came
-    (after raising its status errors), so nothing is validated or built from it."""
-    response = await client.post(
-        path,
-        content=orjson.dumps(body),
-        cast_to=_response_type(),
-        options={"timeout": timeout_s},
-    )
-    return orjson.loads(response.content)
+    `make_client(http_client)` builds the SDK client on the HTTP client it is given (the
+    one whose request hook captures what the SDK sends)."""
+
+    def __init__(self, sdk: ModuleType, make_client: Callable[[Any], Any], path: str) -> None:
+        self._sdk = sdk
+        self._http = _http()
+        self._path = path
+        self.client: Any = make_client(
+            self._http.AsyncClient(event_hooks={"request": [self._capture]})
+        )
+        self._status_error: Callable[[Any], BaseException] | None = getattr(
+            self.client, "_make_status_error_from_response", None
+        )
+        #: (url, headers) of the request the SDK sent, once it sent one
+        self._wire: tuple[str, dict[str, str]] | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    async def _capture(self, request: Any) -> None:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _PER_REQUEST}
+        self._wire = (str(request.url), headers)
+
+    async def post(self, body: dict[str, Any], timeout_s: float) -> Any:
+        wire = self._wire
+        if wire is None or self._status_error is None:
+            return await self._through_sdk(body, timeout_s)
+        url, headers = wire
+        session = self._session
+        if session is None or session.closed:
+            session = self._session = self._new_session()
+        try:
+            async with session.post(url, data=orjson.dumps(body), headers=headers) as response:
+                content = await response.read()
+                status = response.status
+                if status >= 400:
+                    if status in (401, 403):
+                        self._wire = None  # the next call lets the SDK authenticate again
+                    raise self._status_error(self._response(response, content, url))
+        except aiohttp.ClientError as exc:
+            raise self._sdk.APIConnectionError(request=self._http.Request("POST", url)) from exc
+        return orjson.loads(content)
+
+    async def _through_sdk(self, body: dict[str, Any], timeout_s: float) -> Any:
+        """The SDK's low-level post with a prebuilt body; its request hook records the wire."""
+        response = await self.client.post(
+            self._path,
+            content=orjson.dumps(body),
+            cast_to=self._http.Response,  # the response as it came, nothing built from it
+            options={"timeout": timeout_s},
+        )
+        return orjson.loads(response.content)
+
+    def _response(self, response: aiohttp.ClientResponse, content: bytes, url: str) -> Any:
+        return self._http.Response(
+            response.status,
+            headers=list(response.headers.items()),
+            content=content,
+            request=self._http.Request("POST", url),
+        )
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        ssl_context = getattr(self._http, "create_ssl_context", None)
+        connector = aiohttp.TCPConnector(
+            limit=POOL_SIZE, ssl=ssl_context() if ssl_context else True
+        )
+        return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(None))
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        await self.client.close()

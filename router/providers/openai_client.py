@@ -2,8 +2,8 @@
 `openai.AsyncOpenAI`, with the SDK's own retries off.
 
 The SDK is imported when the first client is built, so a worker whose config has no
-OpenAI-protocol model never loads it. Each call goes through the client's low-level
-`post` (router/providers/call.py): same auth, headers, transport and error classes as
+OpenAI-protocol model never loads it. Each call is the request the SDK client itself
+builds (router/providers/call.py): same URL, auth, headers and error classes as
 `chat.completions.create`, without its per-call transform and response model.
 """
 
@@ -19,9 +19,8 @@ from llmrouter.core.errors import (
     ProviderTimeout,
 )
 from llmrouter.router.providers.base import ChatRequest, Completion
-from llmrouter.router.providers.call import TRANSPORT_ERRORS, post_json
+from llmrouter.router.providers.call import TRANSPORT_ERRORS, JsonEndpoint
 from llmrouter.router.providers.errors import translate_sdk_error
-from llmrouter.router.providers.transport import aiohttp_client
 from llmrouter.router.providers.usage import estimate_tokens
 
 __all__ = ["OpenAIProvider"]
@@ -34,8 +33,12 @@ class OpenAIProvider:
         import openai  # here, not at module level: only a worker that uses it pays for it
 
         self.provider = provider
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, max_retries=0, http_client=aiohttp_client(openai)
+        self._endpoint = JsonEndpoint(
+            openai,
+            lambda http: openai.AsyncOpenAI(
+                api_key=api_key, base_url=base_url, max_retries=0, http_client=http
+            ),
+            _PATH,
         )
         #: every SDK and transport error, translated at this boundary
         self._errors: tuple[type[BaseException], ...] = (openai.OpenAIError, *TRANSPORT_ERRORS)
@@ -62,7 +65,7 @@ class OpenAIProvider:
         try:
             # asyncio.timeout bounds the whole call; the SDK's timeout only bounds each phase.
             async with asyncio.timeout(request.timeout_s):
-                data = await post_json(self._client, _PATH, self.body(request), request.timeout_s)
+                data = await self._endpoint.post(self.body(request), request.timeout_s)
         except TimeoutError:
             raise ProviderTimeout(
                 f"no answer within {request.timeout_s}s",
@@ -113,4 +116,4 @@ class OpenAIProvider:
         )
 
     async def aclose(self) -> None:
-        await self._client.close()
+        await self._endpoint.aclose()

@@ -13,7 +13,7 @@ import pytest
 
 from llmrouter.core import eventloop
 from llmrouter.core.errors import (
-    BadRequest,
+    AuthenticationFailed,
     ContentPolicyViolation,
     ContextLengthExceeded,
     MalformedResponse,
@@ -44,7 +44,9 @@ async def test_openai_matches_the_typed_create(sim_url: str) -> None:
     sdk = openai.AsyncOpenAI(api_key=KEY, base_url=f"{sim_url}/v1", max_retries=0)
     try:
         request = _request("gpt-3.5-turbo-0125")
-        got = await provider.complete(request)
+        first = await provider.complete(request)  # through the SDK
+        got = await provider.complete(request)  # replayed on the light path
+        assert got == first
         typed = await sdk.chat.completions.create(
             model=request.model_id,
             messages=[
@@ -73,7 +75,9 @@ async def test_anthropic_matches_the_typed_create(sim_url: str) -> None:
     sdk = anthropic.AsyncAnthropic(api_key=KEY, base_url=sim_url, max_retries=0)
     try:
         request = _request("claude-3-haiku-20240307")
-        got = await provider.complete(request)
+        first = await provider.complete(request)  # through the SDK
+        got = await provider.complete(request)  # replayed on the light path
+        assert got == first
         typed = await sdk.messages.create(
             model=request.model_id,
             system=request.system or "",
@@ -117,8 +121,12 @@ async def test_faults_are_translated_like_the_typed_create(
         provider = AnthropicProvider(api_key=KEY, base_url=sim_url)
         model = "claude-3-haiku-20240307"
     try:
-        with pytest.raises(expected) as caught:
-            await provider.complete(_request(model, f"hello {marker}"))
+        # The first call goes through the SDK (which decides the wire request); the
+        # second is replayed on the light path: both must fail the same way.
+        for _ in range(2):
+            with pytest.raises(expected) as caught:
+                await provider.complete(_request(model, f"hello {marker}"))
+            assert provider._endpoint._wire is not None
     finally:
         await provider.aclose()
     assert caught.value.model == model  # type: ignore[attr-defined]
@@ -156,8 +164,35 @@ async def test_compatible_servers_get_max_tokens_and_no_response_format() -> Non
         await official.aclose()
 
 
-def test_a_bad_request_is_not_retryable() -> None:
-    assert not BadRequest("x", model="m", provider="p").retryable
+async def test_the_light_path_sends_what_the_sdk_sent(sim_url: str) -> None:
+    """Auth and SDK headers are taken from the SDK's own request, never rebuilt."""
+    provider = AnthropicProvider(api_key=KEY, base_url=sim_url)
+    try:
+        await provider.complete(_request("claude-3-haiku-20240307"))
+        wire = provider._endpoint._wire
+    finally:
+        await provider.aclose()
+    assert wire is not None
+    url, headers = wire
+    assert url == f"{sim_url}/v1/messages"
+    lowered = {k.lower(): v for k, v in headers.items()}
+    assert KEY in (lowered.get("x-api-key") or lowered.get("authorization") or "")
+    assert "anthropic-version" in lowered
+    assert "content-length" not in lowered
+
+
+async def test_refused_credentials_are_not_retryable_and_go_back_to_the_sdk(sim_url: str) -> None:
+    provider = OpenAIProvider(provider="openai", api_key=KEY, base_url=f"{sim_url}/v1")
+    try:
+        await provider.complete(_request("gpt-3.5-turbo-0125"))
+        with pytest.raises(AuthenticationFailed) as caught:
+            await provider.complete(_request("gpt-3.5-turbo-0125", "hi [[sim:fault=auth]]"))
+        assert provider._endpoint._wire is None  # the next call authenticates afresh
+        await provider.complete(_request("gpt-3.5-turbo-0125"))
+        assert provider._endpoint._wire is not None
+    finally:
+        await provider.aclose()
+    assert not caught.value.retryable
 
 
 _LAZY = """
