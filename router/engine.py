@@ -42,7 +42,7 @@ from llmrouter.router.config import (
 from llmrouter.router.decision import RouteDecision, decide, select_route
 from llmrouter.router.prompts import RenderedPrompt
 from llmrouter.router.providers.pool import ProviderPool
-from llmrouter.router.state.wiring import RouterState, local_state
+from llmrouter.router.state.wiring import RouterState, open_state
 from llmrouter.schemas import (
     ClassifiedRequest,
     Complexity,
@@ -82,7 +82,7 @@ class Router:
         self.pool = pool or ProviderPool(config.models)
         self.cache = cache or ResponseCache.from_settings(config.defaults.cache)
         #: limiters, breakers, budget and dedupe: per process, or shared (router/state/)
-        self.state = state or local_state(config)
+        self.state = state or open_state(config)
         self.budget = budget or self.state.budget
         self.caller = ModelCaller(
             config, self.pool, sleep=sleep, state=self.state, budget=self.budget

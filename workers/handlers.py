@@ -17,6 +17,7 @@ from llmrouter.core import tracing
 from llmrouter.core.errors import AllModelsFailed, InvalidMessage, MessageTooLarge
 from llmrouter.router import Router
 from llmrouter.router.expiry import expiry_reason
+from llmrouter.router.state.dedupe import SeenResult
 from llmrouter.schemas import (
     Classification,
     ClassifiedRequest,
@@ -28,6 +29,7 @@ from llmrouter.schemas import (
     task_of_topic,
     utc_now,
 )
+from llmrouter.workers.dedupe import claim_request, keep_result, seen_outputs
 from llmrouter.workers.metrics import METRICS
 from llmrouter.workers.outputs import failed_result, result_outputs
 from llmrouter.workers.runtime import Output
@@ -177,12 +179,19 @@ class RouterHandler:
         ) as span:
             result = expired_result(router, request, "router")
             if result is None:
+                # request_id is an idempotency key (workers/dedupe.py)
+                claim = await claim_request(router, request, record)
+                if isinstance(claim, SeenResult):
+                    headers = tracing.headers_with_context(record.headers)
+                    return seen_outputs(router, claim, record, headers)
                 try:
                     result = await route_request(router, request)
-                except AllModelsFailed as exc:
-                    if isinstance(exc.result, LLMResult):
+                except BaseException as exc:
+                    await claim.release()
+                    if isinstance(exc, AllModelsFailed) and isinstance(exc.result, LLMResult):
                         span.set(_result_attributes(exc.result))
                     raise
+                await keep_result(claim, result)
             span.set(_result_attributes(result))
             headers = tracing.headers_with_context(record.headers)
         return result_outputs(result, headers)

@@ -20,7 +20,9 @@ from llmrouter.core.tracing import configure_tracing
 from llmrouter.kafka.admin import ensure_topics
 from llmrouter.kafka.settings import KafkaSettings
 from llmrouter.router import Router, RouterConfig
+from llmrouter.router.state.wiring import open_state
 from llmrouter.schemas.topics import router_topics
+from llmrouter.workers.group_share import follow_group_size
 from llmrouter.workers.handlers import ClassifierHandler, RouterHandler
 from llmrouter.workers.health import HealthServer
 from llmrouter.workers.lifecycle import (
@@ -189,8 +191,15 @@ async def run_workers(
             loop.add_signal_handler(sig, stop.set)
     if settings.create_topics:
         await prepare_topics(config, settings)
-    router = Router(config)
+    # Shared through the store when one is configured, else per process (router/state/).
+    state = open_state(config, kafka=settings.kafka, namespace=settings.group_prefix)
+    router = Router(config, state=state)
     workers = [build_worker(kind, router, settings) for kind in kinds]
+    follow = None
+    if not state.shared and "router" in kinds:
+        follow = asyncio.create_task(
+            follow_group_size(state, settings.kafka, settings.group_prefix + ROUTER_GROUP, stop)
+        )
     reloader = None
     if config_path is not None:
         users = [
@@ -226,6 +235,10 @@ async def run_workers(
                 await worker.abandon()
         raise
     finally:
+        if follow is not None:
+            follow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follow
         if reloader is not None:
             await reloader.router.aclose()
             await reloader.aclose()

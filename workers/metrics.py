@@ -84,6 +84,12 @@ class Metrics:
             ["task", "stage"],
             registry=r,
         )
+        self.duplicates = Counter(
+            "llmrouter_duplicates",
+            "Requests whose request_id already had a result: no provider call, no cost event",
+            ["task", "action"],
+            registry=r,
+        )
         self.in_flight = Gauge(
             "llmrouter_in_flight", "Records being processed", ["worker"], registry=r
         )

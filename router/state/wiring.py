@@ -70,9 +70,11 @@ def open_state(
     kafka: KafkaSettings | None = None,
     store: StateStore | None = None,
     window_s: float = 60.0,
+    namespace: str = "",
 ) -> RouterState:
     """The shared state when `defaults.state.redis_url` (or $LLMROUTER_REDIS_URL) names a
-    store, else `local_state`. `kafka` lets the budget be rebuilt from `llm.costs`."""
+    store, else `local_state`. `kafka` lets the budget be rebuilt from `llm.costs`;
+    `namespace` (the deployment's group prefix) keeps deployments sharing a store apart."""
     if store is None:
         url = resolve_url(config.defaults.state.redis_url)
         if url is None:
@@ -81,7 +83,9 @@ def open_state(
                 "process; limits are split by the consumer group's size"
             )
             return local_state(config)
-        store = StateStore.connect(url)
+        store = StateStore.connect(
+            url, prefix=f"llmrouter:{namespace.rstrip('-')}" if namespace else "llmrouter"
+        )
     defaults = config.defaults
     timeout_s = max(
         [defaults.timeout_s]
