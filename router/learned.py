@@ -13,6 +13,7 @@ import base64
 import math
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -122,13 +123,12 @@ class FeatureSpec:
         return spec
 
 
-def _group(grams: list[bytes], seed: int, mask: int) -> tuple[Any, Any]:
-    """The hashed n-grams of one group with their counts, scaled to unit length."""
-    np = _numpy()
-    hashes = np.fromiter(map(zlib.crc32, grams, repeat(seed)), dtype=np.uint32, count=len(grams))
-    index, counts = np.unique(hashes & np.uint32(mask), return_counts=True)
-    counts = counts.astype(np.float32)
-    return index.astype(np.int64), counts / np.sqrt(np.dot(counts, counts))
+def _group(grams: list[bytes], seed: int, mask: int, into: tuple[list[int], list[float]]) -> None:
+    """Add the hashed n-grams of one group with their counts, scaled to unit length."""
+    counts = Counter(map(zlib.crc32, grams, repeat(seed)))
+    scale = 1.0 / math.sqrt(sum(c * c for c in counts.values()))
+    into[0].extend([h & mask for h in counts])
+    into[1].extend([c * scale for c in counts.values()])
 
 
 def _numeric(text: str, words: int) -> list[float]:
@@ -187,8 +187,7 @@ def featurize(spec: FeatureSpec, texts: dict[str, str], task: str | None) -> tup
     (indices, values) arrays; an index may repeat, and repeats add up."""
     np = _numpy()
     mask = spec.hashed - 1
-    indices: list[Any] = []
-    values: list[Any] = []
+    into: tuple[list[int], list[float]] = ([], [])
     numeric: list[float] = []
     for field in spec.fields:
         text = texts.get(field, "")
@@ -207,18 +206,16 @@ def featurize(spec: FeatureSpec, texts: dict[str, str], task: str | None) -> tup
         ]
         for kind, group in ((b"w", grams), (b"c", chars)):
             if group:
-                index, value = _group(group, zlib.crc32(field.encode() + b"\x00" + kind), mask)
-                indices.append(index)
-                values.append(value)
+                _group(group, zlib.crc32(field.encode() + b"\x00" + kind), mask, into)
         numeric += _numeric(text, len(words))
     if spec.cross:
         numeric += _cross(texts.get("prompt", ""), texts.get("answer", ""))
     if task:
-        indices.append(np.array([zlib.crc32(b"task\x00" + task.encode()) & mask]))
-        values.append(np.ones(1, dtype=np.float32))
-    indices.append(np.arange(spec.hashed, spec.hashed + len(numeric)))
-    values.append(np.array(numeric, dtype=np.float32))
-    return np.concatenate(indices), np.concatenate(values)
+        into[0].append(zlib.crc32(b"task\x00" + task.encode()) & mask)
+        into[1].append(1.0)
+    into[0].extend(range(spec.hashed, spec.hashed + len(numeric)))
+    into[1].extend(numeric)
+    return np.array(into[0], dtype=np.int64), np.array(into[1], dtype=np.float32)
 
 
 def encode_weights(weights: Any) -> dict[str, str]:
@@ -269,30 +266,29 @@ class LearnedChoice:
     predicted_cost_usd: float
 
 
-def _finish(predictors: list[Predictor], raw: Any) -> list[float]:
-    values: list[float] = []
-    for predictor, z in zip(predictors, raw, strict=True):
-        value = float(z) + predictor.intercept
-        if predictor.kind == "logistic":
-            value = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, value))))
-        values.append(min(predictor.high, max(predictor.low, value)))
-    return values
-
-
 class _Linear:
     """A stack of linear predictors sharing one feature space: weights (dimension × K)."""
 
     def __init__(
         self, spec: FeatureSpec, predictors: list[Predictor], weights: npt.NDArray[np.float32]
     ) -> None:
+        np = _numpy()
         self.spec = spec
         self.predictors = predictors
         self.weights = weights
+        self._intercepts = np.array([p.intercept for p in predictors])
+        self._logistic = np.array([p.kind == "logistic" for p in predictors])
+        self._low = np.array([p.low for p in predictors])
+        self._high = np.array([p.high for p in predictors])
 
     def predict(self, texts: dict[str, str], task: str | None) -> list[float]:
         _numpy()
+        np = _numpy()
         index, value = featurize(self.spec, texts, task)
-        return _finish(self.predictors, value @ self.weights[index])
+        z = (value @ self.weights[index]).astype(np.float64) + self._intercepts
+        z = np.where(self._logistic, 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0))), z)
+        result: list[float] = np.clip(z, self._low, self._high).tolist()
+        return result
 
 
 class LearnedRouter:
