@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from llmrouter.router.config_fields import PositiveUSD, StrictModel, expand_env
 
@@ -18,6 +18,7 @@ class Provider(StrEnum):
     ANTHROPIC = "anthropic"
     OPENAI = "openai"
     OPENAI_COMPATIBLE = "openai-compatible"
+    AZURE_OPENAI = "azure-openai"
 
 
 class ModelSpec(StrictModel):
@@ -39,11 +40,27 @@ class ModelSpec(StrictModel):
     api_key_env: str | None = None
     api_key_file: Path | None = None
     tier: Literal["frontier", "mid", "cheap", "self-hosted"] | None = None
+    #: azure-openai: the deployment called (default: model_id), the API version and the
+    #: resource endpoint (else $AZURE_OPENAI_ENDPOINT)
+    deployment: str | None = Field(default=None, min_length=1)
+    api_version: str | None = Field(default=None, min_length=1)
+    endpoint: str | None = None
 
-    @field_validator("base_url")
+    @model_validator(mode="after")
+    def _azure_fields(self) -> ModelSpec:
+        azure = ("deployment", "api_version", "endpoint")
+        if self.provider is not Provider.AZURE_OPENAI:
+            given = [name for name in azure if getattr(self, name) is not None]
+            if given:
+                raise ValueError(f"{given[0]} is only for provider azure-openai")
+        elif self.api_version is None:
+            raise ValueError("provider azure-openai needs api_version (e.g. 2024-10-21)")
+        return self
+
+    @field_validator("base_url", "endpoint")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         value = expand_env(value) if value is not None else None
         if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("base_url must start with http:// or https://")
+            raise ValueError(f"{info.field_name} must start with http:// or https://")
         return value

@@ -4,6 +4,7 @@
 | ----------------------------------- | --------------------------------------------------- |
 | `POST /v1/chat/completions`         | OpenAI Chat Completions (also `/chat/completions`)  |
 | `POST /v1/messages`                 | Anthropic Messages (also `/messages`)               |
+| `POST /openai/deployments/{d}/chat/completions?api-version=V` | Azure OpenAI (key in `api-key`) |
 | `GET /healthz`                      | `{"status": "ok", ...}`                             |
 | `GET /_sim/stats`                   | calls per model id and outcome                      |
 | `POST /_sim/reset`                  | zero the stats, restart random streams              |
@@ -76,6 +77,9 @@ def create_app(
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", openai_api.chat_completions)
         app.router.add_post(f"{prefix}/messages", anthropic_api.messages)
+    app.router.add_post(
+        "/openai/deployments/{deployment}/chat/completions", openai_api.azure_chat_completions
+    )
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/_sim/stats", _stats)
     app.router.add_post("/_sim/reset", _reset)

@@ -83,7 +83,8 @@ class _ModelState:
 
 
 def api_key_of(headers: Mapping[str, str]) -> str | None:
-    key = headers.get("x-api-key")
+    """The key of Anthropic's `x-api-key`, Azure's `api-key` or a bearer token."""
+    key = headers.get("x-api-key", headers.get("api-key"))
     if key is not None:
         return key
     auth = headers.get("authorization")

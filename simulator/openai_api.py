@@ -18,7 +18,7 @@ from aiohttp import web
 
 from llmrouter.simulator import transport
 from llmrouter.simulator.answers import Prompt
-from llmrouter.simulator.engine import Call, Engine, Failure, Reply, RequestError
+from llmrouter.simulator.engine import Call, Engine, Failure, Reply, RequestError, api_key_of
 from llmrouter.simulator.faults import DirectiveError, Fault
 from llmrouter.simulator.keys import ENGINE
 
@@ -253,11 +253,37 @@ async def _stream(
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await _chat(request, deployment=None)
+
+
+async def azure_chat_completions(request: web.Request) -> web.StreamResponse:
+    """Azure OpenAI's `/openai/deployments/{deployment}/chat/completions?api-version=...`
+    with its `api-key` header. The deployment is the model unless the body names one."""
+    if not request.query.get("api-version"):
+        return _azure_error(404, "404", "Resource not found")
+    if api_key_of(request.headers) is None:
+        return _azure_error(
+            401,
+            "401",
+            "Access denied due to invalid subscription key or wrong API endpoint. Make sure "
+            "to provide a valid key for an active subscription and use a correct regional "
+            "API endpoint for your resource.",
+        )
+    return await _chat(request, deployment=request.match_info["deployment"])
+
+
+def _azure_error(status: int, code: str, message: str) -> web.Response:
+    return transport.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+async def _chat(request: web.Request, deployment: str | None) -> web.StreamResponse:
     engine: Engine = request.app[ENGINE]
     try:
         body = transport.parse_json(await request.read())
     except ValueError:
         body = None
+    if deployment is not None and isinstance(body, dict) and not body.get("model"):
+        body["model"] = deployment
     raw_model = body.get("model") if isinstance(body, dict) else None
     model = raw_model if isinstance(raw_model, str) and raw_model else "unknown"
     denied = engine.authorize("openai", model, request.headers)

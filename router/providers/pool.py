@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from llmrouter.core.errors import AuthenticationFailed
 from llmrouter.router.config import ModelSpec, Provider
 from llmrouter.router.providers.anthropic_client import AnthropicProvider
+from llmrouter.router.providers.azure_client import azure_provider, deployment_url
 from llmrouter.router.providers.base import ProviderClient
 from llmrouter.router.providers.openai_client import OpenAIProvider
 from llmrouter.router.secrets import read_api_key
@@ -21,6 +22,7 @@ _DEFAULT_KEY_ENV = {
     Provider.OPENAI: "OPENAI_API_KEY",
     Provider.ANTHROPIC: "ANTHROPIC_API_KEY",
     Provider.OPENAI_COMPATIBLE: None,
+    Provider.AZURE_OPENAI: "AZURE_OPENAI_API_KEY",
 }
 
 
@@ -50,6 +52,8 @@ class ProviderPool:
         if client is None:
             if spec.provider is Provider.ANTHROPIC:
                 client = AnthropicProvider(api_key=key, base_url=base_url)
+            elif spec.provider is Provider.AZURE_OPENAI:
+                client = azure_provider(spec, key, self._simulator_url or None)
             else:
                 client = OpenAIProvider(
                     provider=spec.provider.value, api_key=key, base_url=base_url
@@ -59,6 +63,8 @@ class ProviderPool:
         return client
 
     def _base_url(self, spec: ModelSpec) -> str | None:
+        if spec.provider is Provider.AZURE_OPENAI:  # one client per deployment
+            return deployment_url(spec, self._simulator_url or None)
         if self._simulator_url:
             return (
                 self._simulator_url
