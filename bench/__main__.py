@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import shlex
 import shutil
@@ -90,7 +91,7 @@ async def _main(args: argparse.Namespace, info: RunInfo, logs: Path) -> dict[str
     decision: DecisionReport | None = None
     if "d" in args.selected:  # first: in process, and quickest to fail
         decision = run_decision(args.iterations)
-        blocks["d"] = render_decision(decision, info)
+        blocks["d"] = render_decision(decision, info, _learned_decision())
         print("\n" + blocks["d"] + "\n", flush=True)
     scenarios = [k for k in ("a", "b", "c") if k in args.selected]
     if scenarios:
@@ -114,6 +115,22 @@ async def _main(args: argparse.Namespace, info: RunInfo, logs: Path) -> dict[str
         print("\n" + blocks["profile"] + "\n", flush=True)
     blocks["history"] = _history_row(info, results, decision)
     return blocks
+
+
+def _learned_decision() -> dict[str, float] | None:
+    """The `strategy: learned` decision (bench/learned_decision.py), when this checkout
+    has it: optional, the rule-based figures above stand without it."""
+    try:
+        module = importlib.import_module("bench.learned_decision")
+    except ImportError:
+        return None
+    print("(d) learned route decision ...", flush=True)
+    try:
+        figures: dict[str, float] = module.run_learned_decision(20_000)
+    except Exception as exc:  # an optional row must not cost the whole run
+        print(f"  (learned decision failed: {exc!r})", file=sys.stderr)
+        return None
+    return figures
 
 
 def _history_row(

@@ -183,11 +183,13 @@ def render_scenario(result: ScenarioResult, info: RunInfo) -> str:
 def _timing_row(t: Timing, base: Timing) -> str:
     return (
         f"| {t.label} | {t.p50_us:,.2f} | {t.p99_us:,.2f} | {t.p999_us:,.2f} | {t.mean_us:,.2f} "
-        f"| {t.p50_us / base.p50_us:,.0f}× | {t.p99_us / base.p99_us:,.0f}× |"
+        f"| {t.p50_us / base.p50_us:,.0f}× | {t.p99_us / base.p99_us:,.0f}× | {t.cpu_p99_us:,.2f} |"
     )
 
 
-def render_decision(report: DecisionReport, info: RunInfo) -> str:
+def render_decision(
+    report: DecisionReport, info: RunInfo, learned: dict[str, float] | None = None
+) -> str:
     base = report.baseline
     rows = [report.full, report.classify, report.decide, base]
     lines = [
@@ -195,8 +197,9 @@ def render_decision(report: DecisionReport, info: RunInfo) -> str:
         "",
         info.header(),
         "",
-        "| µs per decision | p50 | p99 | p99.9 | mean | p50 × lookup | p99 × lookup |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| µs per decision | p50 | p99 | p99.9 | mean | p50 × lookup | p99 × lookup "
+        "| p99 in thread CPU time |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *[_timing_row(t, base) for t in rows],
         "",
         f"{report.full.iterations:,} iterations each, cycling through the eval set's "
@@ -204,8 +207,19 @@ def render_decision(report: DecisionReport, info: RunInfo) -> str:
         f"{report.timer_ns:.0f} ns per sample (included in every row). "
         f"Target p99 ≤{DECISION_GOAL_P99_US:g} µs: "
         f"{_verdict(report.full.p99_us <= DECISION_GOAL_P99_US)} "
-        f"({report.full.p99_us:,.1f} µs).",
+        f"({report.full.p99_us:,.1f} µs wall clock; {report.full.cpu_p99_us:,.1f} µs in "
+        "thread CPU time, which preemption by other processes does not inflate).",
     ]
+    if learned:
+        lines += [
+            "",
+            f"A `strategy: learned` route (bench/learned_decision.py: features, four models' "
+            f"predicted quality and cost, the pick), {learned['iterations']:,.0f} decisions on "
+            f"prompts of ~{learned['prompt_chars_mean']:,.0f} characters: p50 "
+            f"{learned['p50_us']:,.1f} µs, p99 {learned['p99_us']:,.1f} µs (thread CPU p99 "
+            f"{learned['cpu_p99_us']:,.1f} µs; a dict lookup timed alike p99 "
+            f"{learned['baseline_p99_us']:,.2f} µs).",
+        ]
     return "\n".join(lines)
 
 
