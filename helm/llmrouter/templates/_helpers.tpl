@@ -150,6 +150,7 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
       key: {{ .key }}
       optional: {{ .optional | default false }}
 {{- end }}
+{{- include "llmrouter.stateEnv" .root }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}
 {{- end }}
@@ -175,6 +176,7 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
   mountPath: /etc/llmrouter/kafka-client
   readOnly: true
 {{- end }}
+{{- include "llmrouter.stateVolumeMounts" . }}
 {{- with $v.extraVolumeMounts }}
 {{ toYaml . }}
 {{- end }}
@@ -214,6 +216,7 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
       - key: {{ $v.kafka.tls.clientCert.keyKey }}
         path: {{ $v.kafka.tls.clientCert.keyKey }}
 {{- end }}
+{{- include "llmrouter.stateVolumes" . }}
 {{- with $v.extraVolumes }}
 {{ toYaml . }}
 {{- end }}
