@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llmrouter.core.errors import LLMRouterError
-from llmrouter.core.optional import pyplot
+from llmrouter.core.optional import png_chart
 from llmrouter.evaluation.learn import metrics
 from llmrouter.evaluation.learn.evaluate import Evaluation
 
@@ -29,11 +28,9 @@ def _style(name: str) -> tuple[str, str, float]:
 
 
 def plot_evaluation(ev: Evaluation, path: Path) -> Path:
-    plt = pyplot("--plot")
     two = ev.weak is not None
-    fig, axes = plt.subplots(1, 2 if two else 1, figsize=(13 if two else 7, 5), dpi=130)
-    left = axes[0] if two else axes
-    try:
+    with png_chart(path, panels=2 if two else 1, size_in=(13 if two else 7, 5), dpi=130) as axes:
+        left = axes[0] if two else axes
         for policy in ev.policies:
             colour, line, width = _style(policy.name)
             front = metrics.hull([(p.cost_usd, p.quality) for p in policy.curve])
@@ -74,11 +71,4 @@ def plot_evaluation(ev: Evaluation, path: Path) -> Path:
             right.set_title(f"{ev.weak} → {ev.strong}")
             right.grid(alpha=0.3)
             right.legend(fontsize=8, loc="lower right")
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
-    except OSError as exc:
-        raise LLMRouterError(f"cannot write the chart to {path}: {exc.strerror}") from None
-    finally:
-        plt.close(fig)
     return path

@@ -107,13 +107,21 @@ def pyplot(purpose: str = "--plot") -> Any:
 
 
 @contextlib.contextmanager
-def png_chart(path: Path, purpose: str = "--plot") -> Iterator[Any]:
-    """The axes of a new chart (every chart has the same size), written to `path` as a PNG
-    when the block ends; LLMRouterError when the file cannot be written."""
+def png_chart(
+    path: Path,
+    *,
+    panels: int = 1,
+    size_in: tuple[float, float] = (9, 5.5),
+    dpi: int = 150,
+    purpose: str = "--plot",
+) -> Iterator[Any]:
+    """The axes of a new chart (a tuple of `panels` side by side when more than one),
+    written to `path` as a PNG when the block ends; LLMRouterError when the file cannot be
+    written. The figure is closed either way."""
     plt = pyplot(purpose)
-    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=150, layout="constrained")
+    fig, axes = plt.subplots(1, panels, figsize=size_in, dpi=dpi, layout="constrained")
     try:
-        yield ax
+        yield tuple(axes) if panels > 1 else axes
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, format="png")
     except OSError as exc:
