@@ -33,22 +33,23 @@ class AzureOpenAIProvider(OpenAIProvider):
 
         self.provider = "azure-openai"
         self.deployment = deployment
+        resource = endpoint or os.environ.get(ENDPOINT_ENV)
+        if not resource:
+            raise ConfigError(
+                f"azure-openai deployment {deployment!r}: no endpoint; set the model's "
+                f"`endpoint` or {ENDPOINT_ENV}"
+            )
 
         def make_client(http: Any) -> Any:
             return openai.AsyncAzureOpenAI(
                 api_key=api_key,
-                azure_endpoint=endpoint,  # None: the SDK reads AZURE_OPENAI_ENDPOINT
+                azure_endpoint=resource,
                 azure_deployment=deployment,
                 api_version=api_version,
                 max_retries=0,
                 http_client=http,
             )
 
-        if not (endpoint or os.environ.get(ENDPOINT_ENV)):
-            raise ConfigError(
-                f"azure-openai deployment {deployment!r}: no endpoint; set the model's "
-                f"`endpoint` or {ENDPOINT_ENV}"
-            )
         self._endpoint = JsonEndpoint(openai, make_client, _PATH)
         self._errors: tuple[type[BaseException], ...] = (openai.OpenAIError, *TRANSPORT_ERRORS)
         self._max_tokens_key = (
