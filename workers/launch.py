@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 from llmrouter.core.errors import KafkaUnavailable, LLMRouterError
 from llmrouter.core.tracing import configure_tracing
 from llmrouter.kafka.admin import ensure_topics
+from llmrouter.kafka.errors import translate_kafka_error
 from llmrouter.kafka.settings import KafkaSettings
 from llmrouter.router import Router, RouterConfig
 from llmrouter.router.state.wiring import open_state
@@ -146,7 +147,7 @@ async def _start(worker: TransactionalWorker) -> None:
     except LLMRouterError:
         raise
     except KafkaError as exc:
-        raise KafkaUnavailable(f"{worker.options.name}: cannot start: {exc}") from None
+        raise translate_kafka_error(exc, f"{worker.options.name}: cannot start") from exc
     except OSError as exc:
         raise KafkaUnavailable(f"{worker.options.name}: cannot start: {exc}") from None
 

@@ -37,7 +37,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import InvalidProducerEpoch, KafkaError, ProducerFenced
 from aiokafka.structs import OffsetAndMetadata
 
-from llmrouter.core.errors import KafkaUnavailable
+from llmrouter.core.errors import KafkaFenced, KafkaUnavailable
 from llmrouter.kafka.errors import kafka_errors
 from llmrouter.kafka.settings import KafkaSettings
 from llmrouter.kafka.stable_offsets import fetch_stable_offsets
@@ -319,7 +319,7 @@ class TransactionalWorker:
                 backoff_s = 0.1
             except (ProducerFenced, InvalidProducerEpoch) as exc:
                 if await self._really_fenced(exc):
-                    self.fatal = KafkaUnavailable(
+                    self.fatal = KafkaFenced(
                         f"{self.options.name}: fenced by a newer instance holding"
                         f" transactional id {self.options.transactional_id}"
                     )
