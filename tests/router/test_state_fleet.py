@@ -1,0 +1,235 @@
+"""Three router replicas sharing one real redis-server, calling the provider simulator over
+real HTTP: rate limits, budgets and cooldowns hold for the fleet, not for each replica.
+
+Each replica is a Router with its own store connection, as a separate process has; the
+simulator's own counters say what the provider saw."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+
+from llmrouter.router import Router
+from llmrouter.router.config import RouterConfig
+from llmrouter.router.config_loader import parse_config
+from llmrouter.router.providers.pool import ProviderPool
+from llmrouter.router.state import StateStore
+from llmrouter.router.state.wiring import open_state
+from llmrouter.schemas import LLMRequest, LLMResult, ResultStatus, token_cost_usd
+from llmrouter.simulator import SimConfig, running
+
+HAIKU = "claude-3-haiku-20240307"
+
+
+@dataclass
+class Fleet:
+    sim_url: str
+    routers: list[Router]
+
+    async def calls(self, model_id: str = HAIKU, outcome: str | None = None) -> int:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{self.sim_url}/_sim/stats") as resp,
+        ):
+            stats: dict[str, Any] = await resp.json()
+        counts = stats["models"].get(model_id, {})
+        return int(sum(counts.values()) if outcome is None else counts.get(outcome, 0))
+
+
+MakeFleet = Callable[..., Any]
+
+
+@pytest.fixture
+async def make_fleet(redis_url: str) -> AsyncIterator[MakeFleet]:
+    """`await make_fleet(config_yaml, latency_ms=..., window_s=..., prefix=...)`."""
+    stacks: list[tuple[list[Router], Any]] = []
+
+    async def make(
+        text: str, *, latency_ms: float = 0, window_s: float = 60.0, prefix: str | None = None
+    ) -> Fleet:
+        cfg: RouterConfig = parse_config(text)
+        sim = running(SimConfig(latency_ms=latency_ms, seed=7))
+        url = await sim.__aenter__()
+        prefix = prefix or f"fleet-{uuid.uuid4().hex[:10]}"
+        routers = [
+            Router(
+                cfg,
+                pool=ProviderPool(cfg.models, simulator_url=url),
+                state=open_state(
+                    cfg, store=StateStore.connect(redis_url, prefix=prefix), window_s=window_s
+                ),
+            )
+            for _ in range(3)
+        ]
+        stacks.append((routers, sim))
+        return Fleet(url, routers)
+
+    yield make
+    for routers, sim in stacks:
+        for router in routers:
+            await router.aclose()
+        await sim.__aexit__(None, None, None)
+
+
+def request(task: str, text: str) -> LLMRequest:
+    return LLMRequest(request_id=uuid.uuid4().hex, task=task, input=text)
+
+
+RATE_CONFIG = """\
+version: 1
+defaults: {cache: {enabled: false}, timeout_s: 60}
+models:
+  cheap:
+    provider: anthropic
+    model_id: claude-3-haiku-20240307
+    input_usd_per_1k: 0.00025
+    output_usd_per_1k: 0.00125
+    rpm: 60
+tasks:
+  qa:
+    route: {strategy: static, model: cheap}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_three_replicas_share_one_rpm(make_fleet: MakeFleet) -> None:
+    # rpm 60 over a 6 s window stands for rpm 600 over a minute, ten times faster
+    # (bench/scale_out_rpm.py runs the full minute). 20 requests/s are offered for 9 s:
+    # twice what the limit lets through.
+    fleet: Fleet = await make_fleet(RATE_CONFIG, latency_ms=20, window_s=6.0)
+    loop = asyncio.get_running_loop()
+    samples: list[tuple[float, int]] = []
+    done = asyncio.Event()
+
+    async def sample() -> None:
+        while not done.is_set():
+            samples.append((loop.time(), await fleet.calls()))
+            await asyncio.sleep(0.1)
+
+    sampler = asyncio.create_task(sample())
+    tasks = []
+    for i in range(180):
+        router = fleet.routers[i % 3]
+        tasks.append(asyncio.create_task(router.route(request("qa", f"question {i}"))))
+        await asyncio.sleep(0.05)
+    results: list[LLMResult] = await asyncio.gather(*tasks)
+    done.set()
+    await sampler
+    samples.append((loop.time(), await fleet.calls()))
+    assert all(r.status is ResultStatus.OK for r in results)  # every request answered
+    assert samples[-1][1] == 180
+    worst = max(
+        later - earlier for t0, earlier in samples for t1, later in samples if 0 <= t1 - t0 <= 6.0
+    )
+    assert worst <= 63, f"{worst} calls within one 6 s window"
+
+
+BUDGET_CONFIG = """\
+version: 1
+defaults: {cache: {enabled: false}, max_output_tokens: 200}
+models:
+  cheap:
+    provider: anthropic
+    model_id: claude-3-haiku-20240307
+    input_usd_per_1k: 0.00025
+    output_usd_per_1k: 0.00125
+  big:
+    provider: openai
+    model_id: gpt-4-turbo-2024-04-09
+    input_usd_per_1k: 0.01
+    output_usd_per_1k: 0.03
+tasks:
+  qa:
+    route: {strategy: static, model: big}
+    budget: {daily_usd: 0.05, downgrade_to: cheap}
+"""
+
+
+async def test_three_replicas_share_one_budget_across_restarts(make_fleet: MakeFleet) -> None:
+    prefix = f"budget-{uuid.uuid4().hex[:10]}"
+    fleet: Fleet = await make_fleet(BUDGET_CONFIG, latency_ms=50, prefix=prefix)
+    in_flight_per_replica = 4
+    gates = [asyncio.Semaphore(in_flight_per_replica) for _ in fleet.routers]
+
+    async def one(i: int) -> LLMResult:
+        async with gates[i % 3]:
+            return await fleet.routers[i % 3].route(request("qa", f"question number {i}"))
+
+    results = await asyncio.gather(*(one(i) for i in range(120)))
+    on_budget = [r for r in results if not r.budget_exceeded]
+    downgraded = [r for r in results if r.budget_exceeded]
+    assert downgraded, "the budget was never reached"
+    assert all(r.model == "cheap" for r in downgraded)
+    spent_before = sum((r.cost_usd for r in on_budget), Decimal(0))
+    budget = Decimal("0.05")
+    # A call's worst case: its prompt (estimated) and the whole output allowance.
+    worst_call = token_cost_usd(100, 200, Decimal("0.01"), Decimal("0.03"))
+    assert budget <= spent_before <= budget + 3 * in_flight_per_replica * worst_call
+    # "Restart" all three: new routers, new connections, the same store.
+    restarted: Fleet = await make_fleet(BUDGET_CONFIG, prefix=prefix)
+    after = await restarted.routers[1].route(request("qa", "after the restart"))
+    assert after.budget_exceeded
+    assert after.model == "cheap"
+
+
+COOLDOWN_CONFIG = """\
+version: 1
+defaults:
+  cache: {enabled: false}
+  retry: {rate_limited: 0}
+  cooldown: {failures: 2, cooldown_s: 1}
+models:
+  cheap:
+    provider: anthropic
+    model_id: claude-3-haiku-20240307
+    input_usd_per_1k: 0.00025
+    output_usd_per_1k: 0.00125
+  mid:
+    provider: openai
+    model_id: gpt-3.5-turbo-0125
+    input_usd_per_1k: 0.0005
+    output_usd_per_1k: 0.0015
+tasks:
+  qa:
+    route: {strategy: static, model: cheap, fallback: [mid]}
+"""
+
+
+async def test_one_replicas_429s_stop_the_others_within_a_second(make_fleet: MakeFleet) -> None:
+    fleet: Fleet = await make_fleet(COOLDOWN_CONFIG, latency_ms=5)
+    a, b, c = fleet.routers
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    served: list[LLMResult] = []
+    warmed = asyncio.Event()
+
+    async def steady(router: Router) -> None:  # the other replicas' normal traffic
+        while not stop.is_set():
+            served.append(await router.route(request("qa", "a normal question")))
+            if len(served) >= 10:
+                warmed.set()
+            await asyncio.sleep(0.02)
+
+    traffic = [asyncio.create_task(steady(r)) for r in (b, c)]
+    await asyncio.wait_for(warmed.wait(), 30)
+    storm = "[[sim:fault=429@haiku]] [[sim:retry_after=5]] please"
+    for _ in range(2):
+        await a.route(request("qa", storm))
+    opened_at = loop.time()
+    await asyncio.sleep(1.0)  # the bound under test: a second to notice
+    ok_after_a_second = await fleet.calls(outcome="ok")
+    await asyncio.sleep(3.0)  # still inside the 5 s Retry-After
+    ok_later = await fleet.calls(outcome="ok")
+    stop.set()
+    await asyncio.gather(*traffic)
+    assert loop.time() - opened_at < 5.0
+    assert ok_later == ok_after_a_second, "another replica kept calling the cooling model"
+    assert any(r.model == "mid" for r in served)  # they fell back meanwhile
