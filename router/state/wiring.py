@@ -3,6 +3,7 @@ shared through the store when one is configured, else this process's own."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -70,7 +71,7 @@ def open_state(
     kafka: KafkaSettings | None = None,
     store: StateStore | None = None,
     window_s: float = 60.0,
-    namespace: str = "",
+    namespace: str | None = None,
 ) -> RouterState:
     """The shared state when `defaults.state.redis_url` (or $LLMROUTER_REDIS_URL) names a
     store, else `local_state`. `kafka` lets the budget be rebuilt from `llm.costs`;
@@ -83,6 +84,8 @@ def open_state(
                 "process; limits are split by the consumer group's size"
             )
             return local_state(config)
+        if namespace is None:  # a router rebuilt on reload: the deployment's group prefix
+            namespace = os.environ.get("LLMROUTER_GROUP_PREFIX", "")
         store = StateStore.connect(
             url, prefix=f"llmrouter:{namespace.rstrip('-')}" if namespace else "llmrouter"
         )
