@@ -167,6 +167,9 @@ async def test_a_template_error_and_an_unknown_task_answer_the_waiting_client_at
     async with RequestProducer.from_env(kafka_bootstrap) as producer:
         for task in (broken, unknown):
             await producer.waiter(task)  # the result reader runs before the clock starts
+        # Ready is not yet assigned: one answered request shows both workers hold partitions.
+        warm = await producer.submit_and_wait(p.tasks["summ"], "warm up", timeout_s=60)
+        assert warm.status is ResultStatus.OK
         for task, error_type in ((broken, "ConfigError"), (unknown, "UnknownTask")):
             started = time.monotonic()
             result = await producer.submit_and_wait(task, "some text", timeout_s=10)
