@@ -23,7 +23,10 @@ from llmrouter.schemas import LLMResult
 from llmrouter.schemas.money import format_usd
 from llmrouter.workers.launch import WorkerSettings, run_workers
 
-__all__ = ["run_demo"]
+__all__ = ["DEMO_GROUP_PREFIX", "demo_settings", "run_demo"]
+
+#: the consumer-group prefix of the demo's workers when $LLMROUTER_GROUP_PREFIX is unset
+DEMO_GROUP_PREFIX = "demo-"
 
 
 async def run_demo(
@@ -33,12 +36,8 @@ async def run_demo(
     bootstrap = await _kafka(console)
     async with _simulator(latency_scale, console) as sim_url:
         os.environ["LLMROUTER_SIMULATOR_URL"] = sim_url
-        settings = WorkerSettings(
-            kafka=KafkaSettings.from_env(bootstrap),
-            instance_id=f"demo-{os.getpid()}",
-            tasks_pattern="|".join(config.tasks),
-            metrics_port=-1,
-        )
+        settings = demo_settings(bootstrap)
+        console.print(f"[bold]groups[/] {settings.group_prefix}llmrouter-classifier / -router")
         stop, ready = asyncio.Event(), asyncio.Event()
         workers = asyncio.create_task(
             run_workers(["classifier", "router"], config, settings, stop=stop, ready=ready)
@@ -65,6 +64,18 @@ async def run_demo(
         "costs are the catalog prices applied to the simulator's token counts.[/]"
     )
     return 0
+
+
+def demo_settings(bootstrap: str) -> WorkerSettings:
+    """The demo's workers: `LLMROUTER_*` settings honoured, and consumer groups of their own
+    unless $LLMROUTER_GROUP_PREFIX names them, so a demo never joins (and takes partitions
+    from) a live deployment's groups."""
+    return WorkerSettings.from_env(
+        KafkaSettings.from_env(bootstrap),
+        instance_id=f"demo-{os.getpid()}",
+        group_prefix=os.environ.get("LLMROUTER_GROUP_PREFIX") or DEMO_GROUP_PREFIX,
+        metrics_port=-1,
+    )
 
 
 async def _kafka(console: Console) -> str:
