@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from llmrouter.core.errors import ConfigError, InvalidMessage
 from llmrouter.producers.client import RequestProducer
 from llmrouter.schemas import LLMRequest, LLMResult, Priority, ResultStatus, UserTier, encode
+from llmrouter.schemas.money import format_usd
 
 __all__ = ["ProduceJob", "produce_requests", "read_jsonl", "summary_line"]
 
@@ -150,7 +151,7 @@ async def _collect(
 
 
 def summary_line(results: list[LLMResult], missing: int = 0) -> str:
-    """`3 ok, 1 failed (expired); models: gpt-4o-mini ×2, claude-3-haiku ×1; cost $0.0012`."""
+    """`3 ok, 1 failed (expired ×1); models: gpt-4o-mini ×2, claude-3-haiku ×1; cost $0.0012`."""
     ok = sum(r.status is ResultStatus.OK for r in results)
     failed = [r for r in results if r.status is not ResultStatus.OK]
     reasons = Counter(_reason(r) for r in failed)
@@ -162,7 +163,7 @@ def summary_line(results: list[LLMResult], missing: int = 0) -> str:
     models = Counter(r.model for r in results if r.model)
     used = ", ".join(f"{m} ×{n}" for m, n in models.most_common()) or "none"
     cost = sum((r.cost_usd for r in results), Decimal(0))
-    return f"{', '.join(parts)}; models: {used}; cost ${cost:f}"
+    return f"{', '.join(parts)}; models: {used}; cost {format_usd(cost, significant=3)}"
 
 
 def _reason(result: LLMResult) -> str:
