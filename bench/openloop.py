@@ -38,7 +38,7 @@ from bench.harness import (
     worker_env,
 )
 from bench.profiling import Profiler
-from bench.workload import bench_config, request_bytes, support_examples
+from bench.workload import RequestMaker, bench_config, support_examples
 from llmrouter.schemas import loads, requests_topic, results_topic
 from llmrouter.schemas.topics import COSTS_TOPIC, router_topics
 from llmrouter.workers.launch import WorkerSettings
@@ -277,7 +277,7 @@ async def measure(
         await ensure_topics(bootstrap, topics)
     else:
         await ensure_topics(bootstrap, {t: partitions for t in own_topics})
-    examples = support_examples()
+    make_request = RequestMaker(task, support_examples())
     sent_at: dict[str, float] = {}
     answers = _Answers(run, sent_at)
     costs = _Costs(run, sent_at)
@@ -320,7 +320,7 @@ async def measure(
             topic = requests_topic(task)
 
             def send(i: int, due: float) -> None:
-                key, value = request_bytes(task, examples[i % len(examples)])
+                key, value = make_request(i)
                 sent_at[key.decode()] = due
                 deliveries.append(asyncio.ensure_future(producer.send(topic, value, key=key)))
 
