@@ -9,6 +9,7 @@ exception: `redacted_url` is what gets printed.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -139,10 +140,15 @@ class StateStore:
     sharing one Redis never see each other's state.
     """
 
-    def __init__(self, client: Any, *, url: str, prefix: str = "llmrouter") -> None:
+    def __init__(
+        self, client: Any, *, url: str, prefix: str = "llmrouter", retry_after_s: float = 5.0
+    ) -> None:
         self.client = client
         self.url = redacted_url(url)
         self.prefix = prefix
+        self.retry_after_s = retry_after_s
+        self._down_until = 0.0
+        self._up = True
 
     @classmethod
     def connect(
@@ -196,15 +202,31 @@ class StateStore:
         return StoreScript(self, lua)
 
     async def run(self, op: Callable[[Any], Awaitable[T]]) -> T:
-        """`await op(client)`, with redis-py's exceptions translated at this boundary."""
+        """`await op(client)`, with redis-py's exceptions translated at this boundary.
+
+        After the store failed to answer, calls fail at once for `retry_after_s`, so
+        callers fall back to per-process state without waiting out a timeout each time."""
+        now = time.monotonic()
+        if now < self._down_until:
+            raise StateStoreUnavailable(f"state store {self.url}: unavailable, retrying soon")
         try:
-            return await op(self.client)
+            result = await op(self.client)
         except LLMRouterError:
             raise
         except Exception as exc:
-            if any(cls in _TRANSLATIONS for cls in type(exc).__mro__):
-                raise translate(exc, self.url) from None
-            raise
+            if not any(cls in _TRANSLATIONS for cls in type(exc).__mro__):
+                raise
+            error = translate(exc, self.url)
+            if isinstance(error, StateStoreUnavailable):
+                if self._up:
+                    log.warning("state store unavailable", url=self.url, error=str(error))
+                self._up = False
+                self._down_until = time.monotonic() + self.retry_after_s
+            raise error from None
+        if not self._up:
+            log.info("state store reachable again", url=self.url)
+            self._up = True
+        return result
 
     async def ping(self) -> None:
         await self.run(lambda client: client.ping())

@@ -24,6 +24,7 @@ from llmrouter.router.state import StateStore
 from llmrouter.router.state.wiring import open_state
 from llmrouter.schemas import LLMRequest, LLMResult, ResultStatus, token_cost_usd
 from llmrouter.simulator import SimConfig, running
+from tests.kafka_helpers import free_port
 
 HAIKU = "claude-3-haiku-20240307"
 
@@ -233,3 +234,23 @@ async def test_one_replicas_429s_stop_the_others_within_a_second(make_fleet: Mak
     assert loop.time() - opened_at < 5.0
     assert ok_later == ok_after_a_second, "another replica kept calling the cooling model"
     assert any(r.model == "mid" for r in served)  # they fell back meanwhile
+
+
+async def test_a_router_keeps_answering_when_the_store_is_down(sim_url: str) -> None:
+    cfg = parse_config(BUDGET_CONFIG)
+    dead = StateStore.connect(f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.3)
+    router = Router(
+        cfg,
+        pool=ProviderPool(cfg.models, simulator_url=sim_url),
+        state=open_state(cfg, store=dead),
+    )
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        results = [await router.route(request("qa", f"question {i}")) for i in range(5)]
+        assert all(r.status is ResultStatus.OK for r in results)
+        assert loop.time() - started < 5.0  # one timeout, then per-process fallbacks
+        claim = await router.state.dedupe.claim("r1", "t:0:1", wait_s=1)
+        await claim.store(b"x")  # type: ignore[union-attr]
+    finally:
+        await router.aclose()
