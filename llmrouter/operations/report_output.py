@@ -42,6 +42,8 @@ CSV_COLUMNS = [
     "cost_usd",
     "cost_per_request_usd",
     "baseline_usd",
+    "baseline_model",
+    "baseline_source",
     "p50_ms",
     "p95_ms",
     "cache_hit_rate",
@@ -286,6 +288,8 @@ def to_csv(report: Report) -> str:
 def _row_fields(report: Report, row: Row) -> dict[str, Any]:
     quality = report.row_quality.get((row.task, row.model))
     per_day = _DAY_S / report.span_s if report.span_s else None
+    task = next((t for t in report.tasks if t.task == row.task), None)
+    known = task is not None and task.baseline_model is not None
     return {
         "task": row.task,
         "model": row.model,
@@ -293,7 +297,9 @@ def _row_fields(report: Report, row: Row) -> dict[str, Any]:
         "failed": row.failed,
         "cost_usd": _money(row.cost_usd),
         "cost_per_request_usd": _money(row.cost_per_request_usd),
-        "baseline_usd": _money(row.baseline_usd),
+        "baseline_usd": _money(row.baseline_usd) if known else None,
+        "baseline_model": task.baseline_model if task else None,
+        "baseline_source": BASELINE_SOURCES[task.baseline_source] if task else None,
         "p50_ms": round(row.percentile_ms(50), 1),
         "p95_ms": round(row.percentile_ms(95), 1),
         "cache_hit_rate": row.cache_hit_rate,
@@ -304,8 +310,10 @@ def _row_fields(report: Report, row: Row) -> dict[str, Any]:
         "quality_n": quality.scored if quality else 0,
         "requests_per_day": row.requests * per_day if per_day else None,
         "cost_usd_per_day": _money(_scaled(row.cost_usd, per_day)),
-        "baseline_usd_per_day": _money(_scaled(row.baseline_usd, per_day)),
-        "savings_usd_per_day": _money(_scaled(row.baseline_usd - row.cost_usd, per_day)),
+        "baseline_usd_per_day": _money(_scaled(row.baseline_usd, per_day)) if known else None,
+        "savings_usd_per_day": (
+            _money(_scaled(row.baseline_usd - row.cost_usd, per_day)) if known else None
+        ),
     }
 
 
