@@ -71,6 +71,12 @@ def eval_(
     config: ConfigOption = None,
     judge: JudgeOption = None,
     limit: LimitOption = None,
+    outcomes: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write every example × model as outcomes (JSON Lines) to train a router."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate models on a task's eval set: the comparison table, the best model per
     priority, result files (JSON and CSV) and optionally a cost-quality chart."""
@@ -95,6 +101,8 @@ def eval_(
     folder = out or _default_out(report)
     written = write_outputs(report, folder)
     stderr.print(f"results: {', '.join(str(p) for p in written)}", soft_wrap=True)
+    if outcomes is not None:
+        _write_outcomes(report, outcomes, stderr)
     if plot is not None:
         from llmrouter.evaluation.plot import plot_cost_quality
 
@@ -143,6 +151,16 @@ def compare(
     detail = f" ({worse} dropped more than {max_regression:g})" if worse else ""
     stdout.print(f"Verdict: {comparison.verdict}{detail}", highlight=False)
     raise typer.Exit(1 if comparison.regressions else 0)
+
+
+def _write_outcomes(report: Report, path: Path, stderr: Console) -> None:
+    from llmrouter.evaluation.dataset import default_dataset, load_dataset
+    from llmrouter.evaluation.learn.from_eval import eval_outcomes
+    from llmrouter.evaluation.learn.outcomes import write_outcomes
+
+    dataset = load_dataset(report.run.dataset_path or default_dataset(report.task))
+    count = write_outcomes(eval_outcomes(report.run, dataset, report.primary), path)
+    stderr.print(f"outcomes: {path} ({count} lines)", soft_wrap=True)
 
 
 def _run(config: RouterConfig, request: EvalRequest, stderr: Console) -> Report:
