@@ -38,6 +38,7 @@ from llmrouter.kafka.reading import (
     topics_matching,
 )
 from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.operations.learned_report import LearnedPick, learned_picks
 from llmrouter.operations.quality import Quality, TruthBook
 from llmrouter.operations.summary import Row, Summary, baseline_model, summarise
 from llmrouter.router import RouterConfig
@@ -158,6 +159,8 @@ class Report:
     start: datetime | None
     end: datetime | None
     warnings: list[str]
+    #: learned routes: how often each model was picked, and what it cost
+    learned: list[LearnedPick] = field(default_factory=list)
 
     @property
     def span_s(self) -> float | None:
@@ -254,6 +257,7 @@ def build_report(
         start=start,
         end=end,
         warnings=[],
+        learned=learned_picks(results),
     )
     report.tasks.extend(_savings(report, results, config, truths))
     report.warnings.extend(_warnings(report, collected, results))

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from llmrouter.core.errors import LLMRouterError
 from llmrouter.core.optional import png_chart
+from llmrouter.operations.learned_report import learned_fields, learned_table
 from llmrouter.operations.quality import Quality
 from llmrouter.operations.report import BASELINE_SOURCES, Report, TaskSavings
 from llmrouter.operations.summary import Row
@@ -64,6 +65,8 @@ CSV_COLUMNS = [
 
 def render_tables(report: Report) -> Group:
     parts: list[Any] = [_rows_table(report), "", _spend_table(report), "", _savings_table(report)]
+    if report.learned:
+        parts += ["", learned_table(report.learned, format_usd)]
     return Group(*parts)
 
 
@@ -270,6 +273,7 @@ def to_json(report: Report) -> bytes:
                 "savings_share": report.summary.savings_share,
             },
             "warnings": report.warnings,
+            "learned_picks": learned_fields(report.learned),
         }
     )
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from llmrouter.core.errors import ConfigError
@@ -16,6 +17,8 @@ from llmrouter.evaluation.learn.outcomes import read_outcomes
 from llmrouter.evaluation.learn.train import train_router
 from llmrouter.kafka.admin import ensure_topics
 from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.operations.report import ReportWindow, build_report, collect
+from llmrouter.operations.report_output import to_json
 from llmrouter.producers import RequestProducer
 from llmrouter.router import Router
 from llmrouter.router.config_loader import parse_config
@@ -141,6 +144,16 @@ async def test_a_learned_route_sends_easy_prompts_to_cheaper_models(
     )
     picked = {e.request_id: e.learned_choice for e in costs if e.request_id in sent}
     assert picked == {rid: CATALOG[syn.CHEAPEST_GOOD[f]] for rid, f in sent.items()}
+    # `llmrouter report` reads the topics back and shows how often each model was picked.
+    report = build_report(
+        await collect(p.kafka, ReportWindow(tasks=(task,))), p.config, ReportWindow(tasks=(task,))
+    )
+    shown = {(pick.model, pick.requests) for pick in report.learned}
+    assert shown == {(CATALOG[m], 4) for m in syn.CHEAPEST_GOOD.values()}
+    assert all(pick.share == 0.25 for pick in report.learned)
+    assert sum(pick.cost_usd for pick in report.learned) == sum(by_id[rid].cost_usd for rid in sent)
+    document = orjson.loads(to_json(report))
+    assert {row["model"] for row in document["learned_picks"]} == set(CATALOG.values())
 
 
 def test_a_route_that_does_not_map_every_router_model_stops_start_up(
