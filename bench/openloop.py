@@ -313,8 +313,11 @@ async def measure(
             pids |= {"simulator": sim.pid, "broker": broker_pid, "bench": os.getpid()}
             cpu_before = {name: process_cpu_s(pid) for name, pid in pids.items()}
             machine_before, window_start = machine_busy_s(), time.monotonic()
-            recording = (
-                profiler.attach(children[0].pid, profile_label or run.label) if profiler else None
+            label = profile_label or run.label
+            recordings = (
+                [profiler.attach(c.pid, f"{label}, {c.name} process") for c in children]
+                if profiler
+                else []
             )
             deliveries: list[asyncio.Future[object]] = []
             topic = requests_topic(task)
@@ -343,7 +346,7 @@ async def measure(
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(costs.done.wait(), timeout=2)
             finally:
-                if recording is not None:
+                for recording in recordings:
                     await recording.finish()
             for child in children:  # before anything stops: VmHWM and CPU die with it
                 run.peak_rss_mib[child.name] = child.peak_rss_mib() or math.nan

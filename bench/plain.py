@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 from collections import defaultdict
+from functools import partial
 from typing import Any
 
 import httpx2
@@ -110,11 +111,16 @@ async def serve(args: argparse.Namespace) -> None:
     async def handle(record: ConsumerRecord[bytes, bytes]) -> None:
         tp = TopicPartition(record.topic, record.partition)
         try:
-            value = record.value if args.passthrough else await answer(record.value)
+            value = await answer(record.value)
             await (await producer.send(args.out, value, key=record.key))
             offsets.finish(tp, record.offset)
         finally:
             slots.release()
+
+    def copied(tp: TopicPartition, offset: int, delivery: asyncio.Future[Any]) -> None:
+        if not delivery.cancelled() and delivery.exception() is None:
+            offsets.finish(tp, offset)
+        slots.release()
 
     async def commit_every_200_ms() -> None:
         while True:
@@ -126,12 +132,19 @@ async def serve(args: argparse.Namespace) -> None:
     await consumer.start()
     committer = asyncio.create_task(commit_every_200_ms())
     try:
-        async for record in consumer:
-            await slots.acquire()
-            offsets.seen(TopicPartition(record.topic, record.partition), record.offset)
-            task = asyncio.create_task(handle(record))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+        while True:
+            batches = await consumer.getmany(timeout_ms=100, max_records=1000)
+            for tp, records in batches.items():
+                for record in records:
+                    await slots.acquire()
+                    offsets.seen(tp, record.offset)
+                    if args.passthrough:  # no task per record: the floor of a consumer
+                        delivery = await producer.send(args.out, record.value, key=record.key)
+                        delivery.add_done_callback(partial(copied, tp, record.offset))
+                        continue
+                    task = asyncio.create_task(handle(record))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
     finally:
         committer.cancel()
         for task in list(tasks):

@@ -38,6 +38,10 @@ _THIRD_PARTY = {
     "anyio": "httpx2/httpcore2/anyio (SDK HTTP stack)",
     "h11": "httpx2/httpcore2/anyio (SDK HTTP stack)",
     "aiohttp": "aiohttp",
+    "aiohappyeyeballs": "aiohttp",
+    "multidict": "aiohttp",
+    "yarl": "aiohttp",
+    "opentelemetry": "OpenTelemetry (tracing)",
     "pydantic": "pydantic (validation, JSON)",
     "pydantic_core": "pydantic (validation, JSON)",
     "structlog": "structlog + logging",
@@ -90,6 +94,9 @@ class Profile:
 _INCLUSIVE = {
     "RouterHandler (decode, route, encode)": re.compile(r"^RouterHandler\.__call__ "),
     "OpenAIProvider.complete: the provider call": re.compile(r"^OpenAIProvider\.complete "),
+    "of which the replayed request (JsonEndpoint.post: aiohttp, orjson)": re.compile(
+        r"^JsonEndpoint\.post "
+    ),
     "of which the SDK's parameter transform": re.compile(r"^async_maybe_transform "),
     "of which the SDK's request method (post → request)": re.compile(r"^AsyncAPIClient\.request "),
     "of which the SDK building the request": re.compile(r"^BaseClient\._build_request "),
@@ -98,6 +105,8 @@ _INCLUSIVE = {
     "ClassifierHandler": re.compile(r"^ClassifierHandler\.__call__ "),
     "transaction flush (TransactionalWorker._flush)": re.compile(r"^TransactionalWorker\._flush "),
     "structlog calls": re.compile(r"\(structlog/"),
+    "OpenTelemetry spans": re.compile(r"\(opentelemetry/"),
+    "prometheus_client": re.compile(r"\(prometheus_client/"),
     "consumer fetch (getmany)": re.compile(r"^AIOKafkaConsumer\.getmany "),
 }
 
