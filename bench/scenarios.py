@@ -135,7 +135,7 @@ async def run_scenario(
                 sim_url=sim_url,
                 logs=logs,
                 profiler=profiler if system.kind == "pipeline" else None,
-                profile_label=f"{scenario.key}: router at {scenario.rate:g} req/s",
+                profile_label=f"({scenario.key}) pipeline at {scenario.rate:g} req/s",
             )
             result.runs.append(run)
     return result
