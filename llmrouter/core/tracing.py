@@ -41,6 +41,8 @@ Headers = Sequence[tuple[str, bytes]]
 SpanKindName = Literal["internal", "producer", "consumer", "client"]
 
 _TRACER_NAME = "llmrouter"
+#: what the default propagators (W3C trace context and baggage) write
+_CONTEXT_HEADERS = frozenset({"traceparent", "tracestate", "baggage"})
 _configured = False
 
 
@@ -99,8 +101,9 @@ def span(
 
 
 def headers_with_context(headers: Headers | None = None) -> list[tuple[str, bytes]]:
-    """`headers` plus the W3C trace context (`traceparent`, `tracestate`) of the current span."""
-    out = [(k, v) for k, v in headers or () if k not in ("traceparent", "tracestate")]
+    """`headers` with the W3C trace context (`traceparent`, `tracestate`, `baggage`) of the
+    current span in place of any they carried."""
+    out = [(k, v) for k, v in headers or () if k not in _CONTEXT_HEADERS]
     if not _OTEL:
         return out
     carrier: dict[str, str] = {}
