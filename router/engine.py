@@ -40,6 +40,7 @@ from llmrouter.router.config import (
     TaskSpec,
 )
 from llmrouter.router.decision import RouteDecision, decide, select_route
+from llmrouter.router.learned import load_learned_routes
 from llmrouter.router.prompts import RenderedPrompt
 from llmrouter.router.providers.pool import ProviderPool
 from llmrouter.router.state.wiring import RouterState, open_state
@@ -96,6 +97,8 @@ class Router:
             if isinstance(spec, RulesClassifierSpec)
         }
         self._default_rules = RuleClassifier(_DEFAULT_RULES)
+        #: every learned route's router, loaded now so a bad file stops start-up
+        self._learned = load_learned_routes(config)
 
     async def aclose(self) -> None:
         await self.pool.aclose()
@@ -136,7 +139,7 @@ class Router:
         ledger = self._ledger(request)
         await self.budget.refresh(request.task)
         complexity = await self._complexity(request, task, ledger)
-        decision = decide(self.config, request, complexity, self.budget.snapshot())
+        decision = decide(self.config, request, complexity, self.budget.snapshot(), self._learned)
         outcome = await self.cascade.run(decision, task, ledger)
         # Every call's cost was reserved and settled as it was made (ModelCaller).
         result = self._result(request, complexity, decision, outcome, ledger, started)
@@ -195,6 +198,8 @@ class Router:
             priority=request.priority,
             metadata=request.metadata,
             error=None if answer else _summary(ledger.errors),
+            learned_choice=decision.learned.model if decision.learned else None,
+            predicted_score=decision.learned.predicted_score if decision.learned else None,
         )
 
     # -- classification ------------------------------------------------------------------
