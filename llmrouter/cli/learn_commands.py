@@ -91,9 +91,10 @@ def route(
     learned = load_learned_router(router)
     lines = []
     for number, raw in _read_prompts(prompts):
+        task = raw.get("task")
         choice = learned.choose(
             str(raw["prompt"]),
-            raw.get("task"),
+            task if isinstance(task, str) else None,
             cost_weight=cost_weight,
             quality_target=quality_target,
         )
