@@ -19,6 +19,7 @@ is not paid on the hot path:
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Callable
 from types import ModuleType
@@ -76,16 +77,30 @@ class JsonEndpoint:
         #: (url, headers) of the request the SDK sent, once it sent one
         self._wire: tuple[str, dict[str, str]] | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._probing = False
+        self._ready = asyncio.Event()
 
     async def _capture(self, request: Any) -> None:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _PER_REQUEST}
         self._wire = (str(request.url), headers)
+        self._ready.set()
 
     async def post(self, body: dict[str, Any], timeout_s: float) -> Any:
-        wire = self._wire
-        if wire is None or self._status_error is None:
+        if self._status_error is None:  # an SDK without it: every call through the SDK
             return await self._through_sdk(body, timeout_s)
-        url, headers = wire
+        while self._wire is None:
+            # One call at a time goes through the SDK until it has sent a request; the
+            # others wait for that (a burst of thousands would queue in its small pool).
+            if not self._probing:
+                self._probing = True
+                self._ready.clear()
+                try:
+                    return await self._through_sdk(body, timeout_s)
+                finally:
+                    self._probing = False
+                    self._ready.set()  # the waiters take the light path, or probe again
+            await self._ready.wait()
+        url, headers = self._wire
         session = self._session
         if session is None or session.closed:
             session = self._session = self._new_session()

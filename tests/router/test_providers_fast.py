@@ -135,6 +135,27 @@ async def test_faults_are_translated_like_the_typed_create(
         assert caught.value.status_code == 429  # type: ignore[attr-defined]
 
 
+async def test_a_burst_on_a_new_client_goes_through_the_sdk_once(sim_url: str) -> None:
+    provider = OpenAIProvider(provider="openai", api_key=KEY, base_url=f"{sim_url}/v1")
+    sdk_calls = 0
+    through_sdk = provider._endpoint._through_sdk
+
+    async def counted(body: dict[str, object], timeout_s: float) -> object:
+        nonlocal sdk_calls
+        sdk_calls += 1
+        return await through_sdk(body, timeout_s)
+
+    provider._endpoint._through_sdk = counted  # type: ignore[method-assign]
+    try:
+        answers = await asyncio.gather(
+            *(provider.complete(_request("gpt-3.5-turbo-0125")) for _ in range(200))
+        )
+    finally:
+        await provider.aclose()
+    assert all(answer.text for answer in answers)
+    assert sdk_calls == 1
+
+
 async def test_a_refused_connection_is_a_retryable_provider_error() -> None:
     provider = OpenAIProvider(provider="openai", api_key=KEY, base_url="http://127.0.0.1:9/v1")
     try:
