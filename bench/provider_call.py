@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx2
 import openai
 import orjson
 
@@ -26,7 +27,7 @@ from bench.harness import start_simulator
 from llmrouter.core import eventloop
 from llmrouter.router.providers.base import ChatRequest
 from llmrouter.router.providers.openai_client import OpenAIProvider
-from llmrouter.router.providers.transport import POOL_SIZE, aiohttp_client
+from llmrouter.router.providers.transport import POOL_SIZE
 
 __all__ = ["measure"]
 
@@ -63,7 +64,13 @@ async def _cpu_per_call_us(call: Call, calls: int, concurrency: int) -> tuple[fl
 async def _variants(sim_url: str, calls: int, concurrency: int) -> dict[str, tuple[float, float]]:
     base = f"{sim_url}/v1"
     sdk = openai.AsyncOpenAI(
-        api_key="sk-bench", base_url=base, max_retries=0, http_client=aiohttp_client(openai)
+        api_key="sk-bench",
+        base_url=base,
+        max_retries=0,
+        # the SDK's recommended aiohttp transport, with the same pool size
+        http_client=openai.DefaultAioHttpClient(
+            limits=httpx2.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE)
+        ),
     )
     provider = OpenAIProvider(provider="openai", api_key="sk-bench", base_url=base)
     connector = aiohttp.TCPConnector(limit=POOL_SIZE)
