@@ -1,0 +1,106 @@
+"""A cascade scored by a learned scorer (`scorer: learned:PATH`): the Router, the real SDK
+over HTTP to the simulator; the cheap answer is kept where the scorer trusts it and the
+request escalates where it does not."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from llmrouter.core.errors import ConfigError
+from llmrouter.evaluation.learn.outcomes import Outcome, read_outcomes, write_outcomes
+from llmrouter.evaluation.learn.train import train_scorer
+from llmrouter.router import Router
+from llmrouter.router.config_loader import parse_config
+from llmrouter.router.providers.pool import ProviderPool
+from llmrouter.schemas import LLMRequest
+
+CONFIG = """\
+version: 1
+defaults:
+  cache: {{enabled: false}}
+models:
+  cheap:
+    provider: anthropic
+    model_id: claude-3-haiku-20240307
+    input_usd_per_1k: 0.00025
+    output_usd_per_1k: 0.00125
+  big:
+    provider: openai
+    model_id: gpt-4-turbo-2024-04-09
+    input_usd_per_1k: 0.01
+    output_usd_per_1k: 0.03
+tasks:
+  support:
+    route:
+      strategy: cascade
+      scorer: learned:{scorer}
+      steps: [{{model: cheap, min_confidence: 0.5}}, {{model: big}}]
+"""
+
+_EASY = "Where can I change my password for account {n}?"
+_HARD = "Why was my invoice {n} charged twice after the refund of the chargeback dispute?"
+
+
+@pytest.fixture(scope="module")
+def scorer_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cheap model's answers are good for password questions, bad for billing disputes."""
+    folder = tmp_path_factory.mktemp("cascade")
+    rng = random.Random(4)
+    rows = []
+    for i in range(40):
+        hard = i % 2 == 1
+        rows.append(
+            Outcome(
+                prompt_id=str(i),
+                prompt=(_HARD if hard else _EASY).format(n=rng.randint(100, 999)),
+                task="support",
+                model="cheap",
+                score=0.0 if hard else 1.0,
+                cost_usd=0.0001,
+                answer=f"Here is what to do about case {rng.randint(1, 99)}.",
+            )
+        )
+    write_outcomes(rows, folder / "outcomes.jsonl")
+    return train_scorer(read_outcomes(folder / "outcomes.jsonl"), "cheap", folder / "s.json").path
+
+
+@pytest.fixture
+async def router(sim_url: str, scorer_file: Path) -> AsyncIterator[Router]:
+    config = parse_config(CONFIG.format(scorer=scorer_file))
+    made = Router(config, pool=ProviderPool(config.models, simulator_url=sim_url))
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
+def _request(text: str, n: int) -> LLMRequest:
+    return LLMRequest(request_id=f"r{n}", task="support", input=text.format(n=n))
+
+
+async def test_a_learned_scorer_keeps_trusted_answers_and_escalates_the_rest(
+    router: Router,
+) -> None:
+    easy = await router.route(_request(_EASY, 321))
+    assert [a.model for a in easy.attempts] == ["cheap"]
+    assert not easy.escalated
+    assert easy.confidence is not None
+    assert easy.confidence >= 0.5
+    hard = await router.route(_request(_HARD, 654))
+    assert [(a.model, a.outcome.value) for a in hard.attempts] == [
+        ("cheap", "low_confidence"),
+        ("big", "ok"),
+    ]
+    assert hard.escalated
+    assert hard.attempts[0].confidence is not None
+    assert hard.attempts[0].confidence < 0.5
+
+
+def test_a_missing_scorer_file_stops_start_up(tmp_path: Path) -> None:
+    config = parse_config(CONFIG.format(scorer=tmp_path / "absent.json"))
+    with pytest.raises(ConfigError, match="cannot read the learned scorer"):
+        Router(config)
