@@ -197,7 +197,7 @@ async def run_workers(
     router = Router(config, state=state)
     workers = [build_worker(kind, router, settings) for kind in kinds]
     follow = None
-    if not state.shared and "router" in kinds:
+    if "router" in kinds:  # the per-process share of the limits (the fallback with a store)
         follow = asyncio.create_task(
             follow_group_size(state, settings.kafka, settings.group_prefix + ROUTER_GROUP, stop)
         )
@@ -206,7 +206,14 @@ async def run_workers(
         users = [
             h for w in workers if isinstance(h := w.handler, ClassifierHandler | RouterHandler)
         ]
-        reloader = ConfigReloader(config_path, users, router)
+        reloader = ConfigReloader(
+            config_path,
+            users,
+            router,
+            make_router=lambda cfg: Router(
+                cfg, state=open_state(cfg, kafka=settings.kafka, namespace=settings.group_prefix)
+            ),
+        )
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
             loop.add_signal_handler(signal.SIGHUP, reloader.schedule)
     started: list[TransactionalWorker] = []

@@ -98,10 +98,20 @@ def log_startup(
 class ConfigReloader:
     """SIGHUP: read the config file again, check it as start-up does, and swap a new router
     into every handler. A bad file keeps the old config and logs why. Records in flight
-    finish with the router they began with; replaced routers are closed at shutdown."""
+    finish with the router they began with; replaced routers are closed at shutdown. The
+    share of each limit a replica takes (without a shared store) carries over; a change of
+    the group's size after a reload reaches it at the next restart."""
 
-    def __init__(self, path: Path, users: Sequence[RouterUser], router: Router) -> None:
+    def __init__(
+        self,
+        path: Path,
+        users: Sequence[RouterUser],
+        router: Router,
+        *,
+        make_router: Callable[[RouterConfig], Router] = Router,
+    ) -> None:
         self.path = path
+        self._make_router = make_router
         self._users = list(users)
         self.router = router
         self.retired: list[Router] = []
@@ -119,11 +129,14 @@ class ConfigReloader:
             try:
                 config = await asyncio.to_thread(load_config, self.path)
                 await check_before_serving(config)
-                router = Router(config)
+                router = self._make_router(config)
             except (ConfigError, ValueError, OSError) as exc:
                 log.error("config reload rejected; keeping the old config", error=str(exc))
                 return False
             old = self.router
+            # Without a shared store each replica takes its share of the limits; keep it.
+            shares = [lim.replicas for lim in old.state.local_limiters.values()]
+            router.state.set_replicas(max(shares, default=1))
             if set(config.tasks) != set(old.config.tasks):
                 log.warning(
                     "the task set changed: the topics read change at the next restart",
