@@ -81,7 +81,8 @@ class WorkerOptions:
     #: an open transaction of a crashed process blocks read_committed readers this long
     #: (unless a process with the same transactional_id starts and fences it at once)
     transaction_timeout_ms: int = 15_000
-    max_poll_records: int = 500
+    #: records taken per fetch; small, so a burst of new work never starves the loop
+    max_poll_records: int = 100
     session_timeout_ms: int = 10_000
     #: Kafka's offset.metadata.max.bytes: the done-offsets record must fit in it
     offset_metadata_max_bytes: int = DEFAULT_LIMIT
@@ -192,6 +193,10 @@ class TransactionalWorker:
                     self.last_record_at = time.monotonic()
                 for tp, records in batch.items():
                     self._dispatch(tp, records)
+                # getmany does not suspend while records are buffered: yield, so the new
+                # tasks take their first steps (and heartbeats get their turn) before the
+                # next batch, instead of thousands of tasks starting in one burst.
+                await asyncio.sleep(0)
         finally:
             await self._drain()
             flusher.cancel()
@@ -299,7 +304,11 @@ class TransactionalWorker:
         try:
             outputs = await self._handler(record)
         except Exception as exc:  # the error policy decides: failed result, dead letter
+            if _abandoned():
+                raise asyncio.CancelledError from exc
             outputs = self._on_error(record, exc)
+        if _abandoned():  # handed over or shut down: the next owner processes it
+            raise asyncio.CancelledError
         if progress.finish(record.offset, outputs):
             self.stats.processed += 1
             self._wake_flush.set()
@@ -564,6 +573,14 @@ class TransactionalWorker:
             "uncommitted": self.uncommitted,
             **self._summary(),
         }
+
+
+def _abandoned() -> bool:
+    """Whether the current record's task was cancelled, even if a handler turned the
+    cancellation into another exception or swallowed it: its outputs must not be
+    published, since whoever owns the partition next processes the record again."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
