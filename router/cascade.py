@@ -133,7 +133,7 @@ class Cascade:
         temperature = temperature_for(spec, self.config.defaults)
         use_cache = cache_settings.enabled and (temperature == 0 or cache_settings.cache_sampled)
         key = cache_key(request.task, model, prompt.version, request.input, request.context)
-        scorer = self._scorers[decision.scorer]
+        scorer = self._scorers[decision.scorer_for(model)]
         if use_cache:
             hit = await self._cache.get(key)
             if hit is not None:
@@ -179,4 +179,11 @@ def _scorer_names(config: RouterConfig) -> set[str]:
         routes = [task.route, *task.tiers.values(), task.batch]
         routes += [task.budget.downgrade_to] if task.budget else []
         names |= {r.scorer for r in routes if isinstance(r, CascadeRoute)}
+        names |= {
+            s.scorer
+            for r in routes
+            if isinstance(r, CascadeRoute)
+            for s in r.steps
+            if s.scorer is not None
+        }
     return names

@@ -50,6 +50,9 @@ class CascadeStep(StrictModel):
     model: str
     #: accept this step's answer when its confidence is at least this; else escalate
     min_confidence: float = Field(default=0.0, ge=0, le=1)
+    #: this step's own scorer (e.g. `learned:PATH`, trained on this model's answers);
+    #: None takes the route's
+    scorer: str | None = None
 
 
 class CascadeRoute(StrictModel):

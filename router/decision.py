@@ -32,6 +32,8 @@ class Step:
     model: str
     #: accept the answer only at or above this confidence (cascades); None accepts any answer
     min_confidence: float | None = None
+    #: the step's own scorer; None takes the decision's
+    scorer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,13 @@ class RouteDecision:
     scorer: str = "json_confidence"
     #: a learned route's choice (its model as a catalog name) and predictions
     learned: LearnedChoice | None = None
+
+    def scorer_for(self, model: str) -> str:
+        """The scorer of `model`'s step (a fallback: the route's)."""
+        for step in self.steps:
+            if step.model == model and step.scorer is not None:
+                return step.scorer
+        return self.scorer
 
     @property
     def label(self) -> str:
@@ -133,7 +142,7 @@ def _plan(
     else:
         last = len(route.steps) - 1
         steps = tuple(
-            Step(s.model, None if i == last else s.min_confidence)
+            Step(s.model, None if i == last else s.min_confidence, s.scorer)
             for i, s in enumerate(route.steps)
         )
         strategy = "cascade"

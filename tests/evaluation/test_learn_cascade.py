@@ -37,9 +37,20 @@ tasks:
   support:
     route:
       strategy: cascade
-      scorer: learned:{scorer}
-      steps: [{{model: cheap, min_confidence: 0.5}}, {{model: big}}]
+      scorer: {route_scorer}
+      steps: [{{model: cheap, min_confidence: 0.5{step_scorer}}}, {{model: big}}]
 """
+
+
+def _config(scorer: Path, *, on_step: bool = False) -> str:
+    """The learned scorer on the route, or on the cheap step (the route's then unused)."""
+    if on_step:
+        return CONFIG.format(
+            route_scorer="tests.router.scorers:unsure_marker",
+            step_scorer=f", scorer: learned:{scorer}",
+        )
+    return CONFIG.format(route_scorer=f"learned:{scorer}", step_scorer="")
+
 
 _EASY = "Where can I change my password for account {n}?"
 _HARD = "Why was my invoice {n} charged twice after the refund of the chargeback dispute?"
@@ -68,9 +79,11 @@ def scorer_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train_scorer(read_outcomes(folder / "outcomes.jsonl"), "cheap", folder / "s.json").path
 
 
-@pytest.fixture
-async def router(sim_url: str, scorer_file: Path) -> AsyncIterator[Router]:
-    config = parse_config(CONFIG.format(scorer=scorer_file))
+@pytest.fixture(params=[False, True], ids=["route-scorer", "step-scorer"])
+async def router(
+    sim_url: str, scorer_file: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Router]:
+    config = parse_config(_config(scorer_file, on_step=request.param))
     made = Router(config, pool=ProviderPool(config.models, simulator_url=sim_url))
     try:
         yield made
@@ -101,6 +114,7 @@ async def test_a_learned_scorer_keeps_trusted_answers_and_escalates_the_rest(
 
 
 def test_a_missing_scorer_file_stops_start_up(tmp_path: Path) -> None:
-    config = parse_config(CONFIG.format(scorer=tmp_path / "absent.json"))
-    with pytest.raises(ConfigError, match="cannot read the learned scorer"):
-        Router(config)
+    for on_step in (False, True):
+        config = parse_config(_config(tmp_path / "absent.json", on_step=on_step))
+        with pytest.raises(ConfigError, match="cannot read the learned scorer"):
+            Router(config)
