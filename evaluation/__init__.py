@@ -10,6 +10,7 @@
     plot        cost per query against quality with the Pareto front (matplotlib, optional)
     compare     baseline vs candidate deltas and the upgrade / keep-baseline verdict
     session     one evaluation end to end, starting a provider simulator when offline
+    learn/      learned routing: outcomes, training, AIQ/APGR/CPT evaluation (`llmrouter learn`)
 
 Entry points: `llmrouter eval` and `llmrouter compare` (llmrouter/eval_commands.py).
 """
