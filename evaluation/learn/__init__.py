@@ -8,6 +8,8 @@
     evaluate   sweep each router's knob on held-out outcomes; the cascade's curve
     report     the evaluation as a Markdown table
     plot       the evaluation as a PNG (matplotlib, optional)
+    synthetic  a four-model outcome set whose prompts decide which model is good enough
+    from_eval  outcomes from an `llmrouter eval` run
 
 What a worker needs at decision time lives in `llmrouter.router.learned`.
 """

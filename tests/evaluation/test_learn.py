@@ -22,7 +22,7 @@ from llmrouter.router.learned import (
     load_learned_router,
     load_learned_scorer,
 )
-from tests.evaluation import learn_synthetic as syn
+from llmrouter.evaluation.learn import synthetic as syn
 
 
 @pytest.fixture(scope="module")

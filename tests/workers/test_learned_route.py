@@ -24,7 +24,7 @@ from llmrouter.router import Router
 from llmrouter.router.config_loader import parse_config
 from llmrouter.schemas import COSTS_TOPIC, CostEvent, LLMResult, ResultStatus, results_topic
 from llmrouter.schemas.topics import router_topics
-from tests.evaluation import learn_synthetic as syn
+from llmrouter.evaluation.learn import synthetic as syn
 from tests.workers.conftest import Pipeline, read_topic
 
 pytestmark = pytest.mark.kafka

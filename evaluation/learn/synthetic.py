@@ -1,4 +1,5 @@
-"""A synthetic four-model outcome set in which the prompt decides which models are good.
+"""A synthetic four-model outcome set in which the prompt decides which models are good,
+for tests and benchmarks of routers over more than two models.
 
 Four families of prompts, each with its own wording; the cheapest model that is good
 enough differs by family, so a router that learns the structure sends each family to a
@@ -17,6 +18,17 @@ import random
 from pathlib import Path
 
 from llmrouter.evaluation.learn.outcomes import Outcome, write_outcomes
+
+__all__ = [
+    "CHEAPEST_GOOD",
+    "COST_WEIGHT",
+    "MODELS",
+    "PRICE",
+    "SCORES",
+    "outcomes",
+    "prompt",
+    "write",
+]
 
 MODELS = ("tiny", "small", "medium", "large")
 #: USD per token, for prompt and answer alike
