@@ -160,7 +160,9 @@ def main(argv: list[str] | None = None) -> None:
     # The workers log at info; the bench's own aiokafka clients should stay quiet.
     configure_logging("warning")
     python = (
-        os.path.relpath(sys.executable, REPO) if sys.executable.startswith(str(REPO)) else "python"
+        os.path.relpath(sys.executable, REPO)
+        if sys.executable.startswith(str(REPO))
+        else sys.executable
     )
     info = RunInfo(
         command=shlex.join([python, "-m", "bench", *(sys.argv[1:] if argv is None else argv)]),
