@@ -39,6 +39,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from llmrouter.core.errors import KafkaFenced, KafkaUnavailable
 from llmrouter.kafka.errors import kafka_errors
+from llmrouter.kafka.group_fencing import bind_group_membership
 from llmrouter.kafka.settings import KafkaSettings
 from llmrouter.kafka.stable_offsets import fetch_stable_offsets
 from llmrouter.kafka.transactions import (
@@ -161,6 +162,8 @@ class TransactionalWorker:
             session_timeout_ms=o.session_timeout_ms,
             heartbeat_interval_ms=max(500, o.session_timeout_ms // 4),
         )
+        # offsets committed by a consumer that lost its partitions are refused
+        bind_group_membership(self._producer, self._consumer)
         try:
             with kafka_errors(f"{o.name}: cannot connect to Kafka"):
                 await self._consumer.start()
@@ -172,12 +175,15 @@ class TransactionalWorker:
 
     async def _new_producer(self) -> AIOKafkaProducer:
         # init_transactions fences an older self and aborts its open transaction
-        return await start_transactional_producer(
+        producer = await start_transactional_producer(
             self._kafka,
             self.options.transactional_id,
             transaction_timeout_ms=self.options.transaction_timeout_ms,
             who=self.options.name,
         )
+        if self._consumer is not None:
+            bind_group_membership(producer, self._consumer)
+        return producer
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain in-flight work and commit it."""
