@@ -126,7 +126,7 @@ class FeatureSpec:
 def _group(grams: list[bytes], seed: int, mask: int, into: tuple[list[int], list[float]]) -> None:
     """Add the hashed n-grams of one group with their counts, scaled to unit length."""
     counts = Counter(map(zlib.crc32, grams, repeat(seed)))
-    scale = 1.0 / math.sqrt(sum(c * c for c in counts.values()))
+    scale = 1.0 / math.hypot(*counts.values())  # the l2 norm, summed in C
     into[0].extend([h & mask for h in counts])
     into[1].extend([c * scale for c in counts.values()])
 
@@ -272,23 +272,23 @@ class _Linear:
     def __init__(
         self, spec: FeatureSpec, predictors: list[Predictor], weights: npt.NDArray[np.float32]
     ) -> None:
-        np = _numpy()
         self.spec = spec
         self.predictors = predictors
         self.weights = weights
-        self._intercepts = np.array([p.intercept for p in predictors])
-        self._logistic = np.array([p.kind == "logistic" for p in predictors])
-        self._low = np.array([p.low for p in predictors])
-        self._high = np.array([p.high for p in predictors])
+        self._finish = [(p.intercept, p.kind == "logistic", p.low, p.high) for p in predictors]
 
     def predict(self, texts: dict[str, str], task: str | None) -> list[float]:
-        _numpy()
-        np = _numpy()
         index, value = featurize(self.spec, texts, task)
-        z = (value @ self.weights[index]).astype(np.float64) + self._intercepts
-        z = np.where(self._logistic, 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0))), z)
-        result: list[float] = np.clip(z, self._low, self._high).tolist()
-        return result
+        out = []
+        # A handful of values: plain floats beat numpy's per-call overhead here.
+        for z, (intercept, logistic, low, high) in zip(
+            (value @ self.weights[index]).tolist(), self._finish, strict=True
+        ):
+            y = z + intercept
+            if logistic:
+                y = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, y))))
+            out.append(min(high, max(low, y)))
+        return out
 
 
 class LearnedRouter:
