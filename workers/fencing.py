@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -40,19 +41,21 @@ async def other_holder_alive(
     kafka: KafkaSettings,
     group_id: str,
     client_id: str,
-    own_member_id: str | None,
+    own_member_id: Callable[[], str | None],
     *,
     wait_s: float,
     poll_s: float = 0.5,
 ) -> bool:
     """Whether another member of `group_id` with `client_id` shows up within `wait_s`
-    (a newer instance fences us while starting, and joins the group moments later)."""
+    (a newer instance fences us while starting, and joins the group moments later).
+    `own_member_id` is asked each time: our own member id changes when we rejoin."""
     deadline = time.monotonic() + wait_s
     admin = AIOKafkaAdminClient(**kafka.client_kwargs())
     try:
         await admin.start()
         while True:
-            if _holders(await admin.describe_consumer_groups([group_id]), client_id, own_member_id):
+            groups = await admin.describe_consumer_groups([group_id])
+            if _holders(groups, client_id, own_member_id()):
                 return True
             if time.monotonic() >= deadline:
                 return False

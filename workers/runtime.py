@@ -367,7 +367,11 @@ class TransactionalWorker:
                 age_s=round(age_s, 1),
             )
             return False
-        member_id = getattr(getattr(self._consumer, "_coordinator", None), "member_id", None)
+
+        def member_id() -> str | None:
+            coordinator = getattr(self._consumer, "_coordinator", None)
+            return getattr(coordinator, "member_id", None)
+
         if await other_holder_alive(
             self._kafka,
             o.group_id,
