@@ -13,6 +13,7 @@ import pytest
 from llmrouter.cli import run
 from llmrouter.core.errors import ConfigError
 from llmrouter.evaluation.learn import metrics
+from llmrouter.evaluation.learn import synthetic as syn
 from llmrouter.evaluation.learn.evaluate import evaluate
 from llmrouter.evaluation.learn.outcomes import Outcome, OutcomesError, read_outcomes
 from llmrouter.evaluation.learn.train import train_router, train_scorer
@@ -22,7 +23,6 @@ from llmrouter.router.learned import (
     load_learned_router,
     load_learned_scorer,
 )
-from llmrouter.evaluation.learn import synthetic as syn
 
 
 @pytest.fixture(scope="module")

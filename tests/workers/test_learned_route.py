@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from llmrouter.core.errors import ConfigError
+from llmrouter.evaluation.learn import synthetic as syn
 from llmrouter.evaluation.learn.outcomes import read_outcomes
 from llmrouter.evaluation.learn.train import train_router
 from llmrouter.kafka.admin import ensure_topics
@@ -24,7 +25,6 @@ from llmrouter.router import Router
 from llmrouter.router.config_loader import parse_config
 from llmrouter.schemas import COSTS_TOPIC, CostEvent, LLMResult, ResultStatus, results_topic
 from llmrouter.schemas.topics import router_topics
-from llmrouter.evaluation.learn import synthetic as syn
 from tests.workers.conftest import Pipeline, read_topic
 
 pytestmark = pytest.mark.kafka
