@@ -27,92 +27,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import InvalidProducerEpoch, KafkaError, ProducerFenced
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka.errors import KafkaError
 
-from llmrouter.core.errors import KafkaFenced, KafkaUnavailable
+from llmrouter.core.errors import KafkaUnavailable
 from llmrouter.kafka.errors import kafka_errors
 from llmrouter.kafka.group_fencing import bind_group_membership
 from llmrouter.kafka.settings import KafkaSettings
-from llmrouter.kafka.stable_offsets import fetch_stable_offsets
-from llmrouter.kafka.transactions import (
-    Message,
-    TransactionClock,
-    commit_transaction,
-    start_transactional_producer,
-)
-from llmrouter.workers.done_offsets import DEFAULT_LIMIT, DoneRanges, decode
-from llmrouter.workers.fencing import other_holder_alive, outlived_timeout
+from llmrouter.kafka.transactions import TransactionClock
+from llmrouter.workers.assignment import Adopter
 from llmrouter.workers.metrics import METRICS
-from llmrouter.workers.progress import PartitionProgress, Plan
+from llmrouter.workers.options import ErrorPolicy, Handler, Output, RuntimeStats, WorkerOptions
+from llmrouter.workers.progress import PartitionProgress
+from llmrouter.workers.publishing import Publisher
 
 __all__ = ["Output", "RuntimeStats", "TransactionalWorker", "WorkerOptions"]
 
 log = structlog.get_logger("llmrouter.runtime")
 
-#: One message to publish (topic, value, key).
-Output = Message
 
-Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[Sequence[Output]]]
-ErrorPolicy = Callable[[ConsumerRecord[bytes, bytes], Exception], Sequence[Output]]
-
-
-@dataclass(frozen=True)
-class WorkerOptions:
-    name: str
-    group_id: str
-    pattern: str
-    transactional_id: str
-    #: records being processed at once; a slow LLM call is mostly waiting, so thousands
-    #: fit in a few tens of MiB. Fetching pauses when full (and when too many records
-    #: wait behind a stuck one: `max_tracked`), so memory stays bounded if providers stall.
-    max_in_flight: int = 4096
-    flush_interval_s: float = 0.02
-    grace_s: float = 30.0
-    rebalance_grace_s: float = 5.0
-    #: how soon topics created later are noticed by the pattern subscription
-    metadata_max_age_ms: int = 30_000
-    #: an open transaction of a crashed process blocks read_committed readers this long
-    #: (unless a process with the same transactional_id starts and fences it at once)
-    transaction_timeout_ms: int = 15_000
-    #: records taken per fetch; small, so a burst of new work never starves the loop
-    max_poll_records: int = 100
-    session_timeout_ms: int = 10_000
-    #: Kafka's offset.metadata.max.bytes: the done-offsets record must fit in it
-    offset_metadata_max_bytes: int = DEFAULT_LIMIT
-    #: how long a partition handed over waits for the previous owner's commit to settle
-    stable_offsets_timeout_s: float = 120.0
-
-    @property
-    def max_tracked(self) -> int:
-        return 8 * self.max_in_flight
-
-
-@dataclass
-class RuntimeStats:
-    processed: int = 0
-    committed: int = 0
-    transactions: int = 0
-    failed_transactions: int = 0
-    #: records a previous owner had published already, skipped on assignment
-    skipped: int = 0
-    #: time from a record finishing to its outputs being committed, s
-    hold_s: list[float] = field(default_factory=list)
-
-    def record_hold(self, values: list[float]) -> None:
-        self.hold_s.extend(values)
-        if len(self.hold_s) > 100_000:
-            del self.hold_s[: len(self.hold_s) - 50_000]
-
-
-class TransactionalWorker:
+class TransactionalWorker(Publisher, Adopter):
     def __init__(
         self,
         options: WorkerOptions,
@@ -172,18 +110,6 @@ class TransactionalWorker:
             raise
         self._consumer.subscribe(pattern=o.pattern, listener=_Rebalance(self))
         log.info("worker started", worker=o.name, group=o.group_id, pattern=o.pattern)
-
-    async def _new_producer(self) -> AIOKafkaProducer:
-        # init_transactions fences an older self and aborts its open transaction
-        producer = await start_transactional_producer(
-            self._kafka,
-            self.options.transactional_id,
-            transaction_timeout_ms=self.options.transaction_timeout_ms,
-            who=self.options.name,
-        )
-        if self._consumer is not None:
-            bind_group_membership(producer, self._consumer)
-        return producer
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain in-flight work and commit it."""
@@ -319,126 +245,6 @@ class TransactionalWorker:
             self.stats.processed += 1
             self._wake_flush.set()
 
-    # -- publishing ----------------------------------------------------------------------
-
-    async def _flush_loop(self, stop: asyncio.Event) -> None:
-        backoff_s = 0.1
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake_flush.wait(), timeout=1.0)
-            self._wake_flush.clear()
-            # A short pause batches the results that finish together into one transaction.
-            await asyncio.sleep(self.options.flush_interval_s)
-            try:
-                await self._flush()
-                backoff_s = 0.1
-            except (ProducerFenced, InvalidProducerEpoch) as exc:
-                if await self._really_fenced(exc):
-                    self.fatal = KafkaFenced(
-                        f"{self.options.name}: fenced by a newer instance holding"
-                        f" transactional id {self.options.transactional_id}"
-                    )
-                    log.error("fenced; stopping", worker=self.options.name, error=repr(exc))
-                    stop.set()
-                    return
-                await self._reset_producer()
-                self._wake_flush.set()
-            except Exception as exc:  # broker restart, timeouts: keep the outputs, retry
-                self.stats.failed_transactions += 1
-                METRICS.transactions.labels(self.options.name, "failed").inc()
-                log.warning(
-                    "transaction failed; will retry", worker=self.options.name, error=repr(exc)
-                )
-                await self._reset_producer()
-                await asyncio.sleep(backoff_s)
-                backoff_s = min(backoff_s * 2, 5.0)
-                self._wake_flush.set()
-
-    async def _really_fenced(self, exc: BaseException) -> bool:
-        """Whether another live process holds our transactional id (see workers/fencing.py)."""
-        o = self.options
-        self.stats.failed_transactions += 1
-        age_s = self._clock.age_s()
-        if outlived_timeout(age_s, o.transaction_timeout_ms):
-            METRICS.transactions.labels(o.name, "timed_out").inc()
-            log.warning(
-                "transaction outlived its timeout and was aborted; retrying with a fresh producer",
-                worker=o.name,
-                age_s=round(age_s, 1),
-            )
-            return False
-
-        def member_id() -> str | None:
-            coordinator = getattr(self._consumer, "_coordinator", None)
-            return getattr(coordinator, "member_id", None)
-
-        if await other_holder_alive(
-            self._kafka,
-            o.group_id,
-            o.transactional_id,
-            member_id,
-            wait_s=min(10.0, o.session_timeout_ms / 1000),
-        ):
-            return True
-        METRICS.transactions.labels(o.name, "fenced_retry").inc()
-        log.warning(
-            "producer fenced but no other process holds its id; retrying with a fresh producer",
-            worker=o.name,
-            error=repr(exc),
-        )
-        return False
-
-    async def _flush(self) -> None:
-        async with self._flush_lock:
-            plans: dict[TopicPartition, Plan[Output]] = {}
-            for tp, progress in self._progress.items():
-                overflows = progress.overflows
-                plan = progress.plan()
-                if progress.overflows > overflows:
-                    METRICS.results_held.labels(self.options.name).inc(progress.held)
-                if plan is not None:
-                    plans[tp] = plan
-            if not plans:
-                return
-            producer = self._producer
-            if producer is None:
-                raise KafkaUnavailable(f"{self.options.name}: no transactional producer")
-            try:
-                await commit_transaction(
-                    producer,
-                    (out for plan in plans.values() for out in plan.outputs),
-                    {tp: OffsetAndMetadata(p.offset, p.metadata) for tp, p in plans.items()},
-                    self.options.group_id,
-                    clock=self._clock,
-                )
-            except BaseException:
-                for tp in plans:  # plan again next time, from the same state
-                    self._progress[tp].retry()
-                raise
-            now = time.monotonic()
-            published = 0
-            for tp, plan in plans.items():
-                finished = self._progress[tp].published(plan)
-                self.stats.record_hold([now - t for t in finished])
-                published += len(finished)
-            self.stats.transactions += 1
-            self.stats.committed += published
-            self.last_commit_at = now
-            METRICS.transactions.labels(self.options.name, "committed").inc()
-
-    async def _reset_producer(self) -> None:
-        """A producer whose transaction failed may be unusable; a new one with the same id
-        fences the old and aborts whatever it left open."""
-        old = self._producer
-        if old is not None:
-            with contextlib.suppress(Exception):
-                await old.stop()
-        self._producer = None
-        try:
-            self._producer = await self._new_producer()
-        except KafkaUnavailable as exc:
-            log.warning("producer restart failed; will retry", error=str(exc))
-
     # -- rebalances ----------------------------------------------------------------------
 
     async def on_revoked(self, revoked: list[TopicPartition]) -> None:
@@ -469,69 +275,6 @@ class TransactionalWorker:
             partitions=len(revoked),
             handed_over_uncommitted=abandoned,
         )
-
-    def on_assigned(self, assigned: list[TopicPartition]) -> None:
-        """Pause the new partitions until their committed offsets are known for sure."""
-        self.assigned.update(assigned)
-        fresh = [tp for tp in assigned if tp not in self._progress]
-        if not fresh:
-            return
-        assert self._consumer is not None
-        self._consumer.pause(*fresh)
-        self._paused.update(fresh)
-        self._assignments += 1
-        self._adopting.update(dict.fromkeys(fresh, self._assignments))
-        if self._adopter is None or self._adopter.done():
-            self._adopter = asyncio.create_task(self._adopt(), name=f"{self.options.name}-adopt")
-        log.info("partitions assigned", worker=self.options.name, partitions=len(assigned))
-
-    async def _adopt(self) -> None:
-        """Read each adopted partition's committed offset and done-offsets record once no
-        transaction of the previous owner is pending, seek there, and start consuming."""
-        consumer = self._consumer
-        assert consumer is not None
-        while self._adopting:
-            asked = dict(self._adopting)
-            partitions = set(asked)
-            try:
-                found = await fetch_stable_offsets(
-                    consumer,
-                    self.options.group_id,
-                    partitions,
-                    timeout_s=self.options.stable_offsets_timeout_s,
-                )
-            except KafkaUnavailable as exc:
-                log.warning("cannot read committed offsets; retrying", error=str(exc))
-                await asyncio.sleep(1.0)
-                continue
-            assigned = consumer.assignment()
-            for tp, serial in asked.items():
-                if self._adopting.get(tp) != serial:
-                    continue  # revoked, or assigned again since we asked: ask again
-                if tp not in assigned:
-                    del self._adopting[tp]
-                    continue
-                committed = found.get(tp)
-                self._progress[tp] = self._adopted(tp, committed)
-                if committed is None:
-                    await consumer.seek_to_beginning(tp)
-                else:
-                    consumer.seek(tp, committed.offset)
-                if self._adopting.get(tp) == serial:
-                    del self._adopting[tp]
-
-    def _adopted(
-        self, tp: TopicPartition, committed: OffsetAndMetadata | None
-    ) -> PartitionProgress[Output]:
-        limit = self.options.offset_metadata_max_bytes
-        if committed is None:
-            return PartitionProgress(0, limit=limit)
-        try:
-            done = decode(committed.offset, committed.metadata)
-        except ValueError as exc:  # not ours to interpret: redo rather than guess
-            log.warning("unreadable done-offsets record", partition=str(tp), error=str(exc))
-            done = DoneRanges()
-        return PartitionProgress(committed.offset, done, limit=limit)
 
     @property
     def in_flight(self) -> int:
