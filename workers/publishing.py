@@ -145,13 +145,16 @@ class Publisher:
             if producer is None:
                 raise KafkaUnavailable(f"{self.options.name}: no transactional producer")
             try:
-                await commit_transaction(
-                    producer,
-                    (out for plan in plans.values() for out in plan.outputs),
-                    {tp: OffsetAndMetadata(p.offset, p.metadata) for tp, p in plans.items()},
-                    self.options.group_id,
-                    clock=self._clock,
-                )
+                # a commit slower than the transaction timeout is aborted by the coordinator
+                # anyway: give up on it then, rather than wait on a producer that may hang
+                async with asyncio.timeout(self.options.transaction_timeout_ms / 1000):
+                    await commit_transaction(
+                        producer,
+                        (out for plan in plans.values() for out in plan.outputs),
+                        {tp: OffsetAndMetadata(p.offset, p.metadata) for tp, p in plans.items()},
+                        self.options.group_id,
+                        clock=self._clock,
+                    )
             except BaseException:
                 for tp in plans:  # plan again next time, from the same state
                     self._progress[tp].retry()

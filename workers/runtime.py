@@ -170,12 +170,15 @@ class TransactionalWorker(Publisher, Adopter):
             self._adopter.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._adopter
+        # bounded: a client that cannot reach Kafka must not keep the process alive
         if self._consumer is not None:
             with contextlib.suppress(Exception):
-                await self._consumer.stop()
+                async with asyncio.timeout(self.options.grace_s):
+                    await self._consumer.stop()
         if self._producer is not None:
             with contextlib.suppress(Exception):
-                await self._producer.stop()
+                async with asyncio.timeout(self.options.grace_s):
+                    await self._producer.stop()
         log.info("worker stopped", worker=self.options.name, **self._summary())
 
     def _summary(self) -> dict[str, int]:
