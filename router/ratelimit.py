@@ -38,11 +38,11 @@ class Limiter(Protocol):
 class _TokenBucket:
     """Starts full; refills continuously at capacity per 60 s."""
 
-    def __init__(self, per_minute: int, clock: Callable[[], float]) -> None:
+    def __init__(self, per_minute: int, clock: Callable[[], float], *, full: bool = True) -> None:
         self._clock = clock
         self._updated = clock()
         self.resize(per_minute)
-        self._tokens = self.capacity
+        self._tokens = self.capacity if full else 0.0
 
     def resize(self, per_minute: int) -> None:
         self.capacity = float(per_minute)
@@ -141,15 +141,19 @@ class ModelLimiter:
         replicas: int = 1,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        start_full: bool = True,
     ) -> None:
+        """`start_full=False`: the buckets start empty and admit only at their rate, for a
+        limiter that takes over from the shared one (no burst on top of its window)."""
         if replicas < 1:
             raise ValueError(f"replicas must be >= 1, got {replicas}")
         self._spec = spec
         self.replicas = replicas
         self._gate = _Gate(_share(spec.max_concurrency, replicas))
         self._buckets_lock = asyncio.Lock()  # waiters are woken in arrival order
-        self._rpm = _TokenBucket(_share(spec.rpm, replicas), clock) if spec.rpm else None
-        self._tpm = _TokenBucket(_share(spec.tpm, replicas), clock) if spec.tpm else None
+        full = start_full
+        self._rpm = _TokenBucket(_share(spec.rpm, replicas), clock, full=full) if spec.rpm else None
+        self._tpm = _TokenBucket(_share(spec.tpm, replicas), clock, full=full) if spec.tpm else None
         self._sleep = sleep
         self.in_flight = 0
         self.waiting = 0

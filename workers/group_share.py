@@ -1,4 +1,5 @@
-"""Without a state store: each router replica takes its share of every model's limits.
+"""Without a state store (or while it cannot be reached): each router replica takes its
+share of every model's limits.
 
 The share is 1/N of each limit, N being the live members of the routing consumer group,
 read from the group coordinator (DescribeGroups) at start and then every
@@ -67,7 +68,8 @@ async def follow_group_size(
             if size and size != current:
                 state.set_replicas(size)
                 log.info(
-                    "no state store: this replica takes its share of each model's limits",
+                    "this replica's share of each model's limits"
+                    + (" (applied while the state store is unreachable)" if state.shared else ""),
                     group=group_id,
                     replicas=size,
                     share=f"1/{size}",

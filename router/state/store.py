@@ -157,7 +157,7 @@ class StateStore:
         *,
         password_file: str | None = None,
         prefix: str = "llmrouter",
-        timeout_s: float = 2.0,
+        timeout_s: float = 5.0,
         max_connections: int = 64,
     ) -> StateStore:
         """A store for `url`; TLS with `rediss://`, the password from the URL or from

@@ -109,6 +109,8 @@ def open_state(
         "state store in use: rate limits, budgets, cooldowns and duplicates are shared",
         url=store.url,
     )
+    # While the store cannot be reached each process falls back to its share of the limits.
+    fallbacks = {name: ModelLimiter(spec, start_full=False) for name, spec in config.models.items()}
     return RouterState(
         limiters={
             name: SharedLimiter(
@@ -117,10 +119,11 @@ def open_state(
                 store,
                 lease_s=timeout_s + _LEASE_MARGIN_S,
                 window_s=window_s,
-                fallback=ModelLimiter(spec),
+                fallback=fallbacks[name],
             )
             for name, spec in config.models.items()
         },
+        local_limiters=fallbacks,
         breakers={
             name: SharedBreaker(
                 name, defaults.cooldown, store, probe_lease_s=timeout_s + _LEASE_MARGIN_S
