@@ -36,7 +36,7 @@ InstanceOption = Annotated[
     ),
 ]
 InFlightOption = Annotated[
-    int | None, typer.Option(help="Requests in flight at once per worker (default 256).")
+    int | None, typer.Option(help="Requests in flight at once per worker (default 4096).")
 ]
 GraceOption = Annotated[
     float | None, typer.Option(help="Seconds to drain in-flight work on SIGTERM (default 30).")
