@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from llmrouter.operations.replay import ReplayOutcome, ReplayRange, ReplayStats
     from llmrouter.operations.report import ReportWindow
     from llmrouter.router.config import RouterConfig
+    from llmrouter.schemas import LLMResult
 
 __all__ = ["replay", "report"]
 
@@ -74,6 +75,14 @@ def replay(
         int, typer.Option(min=1, help="Requests routed at once; each chunk is one transaction.")
     ] = 16,
     bootstrap_servers: BootstrapOption = None,
+    outcomes: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write each replayed request's live and candidate answer as outcomes "
+            "(JSON Lines) to train a router; scored by the request's truth where known, "
+            "else by agreement with the live answer."
+        ),
+    ] = None,
 ) -> None:
     """Re-run a time or offset range of llm.requests.<task> through another routing config
     (--config) into llm.replay.<run-id>.results, then compare it with the live results.
@@ -103,7 +112,9 @@ def replay(
     kafka = KafkaSettings.from_env(bootstrap_servers)
     stdout, stderr = _consoles()
     try:
-        asyncio.run(_replay(kafka, cfg, task, run_id, window, concurrency, stdout, stderr))
+        asyncio.run(
+            _replay(kafka, cfg, task, run_id, window, concurrency, stdout, stderr, outcomes)
+        )
     except KeyboardInterrupt:
         stderr.print(
             "interrupted: every chunk committed so far is kept; "
@@ -122,6 +133,7 @@ async def _replay(
     concurrency: int,
     stdout: Console,
     stderr: Console,
+    outcomes_path: Path | None = None,
 ) -> None:
     from llmrouter.operations.quality import TruthBook
     from llmrouter.operations.replay import replay as run_replay
@@ -146,6 +158,51 @@ async def _replay(
         json_output=spec.prompt.response_format == "json",
     )
     stdout.print(render_comparison(comparison))
+    if outcomes_path is not None:
+        await _write_replay_outcomes(kafka, config, task, outcome, live, outcomes_path, stderr)
+
+
+async def _write_replay_outcomes(
+    kafka: KafkaSettings,
+    config: RouterConfig,
+    task: str,
+    outcome: ReplayOutcome,
+    live: Mapping[str, LLMResult],
+    path: Path,
+    stderr: Console,
+) -> None:
+    """The run's live and candidate answers as outcomes (see operations.replay_outcomes)."""
+    from llmrouter.evaluation.learn.outcomes import write_outcomes
+    from llmrouter.operations.quality import TruthBook
+    from llmrouter.operations.replay_outcomes import replay_outcomes, request_inputs
+
+    with stderr.status("reading the replayed requests' inputs…"):
+        inputs = await request_inputs(kafka, outcome.spans, set(live))
+    spec = config.tasks[task]
+    made = replay_outcomes(
+        task,
+        outcome.results,
+        live,
+        inputs,
+        TruthBook(),
+        label_field=spec.eval.label_field,
+        json_output=spec.prompt.response_format == "json",
+    )
+    count = write_outcomes(made.outcomes, path)
+    left_out = {
+        "without a live result": made.without_live,
+        "without a live answer to score against": made.without_reference,
+        "whose input is outside the range": made.without_input,
+    }
+    detail = ", ".join(f"{n} {why}" for why, n in left_out.items() if n)
+    stderr.print(
+        f"outcomes: {path} ({count} lines, {made.requests} requests"
+        + (f"; left out: {detail}" if detail else "")
+        + ")",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @contextlib.contextmanager
