@@ -58,7 +58,8 @@ class SharedBudget:
     """The `Budget` of router/budget.py, shared through `store`.
 
     `tasks` are the tasks with a budget; every other task costs no round trip.
-    `refresh_interval_s` bounds how stale a replica's view of another's spend may be.
+    `refresh_interval_s` bounds how stale a replica's view of another's spend may be
+    (0: every decision reads the counter, one GET, so the overshoot bound holds).
     """
 
     def __init__(
@@ -67,7 +68,7 @@ class SharedBudget:
         tasks: Iterable[str],
         *,
         rebuild: Rebuild | None = None,
-        refresh_interval_s: float = 0.1,
+        refresh_interval_s: float = 0.0,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._store = store

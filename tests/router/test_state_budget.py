@@ -25,7 +25,8 @@ def test_micro_dollars_round_up() -> None:
 
 
 async def test_replicas_see_one_counter(state_store: StateStore) -> None:
-    a, b = SharedBudget(state_store, ["qa"]), SharedBudget(state_store, ["qa"])
+    a = SharedBudget(state_store, ["qa"])
+    b = SharedBudget(state_store, ["qa"], refresh_interval_s=0.1)
     held = await a.reserve("qa", Decimal("0.50"))
     await b.refresh("qa")
     assert b.snapshot().spent("qa") == Decimal("0.5")  # in flight counts at worst case
