@@ -43,7 +43,7 @@ from llmrouter.router.decision import RouteDecision, decide, select_route
 from llmrouter.router.learned import load_learned_routes
 from llmrouter.router.prompts import RenderedPrompt
 from llmrouter.router.providers.pool import ProviderPool
-from llmrouter.router.state.wiring import RouterState, open_state
+from llmrouter.router.state.wiring import RouterState, local_state
 from llmrouter.schemas import (
     ClassifiedRequest,
     Complexity,
@@ -83,7 +83,9 @@ class Router:
         self.pool = pool or ProviderPool(config.models)
         self.cache = cache or ResponseCache.from_settings(config.defaults.cache)
         #: limiters, breakers, budget and dedupe: per process, or shared (router/state/)
-        self.state = state or open_state(config)
+        # Default: this process's own. The workers pass the shared state (launch.py); a
+        # replay or an evaluation must not spend the live budget or hold live limits.
+        self.state = state or local_state(config)
         self.budget = budget or self.state.budget
         self.caller = ModelCaller(
             config, self.pool, sleep=sleep, state=self.state, budget=self.budget
