@@ -138,6 +138,7 @@ class SharedLimiter:
         self._report = store.script(_REPORT)
         self._fallback = fallback or ModelLimiter(spec)
         self._sleep = sleep
+        self._queue = asyncio.Lock()
         self.in_flight = 0
         self.waiting = 0
 
@@ -173,21 +174,24 @@ class SharedLimiter:
             self._lease_ms,
         ]
         keys = [*self._keys, self._leases]
-        while True:
-            try:
-                admitted, wait_ms = await self._admit(keys, args)
-            except StateStoreError as exc:
-                log.warning(
-                    "shared rate limit unavailable; using this process's share",
-                    model=self.model,
-                    error=str(exc),
-                )
-                return False
-            if admitted:
-                return True
-            # Never sleep a whole window blind: capacity freed by a finished call or a
-            # corrected estimate is noticed within half a second.
-            await self._sleep(min(int(wait_ms), 500) / 1000)
+        # Waiters of this process queue here in arrival order and only the head asks the
+        # store: one round trip per admission, not one per waiter per poll.
+        async with self._queue:
+            while True:
+                try:
+                    admitted, wait_ms = await self._admit(keys, args)
+                except StateStoreError as exc:
+                    log.warning(
+                        "shared rate limit unavailable; using this process's share",
+                        model=self.model,
+                        error=str(exc),
+                    )
+                    return False
+                if admitted:
+                    return True
+                # Never sleep a whole window blind: capacity freed by a finished call or a
+                # corrected estimate is noticed within half a second.
+                await self._sleep(min(int(wait_ms), 500) / 1000)
 
     async def _finish(self, call_id: str, reported: int | None) -> None:
         try:

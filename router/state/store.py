@@ -158,7 +158,7 @@ class StateStore:
         password_file: str | None = None,
         prefix: str = "llmrouter",
         timeout_s: float = 5.0,
-        max_connections: int = 64,
+        max_connections: int = 128,
     ) -> StateStore:
         """A store for `url`; TLS with `rediss://`, the password from the URL or from
         `password_file` (default $LLMROUTER_REDIS_PASSWORD_FILE, e.g. a mounted Secret)."""
