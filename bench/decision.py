@@ -107,7 +107,7 @@ def _timer_overhead_ns(iterations: int) -> float:
 
 
 def run_decision(iterations: int) -> DecisionReport:
-    print(f"(c) decision: {iterations:,} iterations each", flush=True)
+    print(f"(d) decision: {iterations:,} iterations each", flush=True)
     config = load_config(EXAMPLE_CONFIG)
     spec = config.classifiers[CLASSIFIER]
     assert isinstance(spec, RulesClassifierSpec)
