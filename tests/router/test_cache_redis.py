@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-from collections.abc import AsyncIterator
 
 import pytest
 
 from llmrouter.router.cache import CachedAnswer, ResponseCache, cache_key
 from llmrouter.router.config import CacheSettings
-from tests.kafka_helpers import free_port
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
@@ -20,37 +17,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
-    port = free_port()
-    proc = await asyncio.create_subprocess_exec(
-        "redis-server",
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        async with asyncio.timeout(10):
-            while True:  # wait until it accepts connections
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", port)
-                except OSError:
-                    await asyncio.sleep(0.05)
-                    continue
-                writer.close()
-                await writer.wait_closed()
-                break
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        await proc.wait()
+# `redis_url`: the session's redis-server (tests/conftest.py).
 
 
 async def test_two_replicas_share_answers_through_redis(redis_url: str) -> None:
