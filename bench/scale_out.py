@@ -134,11 +134,13 @@ async def run(rpm: int, rate: float, seconds: float, keep_logs: Path | None = No
             sampler, collector = asyncio.create_task(sample()), asyncio.create_task(collect())
             async with RequestProducer.from_env(bootstrap) as producer:
                 start = time.monotonic()
-                for i in range(total):
+                sends = []
+                for i in range(total):  # open loop: a slow acknowledgement delays no send
                     delay = start + i / rate - time.monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                    await producer.submit(task, f"question {i}")
+                    sends.append(asyncio.create_task(producer.submit(task, f"question {i}")))
+                await asyncio.gather(*sends)
             print(f"offered {total} requests in {time.monotonic() - start:.0f} s", flush=True)
             await asyncio.wait_for(collector, timeout=total / (rpm / WINDOW_S) + 300)
             await sampler
