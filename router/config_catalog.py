@@ -33,7 +33,8 @@ class ModelSpec(StrictModel):
     timeout_s: float | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_concurrency: int = Field(default=64, ge=1)
+    #: a guard against runaway fan-out; rpm and tpm are the provider quota proper
+    max_concurrency: int = Field(default=1024, ge=1)
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     base_url: str | None = None
