@@ -153,6 +153,19 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
+# KEYS claims; ARGV lease ms, then one owner token per key: renew those we still hold.
+_RENEW_ALL = """
+local renewed = 0
+for i, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'owner') == ARGV[i + 1]
+     and redis.call('HGET', key, 'state') == 'claimed' then
+    redis.call('PEXPIRE', key, ARGV[1])
+    renewed = renewed + 1
+  end
+end
+return renewed
+"""
+
 # ARGV owner token, lease ms: renew (or, with lease 0, drop) a claim we still hold.
 _LEASE = """
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
@@ -167,26 +180,14 @@ class _SharedClaim:
     def __init__(self, dedupe: SharedDedupe, key: str, origin: str) -> None:
         self._dedupe, self._key, self._origin = dedupe, key, origin
         self._token = uuid.uuid4().hex
-        self._renewer: asyncio.Task[None] | None = None
 
     def start_renewing(self) -> None:
-        self._renewer = asyncio.create_task(self._renew())
-
-    async def _renew(self) -> None:
-        lease_ms = int(self._dedupe.lease_s * 1000)
-        while True:
-            await asyncio.sleep(self._dedupe.lease_s / 3)
-            try:
-                if not await self._dedupe._lease([self._key], [self._token, lease_ms]):
-                    return
-            except StateStoreError as exc:
-                log.warning("dedupe lease renewal failed", error=str(exc))
+        self._dedupe._held[self._key] = self._token
+        self._dedupe._ensure_renewer()
 
     async def _stop_renewing(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+        if self._dedupe._held.get(self._key) == self._token:
+            del self._dedupe._held[self._key]
 
     async def store(self, result: bytes) -> None:
         await self._stop_renewing()
@@ -226,6 +227,27 @@ class SharedDedupe:
         self._claim = store.script(_CLAIM)
         self._store = store.script(_STORE)
         self._lease = store.script(_LEASE)
+        self._renew_all = store.script(_RENEW_ALL)
+        #: the claims this process holds (key -> token), renewed together in one call
+        self._held: dict[str, str] = {}
+        self._renewer: asyncio.Task[None] | None = None
+
+    def _ensure_renewer(self) -> None:
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_held())
+
+    async def _renew_held(self) -> None:
+        """Every lease/3: one script call renews every claim of this process."""
+        lease_ms = int(self.lease_s * 1000)
+        while self._held:
+            await asyncio.sleep(self.lease_s / 3)
+            held = list(self._held.items())
+            for start in range(0, len(held), 500):
+                batch = held[start : start + 500]
+                try:
+                    await self._renew_all([k for k, _ in batch], [lease_ms, *(t for _, t in batch)])
+                except StateStoreError as exc:
+                    log.warning("dedupe lease renewal failed", error=str(exc))
 
     async def claim(self, request_id: str, origin: str, *, wait_s: float) -> Claim | SeenResult:
         key = self._keys.key("dedupe", request_id)
@@ -253,7 +275,10 @@ class SharedDedupe:
             delay_s = min(delay_s * 2, 0.5)
 
     async def aclose(self) -> None:
-        return None
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
 
 
 def _text(value: bytes | str) -> str:

@@ -49,6 +49,7 @@ class RouterState:
             limiter.set_replicas(replicas)
 
     async def aclose(self) -> None:
+        await self.dedupe.aclose()
         if self.store is not None:
             await self.store.aclose()
 
