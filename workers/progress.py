@@ -9,7 +9,10 @@ the next transaction whatever the state of earlier records; that transaction com
 A worker that takes the partition over reads both (`fetch_stable_offsets`) and skips the
 published records above C, so nothing is published twice and no result waits for a slower
 earlier one. When the metadata would not fit Kafka's limit, records above C are held (not
-published) until the prefix catches up; `Plan.held` counts them.
+published) until the prefix catches up; `Plan.held` counts them. A plan publishes at most
+`max_records` records of the partition, so a transaction's size (and so its commit time)
+stays bounded however far a starved worker fell behind; the rest wait for the next one as
+if still in flight.
 
 Offsets are tracked in fetch order, not as offset+1: transactional input topics have gaps
 where commit markers sit, which consumers never see. Such a gap is counted as done.
@@ -56,12 +59,20 @@ class Plan(Generic[T]):
     publish: list[_Entry[T]] = field(default_factory=list)
     #: finished records kept back because the done-offsets record would not fit
     held: int = 0
+    #: finished records left for the next transaction by the per-plan record cap
+    capped: int = 0
 
 
 class PartitionProgress(Generic[T]):
     def __init__(
-        self, committed: int, skip: DoneRanges | None = None, *, limit: int = DEFAULT_LIMIT
+        self,
+        committed: int,
+        skip: DoneRanges | None = None,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        max_records: int = 1000,
     ) -> None:
+        self._max_records = max_records
         #: the offset last committed (by us or, on assignment, by the previous owner)
         self.committed = committed
         #: the next offset to accept; anything below was seen already
@@ -132,7 +143,24 @@ class PartitionProgress(Generic[T]):
 
     def _plan(self, *, hold: bool) -> Plan[T] | None:
         entries = self._entries
-        first = next((i for i, e in enumerate(entries) if e.in_flight), None)
+        # The first `max_records` finished records may be published; later finished ones
+        # behave as if still in flight (not published, not marked done) until next time.
+        allowed: set[int] = set()
+        capped = 0
+        for e in entries:
+            if e.outputs is not None:
+                if len(allowed) < self._max_records:
+                    allowed.add(e.offset)
+                else:
+                    capped += 1
+        first = next(
+            (
+                i
+                for i, e in enumerate(entries)
+                if e.in_flight or (e.outputs is not None and e.offset not in allowed)
+            ),
+            None,
+        )
         offset = self.position if first is None else entries[first].offset
         ranges: list[tuple[int, int]] = []
         publish: list[_Entry[T]] = []
@@ -140,7 +168,8 @@ class PartitionProgress(Generic[T]):
         run_start: int | None = None
         previous = offset - 1
         for i, e in enumerate(entries):
-            if e.outputs is not None:
+            ready = e.outputs is not None and e.offset in allowed
+            if ready:
                 if hold and first is not None and i > first:
                     held += 1
                 else:
@@ -150,7 +179,7 @@ class PartitionProgress(Generic[T]):
             if i == first:
                 previous = e.offset
                 continue
-            done = e.done or (e.outputs is not None and not hold)
+            done = e.done or (ready and not hold)
             if done and run_start is None:
                 run_start = previous + 1
             elif not done and run_start is not None:
@@ -165,7 +194,7 @@ class PartitionProgress(Generic[T]):
         if metadata is None:
             return None
         outputs = [out for e in publish for out in e.outputs or ()]
-        return Plan(offset, metadata, outputs, publish, held)
+        return Plan(offset, metadata, outputs, publish, held, capped)
 
     def retry(self) -> None:
         """The transaction carrying the last plan failed: plan again next time."""
@@ -179,7 +208,7 @@ class PartitionProgress(Generic[T]):
             e.done = True
             finished.append(e.finished_at)
         self.unpublished -= len(plan.publish)
-        if plan.held:
+        if plan.held or plan.capped:
             self._dirty = True  # try again as soon as anything changes
         self.committed = plan.offset
         entries = self._entries

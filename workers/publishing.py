@@ -169,6 +169,8 @@ class Publisher:
             self.stats.committed += published
             self.last_commit_at = now
             METRICS.transactions.labels(self.options.name, "committed").inc()
+            if any(plan.capped for plan in plans.values()):
+                self._wake_flush.set()  # the rest of a capped partition goes next
 
     async def _reset_producer(self) -> None:
         """A producer whose transaction failed may be unusable; a new one with the same id

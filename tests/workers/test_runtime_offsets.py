@@ -82,9 +82,10 @@ steps_st = st.lists(
     steps=steps_st,
     limit=st.sampled_from([12, 24, 4096]),
     resume=st.integers(0, 40),
+    cap=st.sampled_from([1, 3, 1000]),
 )
 def test_a_new_owner_processes_exactly_what_was_not_published(
-    gaps: list[int], steps: list[tuple[str, int]], limit: int, resume: int
+    gaps: list[int], steps: list[tuple[str, int]], limit: int, resume: int, cap: int
 ) -> None:
     offsets = []
     o = 7
@@ -97,7 +98,7 @@ def test_a_new_owner_processes_exactly_what_was_not_published(
     for owner in range(2):
         todo = _takeover(committed, metadata, offsets)
         progress: PartitionProgress[int] = PartitionProgress(
-            committed, decode(committed, metadata), limit=limit
+            committed, decode(committed, metadata), limit=limit, max_records=cap
         )
         fetched = [x for x in offsets if x >= committed and progress.accept(x)]
         assert fetched == todo
@@ -147,3 +148,21 @@ def test_held_records_are_published_once_the_prefix_catches_up() -> None:
     assert last == 8
     assert progress.held == 0
     assert sorted(published) == [f"r{o}" for o in range(8)]
+
+
+def test_a_plan_publishes_at_most_its_cap_and_the_rest_next_time() -> None:
+    progress: PartitionProgress[int] = PartitionProgress(0, max_records=3)
+    for offset in range(10):
+        assert progress.accept(offset)
+    for offset in (9, 0, 1, 2, 4, 5):
+        progress.finish(offset, [offset])
+    plan = progress.plan()
+    assert plan is not None
+    assert plan.outputs == [0, 1, 2]
+    assert plan.capped == 3
+    assert plan.offset == 3  # record 3 is in flight
+    progress.published(plan)
+    plan = progress.plan()
+    assert plan is not None
+    assert plan.outputs == [4, 5, 9]
+    assert plan.capped == 0
