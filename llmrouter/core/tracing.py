@@ -82,7 +82,7 @@ def span(
     """A span around the block, made current. `parent` is the headers of the Kafka record
     being processed, whose trace this span continues; without it the current span is the
     parent. Exceptions mark the span failed but are not recorded with their traceback."""
-    if not _OTEL:
+    if not _recording():
         yield _OFF
         return
     tracer = trace.get_tracer(_TRACER_NAME)
@@ -103,9 +103,9 @@ def span(
 def headers_with_context(headers: Headers | None = None) -> list[tuple[str, bytes]]:
     """`headers` with the W3C trace context (`traceparent`, `tracestate`, `baggage`) of the
     current span in place of any they carried."""
+    if not _recording():  # pass an upstream trace context on untouched
+        return list(headers or ())
     out = [(k, v) for k, v in headers or () if k not in _CONTEXT_HEADERS]
-    if not _OTEL:
-        return out
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     out += [(k, v.encode()) for k, v in carrier.items()]
@@ -114,10 +114,20 @@ def headers_with_context(headers: Headers | None = None) -> list[tuple[str, byte
 
 def context_from_headers(headers: Headers | None) -> Context | None:
     """The trace context a Kafka record's headers carry (None when tracing is off)."""
-    if not _OTEL:
+    if not _recording():
         return None
     carrier = {k: v.decode(errors="replace") for k, v in headers or () if v is not None}
     return propagate.extract(carrier)
+
+
+def _recording() -> bool:
+    """Whether a tracer provider is installed (by `configure_tracing`, a test, or the
+    embedding service). Without one every helper returns at once: a span of the API's
+    default provider records nothing, yet costs a context switch and attribute calls on
+    every request."""
+    return _OTEL and not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+    )
 
 
 def configure_tracing(service_name: str) -> bool:
