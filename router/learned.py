@@ -9,20 +9,23 @@ numpy does the dot products; it ships with the `learn` extra (`pip install 'llmr
 
 from __future__ import annotations
 
-import base64
 import math
-import re
-import zlib
-from collections import Counter
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
 from llmrouter.core.errors import ConfigError, LLMRouterError
-from llmrouter.core.optional import require
+from llmrouter.router.learned_features import (
+    FORMAT,
+    VERSION,
+    FeatureSpec,
+    decode_weights,
+    encode_weights,
+    featurize,
+    numpy_module,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,201 +49,6 @@ __all__ = [
     "pick",
     "saved_document",
 ]
-
-#: the `format` field of every saved router or scorer file
-FORMAT = "llmrouter.learned"
-_VERSION = 1
-
-_WORD = re.compile(r"\w+")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
-#: dense numeric features appended after the hashed block, each on a comparable scale
-NUMERIC_FEATURES = (
-    "log_chars",
-    "log_words",
-    "numbers",
-    "digit_share",
-    "sentences",
-    "questions",
-    "bias",
-)
-#: dense features relating an answer to its prompt (scorers only)
-CROSS_FEATURES = ("number_coverage", "arithmetic_checks", "arithmetic_errors", "final_in_prompt")
-_ARITHMETIC = re.compile(
-    r"(-?\d[\d,]*(?:\.\d+)?)\s*([-+*/x×÷])\s*(-?\d[\d,]*(?:\.\d+)?)\s*=\s*\$?(-?\d[\d,]*(?:\.\d+)?)"
-)
-
-
-def _numpy() -> Any:
-    return require("numpy", purpose="a learned router")
-
-
-@dataclass(frozen=True, slots=True)
-class FeatureSpec:
-    """How a text becomes a sparse vector: hashed word and character n-grams, each group
-    l2-normalised, the task tag, and a few numeric counts. `fields` names the texts that
-    are featurised (`prompt`, and `answer` for a scorer), each in its own hash space."""
-
-    hash_bits: int = 18
-    word_ngrams: tuple[int, int] = (1, 2)
-    char_ngrams: tuple[int, int] = (2, 4)
-    fields: tuple[str, ...] = ("prompt",)
-
-    @property
-    def hashed(self) -> int:
-        return 1 << self.hash_bits
-
-    @property
-    def dimension(self) -> int:
-        return self.hashed + len(NUMERIC_FEATURES) * len(self.fields) + len(self.cross)
-
-    @property
-    def cross(self) -> tuple[str, ...]:
-        return CROSS_FEATURES if {"prompt", "answer"} <= set(self.fields) else ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "hash_bits": self.hash_bits,
-            "word_ngrams": list(self.word_ngrams),
-            "char_ngrams": list(self.char_ngrams),
-            "fields": list(self.fields),
-            "numeric": list(NUMERIC_FEATURES),
-            "cross": list(self.cross),
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> FeatureSpec:
-        if list(raw.get("numeric", NUMERIC_FEATURES)) != list(NUMERIC_FEATURES):
-            raise LLMRouterError("the saved numeric features differ from this version's")
-        spec = cls(
-            hash_bits=int(raw["hash_bits"]),
-            word_ngrams=(int(raw["word_ngrams"][0]), int(raw["word_ngrams"][1])),
-            char_ngrams=(int(raw["char_ngrams"][0]), int(raw["char_ngrams"][1])),
-            fields=tuple(str(f) for f in raw["fields"]),
-        )
-        if list(raw.get("cross", spec.cross)) != list(spec.cross):
-            raise LLMRouterError("the saved answer features differ from this version's")
-        return spec
-
-
-def _group(grams: list[bytes], seed: int, mask: int, into: tuple[list[int], list[float]]) -> None:
-    """Add the hashed n-grams of one group with their counts, scaled to unit length."""
-    counts = Counter(map(zlib.crc32, grams, repeat(seed)))
-    scale = 1.0 / math.hypot(*counts.values())  # the l2 norm, summed in C
-    into[0].extend([h & mask for h in counts])
-    into[1].extend([c * scale for c in counts.values()])
-
-
-def _numeric(text: str, words: int) -> list[float]:
-    chars = len(text)
-    digits = sum(map(str.isdigit, text))
-    return [
-        math.log1p(chars) / 8.0,
-        math.log1p(words) / 6.0,
-        math.log1p(len(_NUMBER.findall(text))) / 3.0,
-        digits / chars if chars else 0.0,
-        math.log1p(len(_SENTENCE_END.findall(text))) / 3.0,
-        math.log1p(text.count("?")) / 2.0,
-        1.0,
-    ]
-
-
-def _value(text: str) -> float | None:
-    try:
-        return float(text.replace(",", ""))
-    except ValueError:
-        return None
-
-
-def _arithmetic(answer: str) -> tuple[int, int]:
-    """(checked, wrong): the `a op b = c` steps of an answer, recomputed."""
-    checked = wrong = 0
-    for a, op, b, c in _ARITHMETIC.findall(answer):
-        x, y, z = _value(a), _value(b), _value(c)
-        if x is None or y is None or z is None or (op in "/÷" and y == 0):
-            continue
-        if op == "+":
-            exact = x + y
-        elif op == "-":
-            exact = x - y
-        elif op in "*x×":
-            exact = x * y
-        else:
-            exact = x / y
-        checked += 1
-        wrong += abs(exact - z) > 0.01 * max(1.0, abs(exact))
-    return checked, wrong
-
-
-def _cross(prompt: str, answer: str) -> list[float]:
-    """How an answer uses its prompt's numbers, and whether its arithmetic holds."""
-    given = {v for v in map(_value, _NUMBER.findall(prompt)) if v is not None}
-    found = [v for v in map(_value, _NUMBER.findall(answer)) if v is not None]
-    used = len(given & set(found)) / len(given) if given else 1.0
-    checked, wrong = _arithmetic(answer)
-    final_given = 1.0 if found and found[-1] in given else 0.0
-    return [used, math.log1p(checked) / 2.0, math.log1p(wrong), final_given]
-
-
-def featurize(spec: FeatureSpec, texts: dict[str, str], task: str | None) -> tuple[Any, Any]:
-    """The sparse feature vector of one example (a prompt, maybe with an answer) as
-    (indices, values) arrays; an index may repeat, and repeats add up."""
-    np = _numpy()
-    mask = spec.hashed - 1
-    into: tuple[list[int], list[float]] = ([], [])
-    numeric: list[float] = []
-    for field in spec.fields:
-        text = texts.get(field, "")
-        low = text.lower()
-        words = [w.encode() for w in _WORD.findall(low)]
-        low_w, high_w = spec.word_ngrams
-        grams = [
-            b" ".join(words[i : i + n])
-            for n in range(low_w, high_w + 1)
-            for i in range(len(words) - n + 1)
-        ]
-        padded = (" " + " ".join(low.split()) + " ").encode()
-        low_c, high_c = spec.char_ngrams
-        chars = [
-            padded[i : i + n] for n in range(low_c, high_c + 1) for i in range(len(padded) - n + 1)
-        ]
-        for kind, group in ((b"w", grams), (b"c", chars)):
-            if group:
-                _group(group, zlib.crc32(field.encode() + b"\x00" + kind), mask, into)
-        numeric += _numeric(text, len(words))
-    if spec.cross:
-        numeric += _cross(texts.get("prompt", ""), texts.get("answer", ""))
-    if task:
-        into[0].append(zlib.crc32(b"task\x00" + task.encode()) & mask)
-        into[1].append(1.0)
-    into[0].extend(range(spec.hashed, spec.hashed + len(numeric)))
-    into[1].extend(numeric)
-    return np.array(into[0], dtype=np.int64), np.array(into[1], dtype=np.float32)
-
-
-def encode_weights(weights: Any) -> dict[str, str]:
-    """A weight vector as its non-zero entries: base64 of little-endian int32 indices and
-    float32 values (compact, and nothing in it can execute)."""
-    np = _numpy()
-    dense = np.asarray(weights, dtype="<f4")
-    (nonzero,) = np.nonzero(dense)
-    return {
-        "indices": base64.b64encode(nonzero.astype("<i4").tobytes()).decode(),
-        "values": base64.b64encode(dense[nonzero].tobytes()).decode(),
-    }
-
-
-def decode_weights(raw: dict[str, str], size: int) -> npt.NDArray[np.float32]:
-    np = _numpy()
-    indices = np.frombuffer(base64.b64decode(raw["indices"]), dtype="<i4")
-    values = np.frombuffer(base64.b64decode(raw["values"]), dtype="<f4")
-    if indices.shape != values.shape or (
-        indices.size and not 0 <= indices.min() <= indices.max() < size
-    ):
-        raise LLMRouterError("a weight array does not fit the feature space")
-    dense = np.zeros(size, dtype=np.float32)
-    dense[indices] = values
-    return dense  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,13 +176,13 @@ def _read(path: Path, kind: str) -> dict[str, Any]:
         raise ConfigError(f"{path} is not a learned {kind} (not JSON: {exc})") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT or raw.get("kind") != kind:
         raise ConfigError(f"{path} is not a learned {kind} file (format {FORMAT}, kind {kind})")
-    if raw.get("version") != _VERSION:
+    if raw.get("version") != VERSION:
         raise ConfigError(f"{path}: unsupported learned {kind} version {raw.get('version')!r}")
     return raw
 
 
 def _linear_from(raw: dict[str, Any], path: Path) -> _Linear:
-    np = _numpy()
+    np = numpy_module()
     try:
         spec = FeatureSpec.from_json(raw["features"])
         predictors = [
@@ -413,7 +221,7 @@ def saved_document(
     """The JSON file for a trained router or scorer (written by the training code)."""
     document = {
         "format": FORMAT,
-        "version": _VERSION,
+        "version": VERSION,
         "kind": kind,
         **extra,
         "features": spec.to_json(),
