@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
 
 from llmrouter.core.errors import ConfigError
+from llmrouter.kafka import transactions as kafka_transactions
 from llmrouter.kafka.settings import KafkaSettings
 from llmrouter.producers import client as producer_client
 from llmrouter.workers import runtime as worker_runtime
@@ -82,6 +84,9 @@ class _Recorder:
     async def close(self) -> None:
         pass
 
+    async def stop(self) -> None:
+        pass
+
 
 class _Stop(Exception):
     pass
@@ -111,6 +116,7 @@ async def test_every_client_gets_the_settings(
     for module in (worker_runtime, producer_client):
         monkeypatch.setattr(module, "AIOKafkaProducer", Producer)
         monkeypatch.setattr(module, "AIOKafkaConsumer", Consumer)
+    monkeypatch.setattr(kafka_transactions, "AIOKafkaProducer", Producer)
     monkeypatch.setattr(aiokafka.admin, "AIOKafkaAdminClient", Admin)
 
     settings = WorkerSettings.from_env(KafkaSettings.from_env())
@@ -122,8 +128,10 @@ async def test_every_client_gets_the_settings(
         await build_worker("router", router, settings)._new_producer()
     worker = build_worker("classifier", router, settings)
 
-    async def no_producer() -> Any:
-        return None
+    async def no_producer() -> (
+        Any
+    ):  # a producer with nothing behind it: only the consumer is checked
+        return SimpleNamespace(_sender=SimpleNamespace())
 
     monkeypatch.setattr(worker, "_new_producer", no_producer)
     with pytest.raises(_Stop):

@@ -171,6 +171,10 @@ async def test_a_template_error_and_an_unknown_task_answer_the_waiting_client_at
         warm = await producer.submit_and_wait(p.tasks["summ"], "warm up", timeout_s=60)
         assert warm.status is ResultStatus.OK
         for task, error_type in ((broken, "ConfigError"), (unknown, "UnknownTask")):
+            # The first record of a partition waits for its assignment and stable offset;
+            # what a client must never do is wait for its timeout once the worker runs.
+            first = await producer.submit_and_wait(task, "first text", timeout_s=30)
+            assert first.status is ResultStatus.FAILED
             started = time.monotonic()
             result = await producer.submit_and_wait(task, "some text", timeout_s=10)
             elapsed_s = time.monotonic() - started
