@@ -123,13 +123,17 @@ def _result_attributes(result: LLMResult) -> dict[str, Any]:
     }
 
 
-class ClassifierHandler:
-    """`llm.requests.<task>` → `llm.classified.<task>`, with the complexity the route needs."""
+class _StageHandler:
+    """What both pipeline steps hold: the router and the size limit of a record."""
 
     def __init__(self, router: Router, *, max_message_bytes: int) -> None:
         #: swapped by a config reload; a record in flight finishes with the router it began with
         self.router = router
         self._max_bytes = max_message_bytes
+
+
+class ClassifierHandler(_StageHandler):
+    """`llm.requests.<task>` → `llm.classified.<task>`, with the complexity the route needs."""
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> list[Output]:
         router = self.router
@@ -159,13 +163,8 @@ class ClassifierHandler:
         return [Output(classified_topic(request.task), encode(classified), record.key, headers)]
 
 
-class RouterHandler:
+class RouterHandler(_StageHandler):
     """`llm.classified.<task>` → a result on `llm.results.<task>` and its cost events."""
-
-    def __init__(self, router: Router, *, max_message_bytes: int) -> None:
-        #: swapped by a config reload; a record in flight finishes with the router it began with
-        self.router = router
-        self._max_bytes = max_message_bytes
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> list[Output]:
         router = self.router
