@@ -2,13 +2,16 @@
 
 `ModelCaller.call_once` checks the prompt fits the model's window, asks the model's circuit
 breaker, spends one of the request's upstream calls, waits for a rate-limiter slot, calls
-the provider, and records exactly one `Attempt` whatever happens. `call_with_retries`
+the provider, and records exactly one `Attempt` whatever happens. A call that gets no slot
+within the model's `queue_s` is not made: it raises `LimitQueueFull`, records no attempt,
+gives the upstream call back and leaves the breaker as it was. `call_with_retries`
 repeats that on the same model as the retry settings allow. `CallLedger` is the request's
 book: the attempts made, the errors seen, the calls spent against the per-request bound.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +20,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from llmrouter.core.errors import CallBudgetExhausted, ContextLengthExceeded, ProviderError
+from llmrouter.core.errors import (
+    CallBudgetExhausted,
+    ContextLengthExceeded,
+    LimitQueueFull,
+    ProviderError,
+)
 from llmrouter.router.backoff import retries_allowed, retry_delay_s
 from llmrouter.router.breaker import Breaker
 from llmrouter.router.budget import Budget, Reservation
@@ -56,6 +64,10 @@ class CallLedger:
         if self.calls >= self.max_calls:
             raise CallBudgetExhausted(f"reached the bound of {self.max_calls} upstream calls")
         self.calls += 1
+
+    def give_back_call(self) -> None:
+        """Return a call taken for a call that was never made (no limiter slot in time)."""
+        self.calls -= 1
 
     def amend_last(self, **update: Any) -> None:
         """Correct the latest attempt once more is known (its confidence, a rejection)."""
@@ -152,29 +164,42 @@ class ModelCaller:
             prompt_tokens, max_output_tokens, spec.input_usd_per_1k, spec.output_usd_per_1k
         )
         reservation: Reservation | None = None
-        with provider_call_span(model, spec.provider.value, chat, purpose) as span:
-            started = time.monotonic()
+        async with contextlib.AsyncExitStack() as held:
             try:
-                async with self.limiters[model].slot(prompt_tokens + max_output_tokens) as lease:
+                lease = await held.enter_async_context(
+                    self.limiters[model].slot(prompt_tokens + max_output_tokens)
+                )
+            except LimitQueueFull as exc:
+                # No call was made: no attempt, the request's call back, the breaker
+                # neither healthier nor sicker (a half-open probe slot is freed).
+                ledger.give_back_call()
+                breaker.record_failure(exc)
+                raise
+            except BaseException as exc:  # cancelled while queued: free a probe slot
+                breaker.record_failure(exc)
+                raise
+            with provider_call_span(model, spec.provider.value, chat, purpose) as span:
+                started = time.monotonic()
+                try:
                     reservation = await self.budget.reserve(ledger.request.task, worst_case_usd)
                     started = time.monotonic()
                     completion = await client.complete(chat)
                     lease.report(completion.input_tokens + completion.output_tokens)
-            except ProviderError as exc:
-                breaker.record_failure(exc)
-                exc.model = model
-                ledger.attempts.append(_failed_attempt(model, spec, exc, started, purpose))
+                except ProviderError as exc:
+                    breaker.record_failure(exc)
+                    exc.model = model
+                    ledger.attempts.append(_failed_attempt(model, spec, exc, started, purpose))
+                    record_attempt(span, ledger.attempts[-1])
+                    _log_attempt(ledger, level="info")
+                    await self._settle(reservation, Decimal(0))
+                    raise
+                except BaseException as exc:  # cancelled: free a half-open probe slot
+                    breaker.record_failure(exc)
+                    await self._settle(reservation, Decimal(0))
+                    raise
+                breaker.record_success()
+                ledger.attempts.append(_ok_attempt(model, spec, completion, started, purpose))
                 record_attempt(span, ledger.attempts[-1])
-                _log_attempt(ledger, level="info")
-                await self._settle(reservation, Decimal(0))
-                raise
-            except BaseException as exc:  # cancelled: free a half-open probe slot
-                breaker.record_failure(exc)
-                await self._settle(reservation, Decimal(0))
-                raise
-            breaker.record_success()
-            ledger.attempts.append(_ok_attempt(model, spec, completion, started, purpose))
-            record_attempt(span, ledger.attempts[-1])
         _log_attempt(ledger, level="debug")
         await self._settle(reservation, ledger.attempts[-1].cost_usd)
         return completion

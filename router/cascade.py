@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from llmrouter.core.errors import (
     CallBudgetExhausted,
     ContextLengthExceeded,
+    LimitQueueFull,
     ModelCoolingDown,
     ProviderError,
 )
@@ -100,7 +101,7 @@ class Cascade:
                     ledger.errors.append(exc)
                     too_small_below = max(too_small_below, spec.context_window_tokens)
                     continue
-                except (ProviderError, ModelCoolingDown) as exc:
+                except (ProviderError, ModelCoolingDown, LimitQueueFull) as exc:
                     ledger.errors.append(exc)
                     escalated = escalated or (not is_fallback and index < len(decision.steps) - 1)
                     continue

@@ -37,6 +37,9 @@ class ModelSpec(StrictModel):
     max_concurrency: int = Field(default=1024, ge=1)
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
+    #: the longest a call waits for a slot of these limits before the route moves on
+    #: (None: as long as the call's own timeout allows)
+    queue_s: float | None = Field(default=None, ge=0)
     base_url: str | None = None
     api_key_env: str | None = None
     api_key_file: Path | None = None

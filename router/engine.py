@@ -21,6 +21,7 @@ import structlog
 from llmrouter.core.errors import (
     AllModelsFailed,
     CallBudgetExhausted,
+    LimitQueueFull,
     LLMRouterError,
     MessageTooLarge,
     ModelCoolingDown,
@@ -253,7 +254,7 @@ class Router:
                 max_output_tokens=spec.max_output_tokens,
                 purpose="classify",
             )
-        except (ProviderError, ModelCoolingDown, CallBudgetExhausted) as exc:
+        except (ProviderError, ModelCoolingDown, LimitQueueFull, CallBudgetExhausted) as exc:
             log.warning("classifier failed; using rules", model=spec.model, error=str(exc))
             return None
         level = parse_complexity(completion.text)

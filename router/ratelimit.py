@@ -6,20 +6,27 @@ provider reported. `ModelLimiter` holds the limits in this process; with `replic
 `set_replicas`, as the consumer group's membership changes) it takes 1/N of every limit,
 so N replicas together stay within the configured limit without talking to each other.
 `router/state/limits.py` holds them in the shared store instead, exactly.
+
+A model's `queue_s` bounds the wait: a caller not admitted within it gets `LimitQueueFull`
+and nothing is taken from the limits; without it a caller waits as long as it is let.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
+from llmrouter.core.errors import LimitQueueFull
 from llmrouter.router.config import ModelSpec
 
-__all__ = ["Limiter", "ModelLimiter", "SlotLease"]
+__all__ = ["QUEUE_FULL", "Limiter", "ModelLimiter", "SlotLease", "turned_away"]
+
+#: callers turned away with `LimitQueueFull` in this process, by model (a metric)
+QUEUE_FULL: Counter[str] = Counter()
 
 # Float refill arithmetic can leave a bucket a hair short after sleeping exactly the
 # computed deficit; without this slack the re-check would schedule a needless extra sleep.
@@ -32,7 +39,9 @@ class SlotLease(Protocol):
 
 
 class Limiter(Protocol):
-    def slot(self, estimated_tokens: int) -> AbstractAsyncContextManager[SlotLease]: ...
+    def slot(self, estimated_tokens: int) -> AbstractAsyncContextManager[SlotLease]:
+        """Wait for a slot; raise `LimitQueueFull` past the model's `queue_s`."""
+        ...
 
 
 class _TokenBucket:
@@ -131,13 +140,15 @@ class ModelLimiter:
 
     A caller first takes a concurrency slot, then queues (FIFO, behind one lock) for the
     rpm/tpm buckets. The head of the queue sleeps exactly the larger bucket deficit and
-    re-checks, so waiting never spins. `in_flight` and `waiting` are for metrics.
+    re-checks, so waiting never spins. Both waits together are bounded by `queue_s`.
+    `in_flight` and `waiting` are for metrics.
     """
 
     def __init__(
         self,
         spec: ModelSpec,
         *,
+        model: str = "",
         replicas: int = 1,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -148,12 +159,14 @@ class ModelLimiter:
         if replicas < 1:
             raise ValueError(f"replicas must be >= 1, got {replicas}")
         self._spec = spec
+        self.model = model
         self.replicas = replicas
         self._gate = _Gate(_share(spec.max_concurrency, replicas))
         self._buckets_lock = asyncio.Lock()  # waiters are woken in arrival order
         full = start_full
         self._rpm = _TokenBucket(_share(spec.rpm, replicas), clock, full=full) if spec.rpm else None
         self._tpm = _TokenBucket(_share(spec.tpm, replicas), clock, full=full) if spec.tpm else None
+        self._clock = clock
         self._sleep = sleep
         self.in_flight = 0
         self.waiting = 0
@@ -171,26 +184,38 @@ class ModelLimiter:
     @asynccontextmanager
     async def slot(self, estimated_tokens: int) -> AsyncIterator[SlotLease]:
         """Wait until concurrency and both buckets allow one call of ~`estimated_tokens`."""
+        queue_s = self._spec.queue_s
+        deadline = None if queue_s is None else self._clock() + queue_s
         self.waiting += 1
         admitted = False
+        gate_held = False
         try:
-            await self._gate.acquire()
             try:
-                await self._wait_for_buckets(estimated_tokens)
-                admitted = True
-                self.waiting -= 1
-                self.in_flight += 1
-                try:
-                    yield _Lease(self, estimated_tokens)
-                finally:
-                    self.in_flight -= 1
+                # The timeout bounds the waits for the gate and the queue's lock; the
+                # bucket wait itself is bounded on `clock` (the two agree unless a test
+                # fakes the clock).
+                async with asyncio.timeout(queue_s):
+                    await self._gate.acquire()
+                    gate_held = True
+                    admitted = await self._wait_for_buckets(estimated_tokens, deadline)
+            except TimeoutError:
+                admitted = False
+            if not admitted:
+                raise turned_away(self.model, queue_s)
+            self.waiting -= 1
+            self.in_flight += 1
+            try:
+                yield _Lease(self, estimated_tokens)
             finally:
-                self._gate.release()
+                self.in_flight -= 1
         finally:
-            if not admitted:  # cancelled while queued
+            if gate_held:
+                self._gate.release()
+            if not admitted:  # turned away or cancelled while queued
                 self.waiting -= 1
 
-    async def _wait_for_buckets(self, estimated_tokens: int) -> None:
+    async def _wait_for_buckets(self, estimated_tokens: int, deadline: float | None) -> bool:
+        """Take from the buckets once both allow; False (nothing taken) past `deadline`."""
         async with self._buckets_lock:
             while True:
                 wait_s = max(
@@ -199,6 +224,13 @@ class ModelLimiter:
                 )
                 if wait_s <= 0.0:
                     break
+                if deadline is not None:
+                    left_s = deadline - self._clock()
+                    if left_s <= 0.0:
+                        return False
+                    # Look once more at the deadline itself: a corrected estimate or a
+                    # larger share may have freed room by then.
+                    wait_s = min(wait_s, left_s)
                 await self._sleep(wait_s)
             # Take from both only once both allow, so a caller cancelled while waiting
             # has consumed nothing.
@@ -206,6 +238,13 @@ class ModelLimiter:
                 self._rpm.take(1)
             if self._tpm:
                 self._tpm.take(estimated_tokens)
+            return True
+
+
+def turned_away(model: str, queue_s: float | None) -> LimitQueueFull:
+    """The error for a caller not admitted within `queue_s`, counted in `QUEUE_FULL`."""
+    QUEUE_FULL[model] += 1
+    return LimitQueueFull(model, queue_s or 0.0)
 
 
 def _share(limit: int, replicas: int) -> int:

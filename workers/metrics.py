@@ -7,8 +7,13 @@ Alert on: dead letters rising, `llmrouter_consumer_lag` growing for minutes, the
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Iterator, Mapping
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from llmrouter.router.ratelimit import QUEUE_FULL
 from llmrouter.schemas import AttemptOutcome, LLMResult
 
 __all__ = ["METRICS", "Metrics"]
@@ -127,6 +132,7 @@ class Metrics:
         self.ready = Gauge(
             "llmrouter_ready", "1 when the worker reports ready", ["worker"], registry=r
         )
+        r.register(_LimitQueueFull(QUEUE_FULL))
 
     def observe_result(self, result: LLMResult) -> None:
         model = result.model or "none"
@@ -150,6 +156,24 @@ class Metrics:
             self.tokens.labels(attempt.model, "output").inc(attempt.output_tokens)
             if attempt.cost_usd:
                 self.cost.labels(result.task, attempt.model).inc(float(attempt.cost_usd))
+
+
+class _LimitQueueFull(Collector):
+    """`llmrouter_limit_queue_full_total{model}`: calls not made because the model's limits
+    gave no slot within its `queue_s` (the route moved on), counted by the limiters."""
+
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "llmrouter_limit_queue_full",
+            "Calls not made: no rate-limit slot within the model's queue_s",
+            labels=["model"],
+        )
+        for model, count in sorted(self._counts.items()):
+            family.add_metric([model], count)
+        yield family
 
 
 #: The process-wide metrics; tests may build their own Metrics on a fresh registry.

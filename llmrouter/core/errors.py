@@ -16,6 +16,7 @@
      │         ├── ContextLengthExceeded    goes straight to a fallback with a larger window
      │         └── ContentPolicyViolation   the provider refused the content
      ├── ModelCoolingDown                   circuit open for a model; no call was made
+     ├── LimitQueueFull                     no rate-limit slot within the model's queue_s; no call was made
      ├── CallBudgetExhausted                the per-request bound on upstream calls was reached
      ├── AllModelsFailed(ExceptionGroup)    every model of a route failed; holds every error
      ├── KafkaUnavailable                   the broker could not be reached or the client failed
@@ -56,6 +57,7 @@ __all__ = [
     "KafkaTopicMissing",
     "KafkaUnavailable",
     "LLMRouterError",
+    "LimitQueueFull",
     "LocalKafkaError",
     "MalformedResponse",
     "MessageTooLarge",
@@ -195,6 +197,18 @@ class ModelCoolingDown(LLMRouterError):
         )
         self.model = model
         self.retry_in_s = retry_in_s
+
+
+class LimitQueueFull(LLMRouterError):
+    """No rate-limit or concurrency slot for the model within its `queue_s`; the call was
+    not made (no attempt, no cost, the breaker untouched), and the route moves on."""
+
+    outcome = "limit_queue_full"
+
+    def __init__(self, model: str, queue_s: float) -> None:
+        super().__init__(f"{model}: limit queue full, no slot within {queue_s:g}s")
+        self.model = model
+        self.queue_s = queue_s
 
 
 class CallBudgetExhausted(LLMRouterError):

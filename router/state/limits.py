@@ -11,9 +11,11 @@ One Lua script admits a call atomically against all three, on the store's own cl
   replica killed mid-call does not keep its slots.
 
 A caller that is not admitted sleeps for the script's hint (when the oldest call leaves
-the window, or a short poll for a concurrency slot) and asks again: waiting queues, it
-never fails. If the store cannot be reached the call falls back to this process's share
-of the limits (router/ratelimit.py) until it can.
+the window, or a short poll for a concurrency slot) and asks again: waiting queues. With
+the model's `queue_s` set, a caller still not admitted when it has passed (queueing in this
+process included) gets `LimitQueueFull` instead, having taken nothing. If the store
+cannot be reached the call falls back to this process's share of the limits
+(router/ratelimit.py) until it can.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import structlog
 
 from llmrouter.core.errors import StateStoreError
 from llmrouter.router.config import ModelSpec
-from llmrouter.router.ratelimit import ModelLimiter, SlotLease
+from llmrouter.router.ratelimit import ModelLimiter, SlotLease, turned_away
 from llmrouter.router.state.store import StateStore
 
 __all__ = ["SharedLimiter"]
@@ -136,7 +138,7 @@ class SharedLimiter:
         self._window_ms = int(window_s * 1000)
         self._admit = store.script(_ADMIT)
         self._report = store.script(_REPORT)
-        self._fallback = fallback or ModelLimiter(spec)
+        self._fallback = fallback or ModelLimiter(spec, model=model)
         self._sleep = sleep
         self._queue = asyncio.Lock()
         self.in_flight = 0
@@ -174,9 +176,17 @@ class SharedLimiter:
             self._lease_ms,
         ]
         keys = [*self._keys, self._leases]
+        queue_s = spec.queue_s
+        loop = asyncio.get_running_loop()
+        deadline = None if queue_s is None else loop.time() + queue_s
         # Waiters of this process queue here in arrival order and only the head asks the
         # store: one round trip per admission, not one per waiter per poll.
-        async with self._queue:
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._queue.acquire()
+        except TimeoutError:
+            raise turned_away(self.model, queue_s) from None
+        try:
             while True:
                 try:
                     admitted, wait_ms = await self._admit(keys, args)
@@ -191,7 +201,16 @@ class SharedLimiter:
                     return True
                 # Never sleep a whole window blind: capacity freed by a finished call or a
                 # corrected estimate is noticed within half a second.
-                await self._sleep(min(int(wait_ms), 500) / 1000)
+                sleep_s = min(int(wait_ms), 500) / 1000
+                if deadline is not None:
+                    left_s = deadline - loop.time()
+                    if left_s <= 0:
+                        raise turned_away(self.model, queue_s)
+                    # Ask once more at the deadline itself, never after it.
+                    sleep_s = min(sleep_s, left_s)
+                await self._sleep(sleep_s)
+        finally:
+            self._queue.release()
 
     async def _finish(self, call_id: str, reported: int | None) -> None:
         try:

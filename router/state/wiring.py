@@ -56,7 +56,10 @@ class RouterState:
 
 def local_state(config: RouterConfig, *, replicas: int = 1) -> RouterState:
     """Everything in this process: what a single router (and every unit test) runs with."""
-    limiters = {name: ModelLimiter(spec, replicas=replicas) for name, spec in config.models.items()}
+    limiters = {
+        name: ModelLimiter(spec, model=name, replicas=replicas)
+        for name, spec in config.models.items()
+    }
     return RouterState(
         limiters=limiters,
         breakers={name: CircuitBreaker(name, config.defaults.cooldown) for name in config.models},
@@ -111,7 +114,10 @@ def open_state(
         url=store.url,
     )
     # While the store cannot be reached each process falls back to its share of the limits.
-    fallbacks = {name: ModelLimiter(spec, start_full=False) for name, spec in config.models.items()}
+    fallbacks = {
+        name: ModelLimiter(spec, model=name, start_full=False)
+        for name, spec in config.models.items()
+    }
     return RouterState(
         limiters={
             name: SharedLimiter(
