@@ -7,7 +7,8 @@
 | `POST /openai/deployments/{d}/chat/completions?api-version=V` | Azure OpenAI (key in `api-key`) |
 | `GET /healthz`                      | `{"status": "ok", ...}`                             |
 | `GET /_sim/stats`                   | calls per model id and outcome                      |
-| `POST /_sim/reset`                  | zero the stats, restart random streams              |
+| `GET /_sim/calls`                   | the call journal: the latest calls, one row each    |
+| `POST /_sim/reset`                  | zero the stats, empty the journal, restart streams  |
 | `GET /_sim/models/{model}`          | the profile that model id resolves to               |
 | `POST /_sim/models/{model}`         | change fields of that profile at runtime (JSON)     |
 """
@@ -35,6 +36,10 @@ async def _healthz(request: web.Request) -> web.Response:
 
 async def _stats(request: web.Request) -> web.Response:
     return transport.json_response(request.app[ENGINE].stats.snapshot())
+
+
+async def _calls(request: web.Request) -> web.Response:
+    return transport.json_response(request.app[ENGINE].journal.snapshot())
 
 
 async def _reset(request: web.Request) -> web.Response:
@@ -82,6 +87,7 @@ def create_app(
     )
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/_sim/stats", _stats)
+    app.router.add_get("/_sim/calls", _calls)
     app.router.add_post("/_sim/reset", _reset)
     app.router.add_get("/_sim/models/{model}", _get_model)
     app.router.add_post("/_sim/models/{model}", _set_model)
@@ -90,5 +96,6 @@ def create_app(
 
 
 def engine_of(app: web.Application) -> Engine:
-    """The engine behind an app made by `create_app` (for in-process stats and tweaks)."""
+    """The engine behind an app made by `create_app` (for in-process stats, the call
+    journal — `engine_of(app).journal.calls()` — and tweaks)."""
     return app[ENGINE]

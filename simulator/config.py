@@ -7,6 +7,7 @@ seed: 7                     # fault draws, latency draws and answers all derive 
 eval_dirs: [evals]          # JSON eval sets whose inputs get deterministic answers
 include_default_models: true  # merge the shipped profiles (models.yaml) under `models`
 hang_cap_s: 600             # a `hang` fault gives up after this long
+journal_size: 10000         # calls kept by the call journal (`GET /_sim/calls`)
 models:
   claude-3-haiku-20240307: {quality: 0.76, latency_median_ms: 450, latency_p95_ms: 900,
                             rate_429: 0.05, retry_after_s: 2}
@@ -42,6 +43,7 @@ class SimConfig(BaseModel):
     eval_dirs: list[Path] = Field(default_factory=_default_eval_dirs)
     include_default_models: bool = True
     hang_cap_s: float = Field(default=600.0, gt=0.0)
+    journal_size: int = Field(default=10_000, ge=0)
     models: dict[str, ModelProfile] = Field(default_factory=dict)
 
     @model_validator(mode="after")

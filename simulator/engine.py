@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -21,6 +22,7 @@ from llmrouter.simulator.answers import Answerer, Prompt
 from llmrouter.simulator.config import SimConfig
 from llmrouter.simulator.evals import EvalIndex
 from llmrouter.simulator.faults import Directive, Fault
+from llmrouter.simulator.journal import CANCELLED, CallJournal
 from llmrouter.simulator.profiles import ModelProfile, resolve_profile
 from llmrouter.simulator.stats import INVALID_REQUEST, OK, Stats
 from llmrouter.simulator.tokens import estimate_tokens, truncate_to_tokens
@@ -102,6 +104,7 @@ class Engine:
         self.index = index if index is not None else EvalIndex.load(config.eval_dirs)
         self.answerer = Answerer(self.index, seed=config.seed)
         self.stats = Stats()
+        self.journal = CallJournal(config.journal_size)
         self._states: dict[str, _ModelState] = {}
         self._fault_counts: dict[tuple[str, str, int], int] = {}
         self.closing = False  # set when the server shuts down: hanging calls let go
@@ -117,8 +120,10 @@ class Engine:
         self._states.clear()
 
     def reset(self) -> None:
-        """Zero the statistics and restart every random stream and `*N` fault counter."""
+        """Zero the statistics, empty the call journal and restart every random stream and
+        `*N` fault counter."""
         self.stats.reset()
+        self.journal.clear()
         self._states.clear()
         self._fault_counts.clear()
 
@@ -157,6 +162,18 @@ class Engine:
         return directive, cleaned
 
     async def run(self, call: Call, directive: Directive) -> Outcome:
+        """One call, written to the journal from its start to its outcome."""
+        record = self.journal.begin(call.api, call.model, call.prompt, time.monotonic())
+        try:
+            outcome = await self._run(call, directive)
+        except BaseException:  # the client went away (or the server stops) mid-call
+            self.journal.finish(record, CANCELLED, time.monotonic())
+            raise
+        label = OK if isinstance(outcome, Reply) else outcome.fault.value
+        self.journal.finish(record, label, time.monotonic())
+        return outcome
+
+    async def _run(self, call: Call, directive: Directive) -> Outcome:
         state = self._state(call.model)
         profile = state.profile
         prompt_tokens = estimate_tokens(call.prompt.text)

@@ -16,9 +16,11 @@ from llmrouter.simulator.config import SimConfig
 SHUTDOWN_TIMEOUT_S = 1.0
 
 
-async def _start(config: SimConfig | None, host: str, port: int) -> tuple[web.AppRunner, str]:
+async def _start(
+    config: SimConfig | None, host: str, port: int, app: web.Application | None = None
+) -> tuple[web.AppRunner, str]:
     runner = web.AppRunner(
-        create_app(config),
+        app if app is not None else create_app(config),
         handler_cancellation=True,
         access_log=None,
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
@@ -37,13 +39,18 @@ async def _start(config: SimConfig | None, host: str, port: int) -> tuple[web.Ap
 
 @asynccontextmanager
 async def running(
-    config: SimConfig | None = None, port: int = 0, host: str = "127.0.0.1"
+    config: SimConfig | None = None,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    *,
+    app: web.Application | None = None,
 ) -> AsyncIterator[str]:
     """Serve a simulator in this event loop; yields its base URL (port 0 = any free port).
 
-    OpenAI clients take `f"{url}/v1"` as base_url, Anthropic clients take `url`.
+    OpenAI clients take `f"{url}/v1"` as base_url, Anthropic clients take `url`. Pass an
+    `app` made by `create_app` (instead of `config`) to reach its engine while it serves.
     """
-    runner, url = await _start(config, host, port)
+    runner, url = await _start(config, host, port, app)
     try:
         yield url
     finally:
