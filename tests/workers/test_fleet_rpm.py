@@ -1,0 +1,158 @@
+"""One model's `rpm` shared by three router processes on the real broker and a real
+redis-server, offered four times its quota: the provider sees at most the quota (+ 5 %)
+in any 60 s, the model's `queue_s` sends the excess to the route's fallback, and every
+request is answered exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from llmrouter.producers import RequestProducer
+from llmrouter.schemas import LLMResult, ResultStatus, results_topic
+from llmrouter.simulator import SimConfig, running
+from tests.workers.conftest import read_topic
+from tests.workers.fleet import MakeFleet, make_fleet  # noqa: F401
+from tests.workers.test_crash import Collector
+
+RPM = 600
+RATE_PER_S = 40.0
+OFFERED_S = 90.0
+REQUESTS = int(RATE_PER_S * OFFERED_S)
+WINDOW_S = 60.0
+SAMPLE_S = 0.2
+PRIMARY_ID = "claude-3-haiku-20240307"
+
+CONFIG = """\
+version: 1
+defaults:
+  cache: {{enabled: false}}
+  max_output_tokens: 50
+models:
+  cheap:
+    provider: anthropic
+    model_id: claude-3-haiku-20240307
+    input_usd_per_1k: 0.00025
+    output_usd_per_1k: 0.00125
+    rpm: 600
+    queue_s: 0.5
+  mid:
+    provider: openai
+    model_id: gpt-3.5-turbo-0125
+    input_usd_per_1k: 0.0005
+    output_usd_per_1k: 0.0015
+tasks:
+  {qa}:
+    route: {{strategy: static, model: cheap, fallback: [mid]}}
+"""
+
+
+@pytest.fixture
+async def own_sim() -> AsyncIterator[str]:
+    """A simulator of this test's own: its counters are this test's calls alone."""
+    async with running(SimConfig(latency_ms=50, seed=17)) as url:
+        yield url
+
+
+async def calls_to(http: aiohttp.ClientSession, sim_url: str, model_id: str) -> int:
+    async with http.get(f"{sim_url}/_sim/stats") as resp:
+        stats = await resp.json()
+    return int(sum(stats["models"].get(model_id, {}).values()))
+
+
+def most_in_any_window(samples: list[tuple[float, int]], window_s: float) -> int:
+    """The largest rise of a sampled counter over any span of at most `window_s`."""
+    worst, start = 0, 0
+    for t1, later in samples:
+        while samples[start][0] < t1 - window_s:
+            start += 1
+        worst = max(worst, later - samples[start][1])
+    return worst
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+async def test_three_router_processes_keep_one_rpm_and_answer_everything(
+    make_fleet: MakeFleet,  # noqa: F811
+    own_sim: str,
+    redis_url: str,
+) -> None:
+    fleet = await make_fleet(CONFIG, tasks=("qa",), sim_url=own_sim, redis_url=redis_url)
+    task = fleet.tasks["qa"]
+    await fleet.spawn("classifier", "classifier")
+    for name in ("r1", "r2", "r3"):
+        await fleet.spawn(name, "router")
+    await fleet.settled(routers=3)
+    samples: list[tuple[float, int]] = []
+    done = asyncio.Event()
+    async with (
+        aiohttp.ClientSession() as http,
+        Collector(fleet.bootstrap, [results_topic(task)]) as seen,
+    ):
+
+        async def sample() -> None:
+            while not done.is_set():
+                samples.append((time.monotonic(), await calls_to(http, own_sim, PRIMARY_ID)))
+                try:
+                    await asyncio.wait_for(done.wait(), SAMPLE_S)
+                except TimeoutError:
+                    continue
+            samples.append((time.monotonic(), await calls_to(http, own_sim, PRIMARY_ID)))
+
+        sampler = asyncio.create_task(sample())
+        try:
+            ids: list[str] = []
+            async with RequestProducer.from_env(fleet.bootstrap) as producer:
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                sends = []
+                for i in range(REQUESTS):  # open loop: a slow acknowledgement delays no send
+                    delay_s = started + i / RATE_PER_S - loop.time()
+                    if delay_s > 0:
+                        await asyncio.sleep(delay_s)  # the offered rate, not a synchronisation
+                    sends.append(asyncio.create_task(producer.submit(task, f"question {i}")))
+                ids = list(await asyncio.gather(*sends))
+            offered_s = loop.time() - started
+            wanted = set(ids)
+            try:
+                await seen.wait_for(lambda rs: wanted <= {r.request_id for r in rs}, timeout_s=120)
+            except TimeoutError:
+                missing = len(wanted - {r.request_id for r in seen.results})
+                raise AssertionError(f"{missing} requests unanswered\n{fleet.tails()}") from None
+        finally:
+            done.set()
+            await sampler
+
+    assert len(wanted) == REQUESTS
+    assert offered_s < OFFERED_S + 10, f"offered in {offered_s:.0f} s: not open loop"
+    # Read the topic once more from its start: any result published twice shows up here.
+    results = await read_topic(
+        fleet.bootstrap,
+        [results_topic(task)],
+        LLMResult,
+        until=lambda rs: len({r.request_id for r in rs}) >= REQUESTS,
+    )
+    copies = Counter(r.request_id for r in results)
+    assert set(copies) == wanted
+    assert max(copies.values()) == 1, copies.most_common(3)
+    failed = [r for r in results if r.status is not ResultStatus.OK]
+    assert not failed, failed[:3]
+    by_model = Counter(r.model for r in results)
+    assert by_model["mid"] > 0, by_model  # the excess went to the fallback
+    assert by_model["cheap"] > 0, by_model
+    # Attempts are provider calls: one per result (a turned-away call records none).
+    assert all(len(r.attempts) == 1 for r in results), [
+        r.attempts for r in results if len(r.attempts) != 1
+    ][:3]
+
+    worst = most_in_any_window(samples, WINDOW_S)
+    total = samples[-1][1]
+    assert total == by_model["cheap"], (total, by_model)  # the counter is this test's alone
+    assert worst <= RPM * 1.05, f"{worst} calls in a {WINDOW_S:.0f} s window (rpm {RPM})"
+    # The quota was really reached, else the bound above proves nothing.
+    assert worst >= RPM * 0.95, f"only {worst} calls in the busiest window (rpm {RPM})"
