@@ -193,7 +193,11 @@ async def run_workers(
     if settings.create_topics:
         await prepare_topics(config, settings)
     # Shared through the store when one is configured, else per process (router/state/).
-    state = open_state(config, kafka=settings.kafka, namespace=settings.group_prefix)
+    # a dead process's request-id claims expire when its partitions move (its session)
+    claim_lease_s = settings.session_timeout_ms / 1000
+    state = open_state(
+        config, kafka=settings.kafka, namespace=settings.group_prefix, claim_lease_s=claim_lease_s
+    )
     router = Router(config, state=state)
     workers = [build_worker(kind, router, settings) for kind in kinds]
     follow = None
@@ -211,7 +215,13 @@ async def run_workers(
             users,
             router,
             make_router=lambda cfg: Router(
-                cfg, state=open_state(cfg, kafka=settings.kafka, namespace=settings.group_prefix)
+                cfg,
+                state=open_state(
+                    cfg,
+                    kafka=settings.kafka,
+                    namespace=settings.group_prefix,
+                    claim_lease_s=claim_lease_s,
+                ),
             ),
         )
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):

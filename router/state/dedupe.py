@@ -2,7 +2,10 @@
 
 A worker claims a request id before routing it (`claim`). The first claimant owns it —
 under a lease it renews while working, so a SIGKILLed owner's claim expires and the
-redelivered record is processed once. Its result is stored *before* the Kafka
+redelivered record is processed once. Workers make the lease their Kafka session timeout:
+a dead owner's claims expire about when its partitions are given to another process, so
+a redelivered record waits for them no longer than for the handover, and a process alive
+enough to keep its partitions keeps its claims. Its result is stored *before* the Kafka
 transaction that publishes it, together with the record it came from (`origin`):
 
 - a later record with another origin is a duplicate: its stored result is published again
@@ -32,9 +35,19 @@ import structlog
 from llmrouter.core.errors import StateStoreError
 from llmrouter.router.state.store import StateStore
 
-__all__ = ["Claim", "Dedupe", "MemoryDedupe", "SeenResult", "SharedDedupe"]
+__all__ = [
+    "DEFAULT_CLAIM_LEASE_S",
+    "Claim",
+    "Dedupe",
+    "MemoryDedupe",
+    "SeenResult",
+    "SharedDedupe",
+]
 
 log = structlog.get_logger("llmrouter.state")
+
+#: a claim's lease when nothing better is known (the workers' default session timeout)
+DEFAULT_CLAIM_LEASE_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +233,9 @@ class _Unclaimed:
 class SharedDedupe:
     """Every replica's claims and results in the store, for `window_s`."""
 
-    def __init__(self, store: StateStore, window_s: float, *, lease_s: float = 10.0) -> None:
+    def __init__(
+        self, store: StateStore, window_s: float, *, lease_s: float = DEFAULT_CLAIM_LEASE_S
+    ) -> None:
         self._keys = store
         self.window_s = window_s
         self.lease_s = lease_s

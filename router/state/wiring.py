@@ -17,7 +17,12 @@ from llmrouter.router.config import RouterConfig
 from llmrouter.router.ratelimit import Limiter, ModelLimiter
 from llmrouter.router.state.breaker import SharedBreaker
 from llmrouter.router.state.budget import Rebuild, SharedBudget, spend_from_costs
-from llmrouter.router.state.dedupe import Dedupe, MemoryDedupe, SharedDedupe
+from llmrouter.router.state.dedupe import (
+    DEFAULT_CLAIM_LEASE_S,
+    Dedupe,
+    MemoryDedupe,
+    SharedDedupe,
+)
 from llmrouter.router.state.limits import SharedLimiter
 from llmrouter.router.state.store import StateStore, resolve_url
 
@@ -76,10 +81,13 @@ def open_state(
     store: StateStore | None = None,
     window_s: float = 60.0,
     namespace: str | None = None,
+    claim_lease_s: float = DEFAULT_CLAIM_LEASE_S,
 ) -> RouterState:
     """The shared state when `defaults.state.redis_url` (or $LLMROUTER_REDIS_URL) names a
     store, else `local_state`. `kafka` lets the budget be rebuilt from `llm.costs`;
-    `namespace` (the deployment's group prefix) keeps deployments sharing a store apart."""
+    `namespace` (the deployment's group prefix) keeps deployments sharing a store apart;
+    `claim_lease_s` is how long a dead worker's request-id claims outlive it (workers pass
+    their Kafka session timeout: the claims go when the partitions do)."""
     if store is None:
         url = resolve_url(config.defaults.state.redis_url)
         if url is None:
@@ -138,6 +146,6 @@ def open_state(
             for name in config.models
         },
         budget=SharedBudget(store, budgeted, rebuild=rebuild),
-        dedupe=SharedDedupe(store, defaults.dedupe_window_s),
+        dedupe=SharedDedupe(store, defaults.dedupe_window_s, lease_s=claim_lease_s),
         store=store,
     )

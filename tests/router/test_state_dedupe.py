@@ -7,8 +7,16 @@ from collections.abc import Callable
 
 import pytest
 
+from llmrouter.router.config_loader import parse_config
 from llmrouter.router.state import StateStore
-from llmrouter.router.state.dedupe import Dedupe, MemoryDedupe, SeenResult, SharedDedupe
+from llmrouter.router.state.dedupe import (
+    DEFAULT_CLAIM_LEASE_S,
+    Dedupe,
+    MemoryDedupe,
+    SeenResult,
+    SharedDedupe,
+)
+from llmrouter.router.state.wiring import open_state
 
 Make = Callable[..., Dedupe]
 
@@ -85,3 +93,38 @@ async def test_a_live_owner_keeps_its_claim(state_store: StateStore) -> None:
     assert not waiter.done()
     await claim.store(b"x")
     assert isinstance(await asyncio.wait_for(waiter, 5), SeenResult)
+
+
+async def test_the_lease_a_router_state_is_opened_with_bounds_a_dead_owners_claims(
+    state_store: StateStore,
+) -> None:
+    """Workers open their state with their Kafka session timeout as the claims' lease: a
+    redelivered record waits for a dead owner's claim no longer than for its partitions."""
+    cfg = parse_config(LEASE_CONFIG)
+    dead = open_state(cfg, store=state_store, claim_lease_s=0.5)
+    assert isinstance(dead.dedupe, SharedDedupe)
+    assert dead.dedupe.lease_s == 0.5
+    claim = await dead.dedupe.claim("r6", "t:0:3", wait_s=1)
+    assert not isinstance(claim, SeenResult)
+    await claim._stop_renewing()  # type: ignore[attr-defined]  # SIGKILL
+    alive = SharedDedupe(state_store, window_s=60)  # its own lease is the 10 s default
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    taken = await alive.claim("r6", "t:0:3", wait_s=20)
+    assert not isinstance(taken, SeenResult)
+    assert loop.time() - started < 2.0  # the dead owner's 0.5 s, not 10 s
+    await taken.release()
+    await dead.dedupe.aclose()
+    default = open_state(cfg, store=state_store).dedupe
+    assert isinstance(default, SharedDedupe)
+    assert default.lease_s == DEFAULT_CLAIM_LEASE_S
+
+
+LEASE_CONFIG = """\
+version: 1
+models:
+  m: {provider: openai, model_id: gpt-4o-mini, input_usd_per_1k: 0.001, output_usd_per_1k: 0.002}
+tasks:
+  t:
+    route: {strategy: static, model: m}
+"""
