@@ -1,7 +1,14 @@
-"""One provider client per (provider, base_url, key), created on first use and reused."""
+"""One provider client per (provider, base_url, key), created on first use and reused.
+
+The SDKs of the catalog's providers are imported when the pool is made, not on a first
+call: importing `openai` takes 0.5–1 s, and inside a call it would stop the process's
+event loop with every other call in flight (and whatever the replica owes the fleet
+meanwhile, such as a breaker's opening) the first time a route falls back to a provider
+it had not used yet."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 
@@ -26,10 +33,21 @@ _DEFAULT_KEY_ENV = {
 }
 
 
+#: the SDK each provider's client is built with
+_SDK = {
+    Provider.OPENAI: "openai",
+    Provider.OPENAI_COMPATIBLE: "openai",
+    Provider.AZURE_OPENAI: "openai",
+    Provider.ANTHROPIC: "anthropic",
+}
+
+
 class ProviderPool:
     def __init__(
         self, models: Mapping[str, ModelSpec], *, simulator_url: str | None = None
     ) -> None:
+        for sdk in sorted({_SDK[spec.provider] for spec in models.values()}):
+            importlib.import_module(sdk)  # only the providers in use: a light install stays so
         self._models = models
         self._simulator_url = (simulator_url or os.environ.get(SIMULATOR_ENV) or "").rstrip("/")
         self._clients: dict[tuple[str, str | None, str], ProviderClient] = {}
