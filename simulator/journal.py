@@ -28,7 +28,7 @@ import asyncio
 import hashlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from llmrouter.simulator.answers import Prompt
@@ -108,5 +108,15 @@ class CallJournal:
         return {
             "capacity": self.capacity,
             "total": self.total,
-            "calls": [asdict(record) for record in self._calls],
+            "calls": [
+                {
+                    "api": r.api,
+                    "model": r.model,
+                    "prompt_hash": r.prompt_hash,
+                    "started_at": r.started_at,
+                    "ended_at": r.ended_at,
+                    "outcome": r.outcome,
+                }
+                for r in self._calls
+            ],
         }
