@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from llmrouter.core.errors import (
+    BudgetSpent,
     CallBudgetExhausted,
     ContextLengthExceeded,
     LimitQueueFull,
@@ -58,6 +59,9 @@ class CallLedger:
     attempts: list[Attempt] = field(default_factory=list)
     errors: list[Exception] = field(default_factory=list)
     calls: int = 0
+    #: the task's daily budget while the request is on its budgeted route: each call checks
+    #: the day's spend against it once it has its model's slot (it may have waited long)
+    budget_usd: Decimal | None = None
 
     def take_call(self) -> None:
         """Spend one upstream call, or raise when the request's bound is reached."""
@@ -178,6 +182,8 @@ class ModelCaller:
             except BaseException as exc:  # cancelled while queued: free a probe slot
                 breaker.record_failure(exc)
                 raise
+            if ledger.budget_usd is not None:
+                await self._check_budget(ledger, ledger.budget_usd, breaker)
             with provider_call_span(model, spec.provider.value, chat, purpose) as span:
                 started = time.monotonic()
                 try:
@@ -203,6 +209,21 @@ class ModelCaller:
         _log_attempt(ledger, level="debug")
         await self._settle(reservation, ledger.attempts[-1].cost_usd)
         return completion
+
+    async def _check_budget(
+        self, ledger: CallLedger, budget_usd: Decimal, breaker: Breaker
+    ) -> None:
+        """Raise BudgetSpent, making no call, when the task's spend reached `budget_usd`
+        while this call waited: the route was decided before the wait, and calls queued
+        on a limited model would otherwise all spend past the budget once let through."""
+        task = ledger.request.task
+        await self.budget.refresh(task)
+        spent_usd = self.budget.snapshot().spent(task)
+        if spent_usd >= budget_usd:
+            ledger.give_back_call()
+            exc = BudgetSpent(task, spent_usd)
+            breaker.record_failure(exc)  # neither healthier nor sicker; frees a probe slot
+            raise exc
 
     async def _settle(self, reservation: Reservation | None, cost_usd: Decimal) -> None:
         if reservation is not None:

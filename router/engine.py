@@ -20,6 +20,7 @@ import structlog
 
 from llmrouter.core.errors import (
     AllModelsFailed,
+    BudgetSpent,
     CallBudgetExhausted,
     LimitQueueFull,
     LLMRouterError,
@@ -28,7 +29,7 @@ from llmrouter.core.errors import (
     ProviderError,
     UnknownTask,
 )
-from llmrouter.router.budget import Budget
+from llmrouter.router.budget import Budget, BudgetState
 from llmrouter.router.cache import ResponseCache
 from llmrouter.router.calls import CallLedger, ModelCaller
 from llmrouter.router.cascade import Cascade, CascadeOutcome
@@ -142,8 +143,18 @@ class Router:
         ledger = self._ledger(request)
         await self.budget.refresh(request.task)
         complexity = await self._complexity(request, task, ledger)
-        decision = decide(self.config, request, complexity, self.budget.snapshot(), self._learned)
-        outcome = await self.cascade.run(decision, task, ledger)
+        budget = self.budget.snapshot()
+        decision = decide(self.config, request, complexity, budget, self._learned)
+        if task.budget is not None and not decision.budget_exceeded:
+            ledger.budget_usd = task.budget.daily_usd
+        try:
+            outcome = await self.cascade.run(decision, task, ledger)
+        except BudgetSpent as exc:  # reached while a call waited: to the downgrade route
+            ledger.budget_usd = None
+            spent = {**budget.spent_usd, request.task: exc.spent_usd}
+            budget = BudgetState(day=budget.day, spent_usd=spent)
+            decision = decide(self.config, request, complexity, budget, self._learned)
+            outcome = await self.cascade.run(decision, task, ledger)
         # Every call's cost was reserved and settled as it was made (ModelCaller).
         result = self._result(request, complexity, decision, outcome, ledger, started)
         log.info(

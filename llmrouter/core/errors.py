@@ -17,6 +17,7 @@
      │         └── ContentPolicyViolation   the provider refused the content
      ├── ModelCoolingDown                   circuit open for a model; no call was made
      ├── LimitQueueFull                     no rate-limit slot within the model's queue_s; no call was made
+     ├── BudgetSpent                        the task's daily budget was reached while a call waited; no call was made
      ├── CallBudgetExhausted                the per-request bound on upstream calls was reached
      ├── AllModelsFailed(ExceptionGroup)    every model of a route failed; holds every error
      ├── KafkaUnavailable                   the broker could not be reached or the client failed
@@ -40,12 +41,14 @@ Messages never contain secrets: provider bodies are passed through `redact` firs
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 __all__ = [
     "AllModelsFailed",
     "AuthenticationFailed",
     "BadRequest",
+    "BudgetSpent",
     "CallBudgetExhausted",
     "ConfigError",
     "ContentPolicyViolation",
@@ -209,6 +212,17 @@ class LimitQueueFull(LLMRouterError):
         super().__init__(f"{model}: limit queue full, no slot within {queue_s:g}s")
         self.model = model
         self.queue_s = queue_s
+
+
+class BudgetSpent(LLMRouterError):
+    """The task's daily budget was reached while a call on its budgeted route waited for
+    its model's slot: the call was not made (no attempt, no cost, the breaker untouched)
+    and the request is routed again, to `budget.downgrade_to`."""
+
+    def __init__(self, task: str, spent_usd: Decimal) -> None:
+        super().__init__(f"{task}: the daily budget was reached (spent {spent_usd} USD)")
+        self.task = task
+        self.spent_usd = spent_usd
 
 
 class CallBudgetExhausted(LLMRouterError):

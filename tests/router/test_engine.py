@@ -20,6 +20,7 @@ from llmrouter.core.errors import (
 )
 from llmrouter.router.budget import BudgetTracker
 from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
+from llmrouter.router.providers.usage import estimate_tokens
 from llmrouter.schemas import (
     AttemptOutcome,
     Complexity,
@@ -348,6 +349,46 @@ async def test_budget_downgrade_is_reported(make_router: MakeRouter) -> None:
     assert result.budget_exceeded
     assert result.model == "claude-3-haiku"
     assert result.route == "static (budget)"
+
+
+QUEUED_FOR_BUDGET = """\
+version: 1
+defaults: {cache: {enabled: false}, max_output_tokens: 100}
+models:
+  cheap:
+    provider: anthropic
+    model_id: claude-3-haiku-20240307
+    input_usd_per_1k: 0.00025
+    output_usd_per_1k: 0.00125
+  big:
+    provider: openai
+    model_id: gpt-4-turbo-2024-04-09
+    input_usd_per_1k: 0.01
+    output_usd_per_1k: 0.03
+    max_concurrency: 1
+tasks:
+  qa:
+    route: {strategy: static, model: big}
+    budget: {daily_usd: 0.005, downgrade_to: cheap}
+"""
+
+
+async def test_calls_queued_for_a_slot_check_the_budget_again(make_router: MakeRouter) -> None:
+    # Twenty requests decide on `big` while the budget is far from spent, then queue for its
+    # one slot. Each checks the day's spend again once through: the spend on `big` passes
+    # the budget by at most the one call in flight, the rest are downgraded without a call.
+    router = await make_router(QUEUED_FOR_BUDGET)
+    results = await asyncio.gather(*(router.route(req(f"question {i}")) for i in range(20)))
+    on_budget = [r for r in results if not r.budget_exceeded]
+    assert all(outcomes(r) == [("big", "ok")] for r in on_budget)
+    worst_usd = token_cost_usd(
+        estimate_tokens("question 19"), 100, Decimal("0.01"), Decimal("0.03")
+    )
+    assert sum(r.cost_usd for r in on_budget) <= Decimal("0.005") + worst_usd
+    downgraded = [r for r in results if r.budget_exceeded]
+    assert downgraded
+    assert all(outcomes(r) == [("cheap", "ok")] for r in downgraded)
+    assert all(r.route == "static (budget)" for r in downgraded)
 
 
 # -- cache -----------------------------------------------------------------------------------
