@@ -90,9 +90,11 @@ def routed_by(fleet: Fleet, name: str) -> set[str]:
     return ids
 
 
-async def start_routers(fleet: Fleet, names: list[str]) -> None:
+async def start_routers(
+    fleet: Fleet, names: list[str], in_flight: int = IN_FLIGHT_PER_ROUTER
+) -> None:
     for name in names:
-        await fleet.spawn(name, "router", LLMROUTER_MAX_IN_FLIGHT=str(IN_FLIGHT_PER_ROUTER))
+        await fleet.spawn(name, "router", LLMROUTER_MAX_IN_FLIGHT=str(in_flight))
     await fleet.settled(routers=len(names))
 
 
@@ -208,3 +210,36 @@ async def test_three_router_processes_share_one_budget_across_restarts(
             )
         finally:
             await store.aclose()
+
+
+SLOTS = 2  # `big`'s max_concurrency, for the whole fleet through the store
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_calls_queued_for_the_budgeted_model_overshoot_by_its_slots_only(
+    make_fleet: MakeFleet,  # noqa: F811
+    own_sim: str,
+    redis_url: str,
+) -> None:
+    # Routers that take many requests at once decide on `big` for all of them before the
+    # budget moves; its two slots let them through a few at a time. Each call looks at the
+    # spend again once it has a slot, so the overshoot is that of the two calls in flight.
+    limited = CONFIG.replace(
+        "    output_usd_per_1k: 0.03\n",
+        f"    output_usd_per_1k: 0.03\n    max_concurrency: {SLOTS}\n",
+    )
+    assert limited != CONFIG
+    fleet = await make_fleet(limited, tasks=("qa",), sim_url=own_sim, redis_url=redis_url)
+    await fleet.spawn("classifier", "classifier")
+    await start_routers(fleet, ["r1", "r2", "r3"], in_flight=64)
+    async with Collector(fleet.bootstrap, [results_topic(fleet.tasks["qa"])]) as seen:
+        results = await publish(fleet, seen, range(150))
+        assert all(r.status is ResultStatus.OK for r in results)
+        events = await task_costs(fleet, results)
+    worst_usd = max(worst_case_call_usd(question(i)) for i in range(150))
+    big_usd = spent_on(events, "big")
+    assert big_usd <= BUDGET_USD + SLOTS * worst_usd, (big_usd, SLOTS * worst_usd)
+    downgraded = [r for r in results if r.budget_exceeded]
+    assert downgraded
+    assert all([a.model for a in r.attempts] == ["cheap"] for r in downgraded)
