@@ -6,7 +6,9 @@ replicas deciding at the same moment overshoot by at most the calls already in f
 
 When the day's counters are missing (a new day, a flushed store) the first replica to
 claim `budget:<day>:rebuilt` (SET NX) adds today's committed `llm.costs` events back;
-the others wait for it (bounded), so none routes on a counter that forgot the day.
+the others wait for it (bounded), so none routes on a counter that forgot the day. Every
+refresh reads that marker with the counter (one MGET): a store that lost the day while a
+replica ran, or a rebuilder that died, is noticed by the next decision.
 """
 
 from __future__ import annotations
@@ -86,6 +88,9 @@ class SharedBudget:
     def _key(self, day: date, task: str) -> str:
         return self._store.key("budget", day.isoformat(), task)
 
+    def _marker(self, day: date) -> str:
+        return self._store.key("budget", day.isoformat(), "rebuilt")
+
     def _roll(self) -> date:
         today = utc_today(self._now)
         if today != self._day:
@@ -106,9 +111,14 @@ class SharedBudget:
         now = time.monotonic()
         if now - self._fetched_at.get(task, -1e9) < self._refresh_interval_s:
             return
+        marker = self._marker(day)
         try:
             await self._ensure_rebuilt(day)
-            raw = await self._store.run(lambda c: c.get(self._key(day, task)))
+            raw, done = await self._store.run(lambda c: c.mget([self._key(day, task), marker]))
+            if done is None:  # the store lost the day since (flushed, failed over): rebuild
+                self._rebuilt_day = None
+                await self._ensure_rebuilt(day)
+                raw = await self._store.run(lambda c: c.get(self._key(day, task)))
         except StateStoreError as exc:
             log.warning("budget refresh failed; using the last known spend", error=str(exc))
             return
@@ -148,7 +158,7 @@ class SharedBudget:
         async with self._rebuild_lock:
             if self._rebuilt_day == day:
                 return
-            marker = self._store.key("budget", day.isoformat(), "rebuilt")
+            marker = self._marker(day)
             claimed = await self._store.run(
                 lambda c: c.set(marker, b"building", nx=True, ex=_BUILDING_S)
             )

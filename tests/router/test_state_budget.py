@@ -72,6 +72,22 @@ async def test_one_replica_rebuilds_an_empty_day(state_store: StateStore) -> Non
     assert fresh.snapshot().spent("qa") == Decimal(7)
 
 
+async def test_a_running_replica_notices_the_store_lost_the_day(state_store: StateStore) -> None:
+    calls: list[date] = []
+
+    async def rebuild(day: date, tasks: frozenset[str]) -> dict[str, int]:
+        calls.append(day)
+        return {"qa": 7_000_000}
+
+    live = SharedBudget(state_store, ["qa"], rebuild=rebuild)
+    await live.refresh("qa")
+    keys = [k async for k in state_store.client.scan_iter(state_store.key("*"))]
+    await state_store.client.delete(*keys)  # flushed (or failed over) under a live replica
+    await live.refresh("qa")
+    assert len(calls) == 2
+    assert live.snapshot().spent("qa") == Decimal(7)
+
+
 @pytest.mark.kafka
 async def test_spend_is_rebuilt_from_todays_cost_events(kafka_bootstrap: str) -> None:
     task = f"budget-{datetime.now(UTC).strftime('%H%M%S%f')}"
