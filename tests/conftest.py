@@ -57,12 +57,32 @@ async def redis_url() -> AsyncIterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+async def redis_cluster_url() -> AsyncIterator[str]:
+    """URL (`?cluster=true`) of a real three-node Redis Cluster for the whole session."""
+    from tests.redis_helpers import redis_cluster_available, running_redis_cluster
+
+    if not redis_cluster_available():
+        pytest.skip("needs redis-server and redis-cli")
+    async with running_redis_cluster() as url:
+        yield url
+
+
+@pytest.fixture(params=["single", "cluster"])
+def state_store_url(request: pytest.FixtureRequest) -> str:
+    """The session's redis-server, and again the session's Redis Cluster."""
+    return str(
+        request.getfixturevalue(f"redis{'_cluster' if request.param == 'cluster' else ''}_url")
+    )
+
+
 @pytest.fixture
-async def state_store(redis_url: str) -> AsyncIterator[Any]:
-    """A StateStore on the session's redis-server with a key prefix of its own."""
+async def state_store(state_store_url: str) -> AsyncIterator[Any]:
+    """A StateStore with a key prefix of its own, on a single Redis and on a Redis Cluster
+    (where every script and multi-key command must keep to one slot)."""
     from llmrouter.router.state import StateStore
 
-    store = StateStore.connect(redis_url, prefix=f"test-{uuid.uuid4().hex[:12]}")
+    store = StateStore.connect(state_store_url, prefix=f"test-{uuid.uuid4().hex[:12]}")
     yield store
     await store.aclose()
 

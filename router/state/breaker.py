@@ -1,13 +1,14 @@
 """A model's circuit breaker shared by every replica: the fleet backs off together.
 
 Each replica still counts its own consecutive failures (router/breaker.py). When its
-breaker opens it publishes `breaker:<model>:open` with the cooldown as expiry (PX) and
-`breaker:<model>:half` for a while after it; every replica asks the store before a call
+breaker opens it publishes `breaker:{<model>}:open` with the cooldown as expiry (PX) and
+`breaker:{<model>}:half` for a while after it; every replica asks the store before a call
 (at most every `cache_s` while the model is healthy), so an opening is seen fleet-wide
 within `cache_s` plus one round trip. Once the cooldown has passed exactly one replica
-wins `breaker:<model>:probe` (SET NX PX) and makes the probe call; its success closes the
+wins `breaker:{<model>}:probe` (SET NX PX) and makes the probe call; its success closes the
 breaker for all, its failure opens it again. A probe whose process died frees the probe
-slot when its lease runs out.
+slot when its lease runs out. The hash tag `{<model>}` keeps the three keys in one slot
+of a Redis Cluster.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """One spend counter per task and UTC day, shared by every replica through the store.
 
-`budget:<day>:<task>` holds exact integer micro-dollars. A call reserves its worst-case
+`budget:{<day>}:<task>` holds exact integer micro-dollars. A call reserves its worst-case
 cost (INCRBY) before it starts and settles the difference to its real cost after, so
 replicas deciding at the same moment overshoot by at most the calls already in flight.
 
 When the day's counters are missing (a new day, a flushed store) the first replica to
-claim `budget:<day>:rebuilt` (SET NX) adds today's committed `llm.costs` events back;
+claim `budget:{<day>}:rebuilt` (SET NX) adds today's committed `llm.costs` events back;
 the others wait for it (bounded), so none routes on a counter that forgot the day. Every
 refresh reads that marker with the counter (one MGET): a store that lost the day while a
-replica ran, or a rebuilder that died, is noticed by the next decision.
+replica ran, or a rebuilder that died, is noticed by the next decision. The hash tag
+`{<day>}` keeps a day's counters and its marker in one slot of a Redis Cluster.
 """
 
 from __future__ import annotations

@@ -252,15 +252,15 @@ class SharedDedupe:
             self._renewer = asyncio.create_task(self._renew_held())
 
     async def _renew_held(self) -> None:
-        """Every lease/3: one script call renews every claim of this process."""
+        """Every lease/3: one script call renews every claim of this process (on a
+        cluster, one call per hash slot holding some)."""
         lease_ms = int(self.lease_s * 1000)
         while self._held:
             await asyncio.sleep(self.lease_s / 3)
-            held = list(self._held.items())
-            for start in range(0, len(held), 500):
-                batch = held[start : start + 500]
+            held = dict(self._held)
+            for batch in self._keys.same_slot_batches(list(held), 500):
                 try:
-                    await self._renew_all([k for k, _ in batch], [lease_ms, *(t for _, t in batch)])
+                    await self._renew_all(batch, [lease_ms, *(held[k] for k in batch)])
                 except StateStoreError as exc:
                     log.warning("dedupe lease renewal failed", error=str(exc))
 

@@ -3,12 +3,14 @@
 One Lua script admits a call atomically against all three, on the store's own clock
 (TIME), so replicas with drifting clocks still share one window:
 
-- `limit:<model>:calls` — a sorted set of the calls admitted in the last `window_s`
+- `limit:{<model>}:calls` — a sorted set of the calls admitted in the last `window_s`
   (a sliding log: at most `rpm` calls in any window, never a burst across a boundary);
-- `limit:<model>:tokens` / `:tokens_total` — each call's tokens (estimated on admission,
+- `limit:{<model>}:tokens` / `:total` — each call's tokens (estimated on admission,
   corrected with the reported usage) and their sum over the same window;
-- `limit:<model>:leases` — calls in flight, each a lease that expires on its own, so a
+- `limit:{<model>}:leases` — calls in flight, each a lease that expires on its own, so a
   replica killed mid-call does not keep its slots.
+
+The hash tag `{<model>}` keeps the four in one slot of a Redis Cluster.
 
 A caller that is not admitted sleeps for the script's hint (when the oldest call leaves
 the window, or a short poll for a concurrency slot) and asks again: waiting queues. With

@@ -1,4 +1,10 @@
-"""The shared state store: one Redis (redis-py's asyncio client) for every replica.
+"""The shared state store: one Redis or one Redis Cluster (redis-py's asyncio clients) for
+every replica.
+
+A URL with `?cluster=true` names a cluster (any one node, or a managed service's
+cluster-mode endpoint): the cluster client finds the others. Keys used together — by one
+script or one multi-key command — share a hash tag (`key`), so a cluster keeps each such
+group in one slot: the keys of one model, of one budget day, of one request id.
 
 Every command goes through `StateStore.run` or a `StoreScript`, where redis-py's
 exceptions are translated into our error tree (`_TRANSLATIONS`, one entry per redis-py
@@ -8,12 +14,14 @@ exception: `redacted_url` is what gets printed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import structlog
 
@@ -25,10 +33,12 @@ from llmrouter.core.errors import (
 )
 
 __all__ = [
+    "CLUSTER_PARAM",
     "PASSWORD_FILE_ENV",
     "URL_ENV",
     "StateStore",
     "StoreScript",
+    "cluster_option",
     "redacted_url",
     "resolve_url",
     "translate",
@@ -38,7 +48,19 @@ log = structlog.get_logger("llmrouter.state")
 
 URL_ENV = "LLMROUTER_REDIS_URL"
 PASSWORD_FILE_ENV = "LLMROUTER_REDIS_PASSWORD_FILE"
+#: the URL's query parameter that names a Redis Cluster (`?cluster=true`)
+CLUSTER_PARAM = "cluster"
 T = TypeVar("T")
+
+#: Kinds of keys whose groups are used together: `key(kind, name, ...)` makes `name` the
+#: hash tag, so one model's limiter (`limit`) or breaker (`breaker`) keys, one UTC day's
+#: budget counters and rebuild marker (`budget`), and one request id's claim (`dedupe`)
+#: each live in one cluster slot. Every other key has no tag.
+_GROUPED_KINDS = frozenset({"limit", "breaker", "budget", "dedupe"})
+# Braces in a name would move or empty its hash tag: escaped, one-to-one.
+_TAG_ESCAPES = str.maketrans({"%": "%25", "{": "%7B", "}": "%7D"})
+_TRUE = frozenset({"true", "yes", "1", "on"})
+_FALSE = frozenset({"false", "no", "0", "off"})
 
 try:  # redis is an optional extra; without it there is no store and nothing to translate
     from redis import exceptions as _rx
@@ -108,6 +130,33 @@ def redacted_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def cluster_option(url: str) -> tuple[str, bool]:
+    """`url` without its `cluster` query parameter, and whether it names a Redis Cluster."""
+    parts = urlsplit(url)
+    kept: list[str] = []
+    cluster = False
+    for pair in parts.query.split("&") if parts.query else []:
+        name, _, value = pair.partition("=")
+        if unquote(name) != CLUSTER_PARAM:
+            kept.append(pair)
+            continue
+        flag = unquote(value).strip().lower()
+        if flag not in _TRUE | _FALSE:
+            raise ConfigError(
+                f"expected ?{CLUSTER_PARAM}=true or false, got {flag!r}",
+                key="defaults.state.redis_url",
+            )
+        cluster = flag in _TRUE
+    if cluster and parts.scheme == "unix":
+        raise ConfigError(
+            "a Redis Cluster is reached over TCP: redis[s]://host:port",
+            key="defaults.state.redis_url",
+        )
+    if cluster and parts.path.strip("/") not in ("", "0"):
+        raise ConfigError("a Redis Cluster has only database 0", key="defaults.state.redis_url")
+    return urlunsplit(parts._replace(query="&".join(kept))), cluster
+
+
 def resolve_url(config_url: str | None) -> str | None:
     """The store's URL: the config's `defaults.state.redis_url`, else $LLMROUTER_REDIS_URL."""
     url = config_url or os.environ.get(URL_ENV) or None
@@ -117,8 +166,10 @@ def resolve_url(config_url: str | None) -> str | None:
     if scheme not in ("redis", "rediss", "unix"):
         # The message leaves the URL out: it may carry a password.
         raise ConfigError(
-            "expected redis[s]://[user:password@]host[:port][/db]", key="defaults.state.redis_url"
+            "expected redis[s]://[user:password@]host[:port][/db][?cluster=true]",
+            key="defaults.state.redis_url",
         )
+    cluster_option(url)  # a bad cluster option fails here, with the config
     return url
 
 
@@ -137,16 +188,34 @@ class StateStore:
     """One connection pool to the store, shared by the limiter, breaker, budget and dedupe.
 
     `prefix` namespaces every key (`key("budget", day, task)`), so deployments and tests
-    sharing one Redis never see each other's state.
+    sharing one Redis never see each other's state. `cluster`: the client is a
+    `RedisCluster`, so a script or multi-key command must keep to one slot, and at most
+    `max_in_flight` commands are sent at once (its pools do not queue; a burst waits here
+    up to `wait_s`, as the single client's blocking pool does).
     """
 
     def __init__(
-        self, client: Any, *, url: str, prefix: str = "llmrouter", retry_after_s: float = 5.0
+        self,
+        client: Any,
+        *,
+        url: str,
+        prefix: str = "llmrouter",
+        retry_after_s: float = 5.0,
+        cluster: bool = False,
+        max_in_flight: int = 128,
+        wait_s: float = 5.0,
     ) -> None:
         self.client = client
         self.url = redacted_url(url)
-        self.prefix = prefix
+        self.prefix = prefix.translate(_TAG_ESCAPES)
         self.retry_after_s = retry_after_s
+        self.cluster = cluster
+        self._in_flight = asyncio.Semaphore(max_in_flight) if cluster else None
+        self._max_in_flight = max_in_flight
+        self._initialized = not cluster
+        self._initializing = asyncio.Lock()
+        self._closed = False
+        self._wait_s = wait_s
         self._down_until = 0.0
         self._up = True
 
@@ -161,7 +230,8 @@ class StateStore:
         max_connections: int = 128,
     ) -> StateStore:
         """A store for `url`; TLS with `rediss://`, the password from the URL or from
-        `password_file` (default $LLMROUTER_REDIS_PASSWORD_FILE, e.g. a mounted Secret)."""
+        `password_file` (default $LLMROUTER_REDIS_PASSWORD_FILE, e.g. a mounted Secret);
+        a Redis Cluster with `?cluster=true` (any node's address: the others are found)."""
         try:
             from redis import asyncio as aioredis
         except ImportError as exc:
@@ -179,24 +249,65 @@ class StateStore:
                     f"cannot read the store's password file {password_file}: {exc.strerror}",
                     key=PASSWORD_FILE_ENV,
                 ) from None
-        # A blocking pool: a burst of concurrent calls waits (up to timeout_s) for one of
-        # max_connections instead of failing with "too many connections".
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout_s,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            health_check_interval=30,
-            **kwargs,
+        plain_url, cluster = cluster_option(url)
+        if cluster:
+            from redis.asyncio.cluster import RedisCluster
+
+            # Connections are opened per node on first use; at most max_connections per
+            # node, and run() never sends more commands than that at once.
+            client: Any = RedisCluster.from_url(
+                plain_url,
+                max_connections=max_connections,
+                socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s,
+                health_check_interval=30,
+                **kwargs,
+            )
+        else:
+            # A blocking pool: a burst of concurrent calls waits (up to timeout_s) for one
+            # of max_connections instead of failing with "too many connections".
+            pool = aioredis.BlockingConnectionPool.from_url(
+                plain_url,
+                max_connections=max_connections,
+                timeout=timeout_s,
+                socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s,
+                health_check_interval=30,
+                **kwargs,
+            )
+            client = aioredis.Redis(connection_pool=pool)
+        store = cls(
+            client,
+            url=url,
+            prefix=prefix,
+            cluster=cluster,
+            max_in_flight=max_connections,
+            wait_s=timeout_s,
         )
-        client = aioredis.Redis(connection_pool=pool)
-        store = cls(client, url=url, prefix=prefix)
-        log.info("state store configured", url=store.url)
+        log.info("state store configured", url=store.url, cluster=cluster)
         return store
 
     def key(self, *parts: object) -> str:
-        return ":".join([self.prefix, *(str(p) for p in parts)])
+        """`prefix:part:...`; for a grouped kind (`_GROUPED_KINDS`) the name after the kind
+        is the hash tag: `key("limit", model, "calls")` is `prefix:limit:{model}:calls`.
+        A name of `*` stays a bare glob, so `key("budget", "*")` matches every day."""
+        names = [str(p) for p in parts]
+        if len(names) >= 2 and names[0] in _GROUPED_KINDS and names[1] != "*":
+            names[1] = "{" + names[1].translate(_TAG_ESCAPES) + "}"
+        return ":".join([self.prefix, *names])
+
+    def same_slot_batches(self, keys: Sequence[str], size: int) -> list[list[str]]:
+        """`keys` in batches of at most `size` that one script may take together: on a
+        cluster, the keys of one hash slot; on one Redis, any."""
+        groups: list[list[str]] = [list(keys)]
+        if self.cluster:
+            from redis.crc import key_slot
+
+            by_slot: dict[int, list[str]] = {}
+            for key in keys:
+                by_slot.setdefault(key_slot(key.encode()), []).append(key)
+            groups = list(by_slot.values())
+        return [group[i : i + size] for group in groups for i in range(0, len(group), size)]
 
     def script(self, lua: str) -> StoreScript:
         return StoreScript(self, lua)
@@ -206,33 +317,76 @@ class StateStore:
 
         After the store failed to answer, calls fail at once for `retry_after_s`, so
         callers fall back to per-process state without waiting out a timeout each time."""
+        if self._closed:  # a late call (a finalizer, a task outliving shutdown) reconnects not
+            raise StateStoreUnavailable(f"state store {self.url}: closed")
         now = time.monotonic()
         if now < self._down_until:
             raise StateStoreUnavailable(f"state store {self.url}: unavailable, retrying soon")
         try:
-            result = await op(self.client)
-        except LLMRouterError:
+            if self._in_flight is None:
+                result = await op(self.client)
+            else:
+                result = await self._run_bounded(self._in_flight, op)
+        except LLMRouterError as ours:
+            if isinstance(ours, StateStoreUnavailable):
+                self._mark_down(ours)
             raise
         except Exception as exc:
             if not any(cls in _TRANSLATIONS for cls in type(exc).__mro__):
                 raise
             error = translate(exc, self.url)
             if isinstance(error, StateStoreUnavailable):
-                if self._up:
-                    log.warning("state store unavailable", url=self.url, error=str(error))
-                self._up = False
-                self._down_until = time.monotonic() + self.retry_after_s
+                self._mark_down(error)
             raise error from None
         if not self._up:
             log.info("state store reachable again", url=self.url)
             self._up = True
         return result
 
+    async def _run_bounded(
+        self, in_flight: asyncio.Semaphore, op: Callable[[Any], Awaitable[T]]
+    ) -> T:
+        try:
+            async with asyncio.timeout(self._wait_s):
+                await in_flight.acquire()
+        except TimeoutError:
+            raise StateStoreUnavailable(
+                f"state store {self.url}: no connection free within {self._wait_s:g} s"
+            ) from None
+        try:
+            if not self._initialized:
+                # The cluster's slot map is read once before the first commands: sent
+                # concurrently while the client still discovers it, some found their new
+                # connections closed under them.
+                async with self._initializing:
+                    if not self._initialized:
+                        await self.client.initialize()
+                        self._initialized = True
+            return await op(self.client)
+        finally:
+            in_flight.release()
+
+    def _mark_down(self, error: StateStoreUnavailable) -> None:
+        if self._up:
+            log.warning("state store unavailable", url=self.url, error=str(error))
+        self._up = False
+        self._down_until = time.monotonic() + self.retry_after_s
+
     async def ping(self) -> None:
         await self.run(lambda client: client.ping())
 
     async def aclose(self) -> None:
+        self._closed = True
         try:
-            await self.client.aclose(close_connection_pool=True)
+            if self._in_flight is not None:
+                # Commands already sent finish first: one closed under them would make
+                # the cluster client reconnect, with nobody left to close those.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._wait_s):
+                        for _ in range(self._max_in_flight):
+                            await self._in_flight.acquire()
+                await self.client.aclose()
+            else:
+                await self.client.aclose(close_connection_pool=True)
         except Exception as exc:
             log.warning("state store close failed", url=self.url, error=type(exc).__name__)

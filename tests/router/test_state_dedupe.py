@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -21,13 +22,25 @@ from llmrouter.router.state.wiring import open_state
 Make = Callable[..., Dedupe]
 
 
-@pytest.fixture(params=["memory", "shared"])
-def make(request: pytest.FixtureRequest) -> Make:
+@pytest.fixture(params=["memory", "single", "cluster"])
+def dedupe_url(request: pytest.FixtureRequest) -> str | None:
+    """None: in this process; else the session's redis-server or Redis Cluster."""
     if request.param == "memory":
+        return None
+    return str(
+        request.getfixturevalue(f"redis{'_cluster' if request.param == 'cluster' else ''}_url")
+    )
+
+
+@pytest.fixture
+async def make(dedupe_url: str | None) -> AsyncIterator[Make]:
+    if dedupe_url is None:
         memory = MemoryDedupe(window_s=60)
-        return lambda **_: memory
-    store: StateStore = request.getfixturevalue("state_store")
-    return lambda **kw: SharedDedupe(store, window_s=60, **kw)
+        yield lambda **_: memory
+        return
+    store = StateStore.connect(dedupe_url, prefix=f"test-{uuid.uuid4().hex[:12]}")
+    yield lambda **kw: SharedDedupe(store, window_s=60, **kw)
+    await store.aclose()
 
 
 async def test_first_owns_then_duplicates_see_its_result(make: Make) -> None:
@@ -93,6 +106,21 @@ async def test_a_live_owner_keeps_its_claim(state_store: StateStore) -> None:
     assert not waiter.done()
     await claim.store(b"x")
     assert isinstance(await asyncio.wait_for(waiter, 5), SeenResult)
+
+
+async def test_one_renewal_keeps_claims_spread_over_many_slots(state_store: StateStore) -> None:
+    owner = SharedDedupe(state_store, window_s=60, lease_s=0.3)
+    claims = [await owner.claim(f"many-{i}", f"t:0:{i}", wait_s=1) for i in range(20)]
+    assert not any(isinstance(c, SeenResult) for c in claims)
+    await asyncio.sleep(1.0)  # three leases long: renewals (one per slot on a cluster) keep all
+    for i in range(20):
+        pttl = await _pttl(state_store, state_store.key("dedupe", f"many-{i}"))
+        assert 0 < pttl <= 300, (i, pttl)  # not expired (-2): renewed within its lease
+    await owner.aclose()
+
+
+async def _pttl(store: StateStore, key: str) -> int:
+    return int(await store.run(lambda c: c.pttl(key)))
 
 
 async def test_the_lease_a_router_state_is_opened_with_bounds_a_dead_owners_claims(

@@ -11,7 +11,7 @@ from redis import exceptions as redis_exceptions
 
 from llmrouter.core.errors import ConfigError, StateStoreError, StateStoreUnavailable
 from llmrouter.router.state import StateStore, redacted_url, resolve_url
-from llmrouter.router.state.store import _TRANSLATIONS, translate
+from llmrouter.router.state.store import _TRANSLATIONS, cluster_option, translate
 from tests.kafka_helpers import free_port
 from tests.redis_helpers import redis_available, running_redis
 
@@ -98,3 +98,43 @@ async def test_password_from_a_mounted_file(tmp_path: Path) -> None:
             await with_file.aclose()
         with pytest.raises(ConfigError, match="password file"):
             StateStore.connect(url, password_file=str(tmp_path / "missing"))
+
+
+def test_cluster_is_a_query_parameter_kept_out_of_the_client() -> None:
+    assert cluster_option("redis://h:7000/0") == ("redis://h:7000/0", False)
+    assert cluster_option("rediss://u:pw@h:7000/0?cluster=true&ssl_cert_reqs=none") == (
+        "rediss://u:pw@h:7000/0?ssl_cert_reqs=none",
+        True,
+    )
+    assert cluster_option("redis://h?cluster=no") == ("redis://h", False)
+    for bad in ("redis://:pw@h?cluster=maybe", "redis://:pw@h:7000/2?cluster=true"):
+        with pytest.raises(ConfigError, match=r"defaults\.state\.redis_url") as caught:
+            resolve_url(bad)
+        assert "pw" not in str(caught.value)
+    store = StateStore.connect("rediss://:s3cret@127.0.0.1:1/0?cluster=true")
+    assert store.cluster
+    assert store.url == "rediss://:***@127.0.0.1:1/0?cluster=true"
+
+
+def test_keys_used_together_share_one_hash_tag() -> None:
+    store = StateStore(None, url="redis://h", prefix="p")
+    assert store.key("limit", "gpt-4o", "calls") == "p:limit:{gpt-4o}:calls"
+    assert store.key("budget", "2026-12-02", "qa") == "p:budget:{2026-12-02}:qa"
+    assert store.key("dedupe", "r1") == "p:dedupe:{r1}"
+    assert store.key("probe") == "p:probe"
+    assert store.key("budget", "*") == "p:budget:*"  # a pattern over every day
+    # Braces in a name cannot move or empty the tag; distinct names stay distinct.
+    assert store.key("breaker", "}m{", "open") == "p:breaker:{%7Dm%7B}:open"
+    assert store.key("breaker", "%7Dm%7B", "open") != store.key("breaker", "}m{", "open")
+
+
+def test_batches_keep_to_one_slot_on_a_cluster() -> None:
+    from redis.crc import key_slot
+
+    keys = [f"p:dedupe:{{r{i}}}" for i in range(50)]
+    single = StateStore(None, url="redis://h")
+    assert single.same_slot_batches(keys, 20) == [keys[:20], keys[20:40], keys[40:]]
+    batches = StateStore(None, url="redis://h", cluster=True).same_slot_batches(keys, 20)
+    assert sorted(k for batch in batches for k in batch) == sorted(keys)
+    assert all(len({key_slot(k.encode()) for k in batch}) == 1 for batch in batches)
+    assert len(batches) > 1
