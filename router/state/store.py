@@ -15,7 +15,6 @@ exception: `redacted_url` is what gets printed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -317,7 +316,7 @@ class StateStore:
 
         After the store failed to answer, calls fail at once for `retry_after_s`, so
         callers fall back to per-process state without waiting out a timeout each time."""
-        if self._closed:  # a late call (a finalizer, a task outliving shutdown) reconnects not
+        if self._closed:  # a call after aclose (a finalizer, a late task) must not reconnect
             raise StateStoreUnavailable(f"state store {self.url}: closed")
         now = time.monotonic()
         if now < self._down_until:
@@ -381,10 +380,12 @@ class StateStore:
             if self._in_flight is not None:
                 # Commands already sent finish first: one closed under them would make
                 # the cluster client reconnect, with nobody left to close those.
-                with contextlib.suppress(TimeoutError):
+                try:
                     async with asyncio.timeout(self._wait_s):
                         for _ in range(self._max_in_flight):
                             await self._in_flight.acquire()
+                except TimeoutError:
+                    log.warning("state store closed with commands still in flight", url=self.url)
                 await self.client.aclose()
             else:
                 await self.client.aclose(close_connection_pool=True)
