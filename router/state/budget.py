@@ -1,6 +1,6 @@
 """One spend counter per task and UTC day, shared by every replica through the store.
 
-`budget:{<day>}:<task>` holds exact integer micro-dollars. A call reserves its worst-case
+`budget:{<day>}:spent:<task>` holds exact integer micro-dollars. A call reserves its worst-case
 cost (INCRBY) before it starts and settles the difference to its real cost after, so
 replicas deciding at the same moment overshoot by at most the calls already in flight.
 
@@ -87,7 +87,8 @@ class SharedBudget:
         self._rebuild_lock = asyncio.Lock()
 
     def _key(self, day: date, task: str) -> str:
-        return self._store.key("budget", day.isoformat(), task)
+        # under "spent:", so no task name (even one called "rebuilt") meets the marker
+        return self._store.key("budget", day.isoformat(), "spent", task)
 
     def _marker(self, day: date) -> str:
         return self._store.key("budget", day.isoformat(), "rebuilt")

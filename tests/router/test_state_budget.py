@@ -47,7 +47,7 @@ async def test_concurrent_reservations_are_exact(state_store: StateStore) -> Non
         await budget.settle(held, Decimal("0.003"))
 
     await asyncio.gather(*(one_call(replicas[i % 3]) for i in range(300)))
-    raw = await state_store.run(lambda c: c.get(state_store.key("budget", _today(), "qa")))
+    raw = await state_store.run(lambda c: c.get(state_store.key("budget", _today(), "spent", "qa")))
     assert int(raw) == 300 * 3000
 
 
