@@ -44,39 +44,8 @@ async def _wait_for_ping(port: int, timeout_s: float, *, authenticated: bool = F
             await asyncio.sleep(0.05)
 
 
-@contextlib.asynccontextmanager
-async def running_redis(*args: str, timeout_s: float = 10.0) -> AsyncIterator[str]:
-    """`async with running_redis() as url:` a redis-server of its own, stopped after."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="llmrouter-redis-") as workdir:
-        proc = await asyncio.create_subprocess_exec(
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            workdir,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            *args,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        try:
-            await _wait_for_ping(port, timeout_s, authenticated="--requirepass" in args)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            if proc.returncode is None:
-                proc.terminate()
-            await proc.wait()
-
-
 async def _start_node(port: int, workdir: str, *args: str) -> asyncio.subprocess.Process:
+    """A redis-server on 127.0.0.1:`port`, nothing persisted, its files in `workdir`."""
     return await asyncio.create_subprocess_exec(
         "redis-server",
         "--port",
@@ -97,19 +66,30 @@ async def _start_node(port: int, workdir: str, *args: str) -> asyncio.subprocess
     )
 
 
-async def _cluster_state(port: int) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+@contextlib.asynccontextmanager
+async def running_redis(*args: str, timeout_s: float = 10.0) -> AsyncIterator[str]:
+    """`async with running_redis() as url:` a redis-server of its own, stopped after."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="llmrouter-redis-") as workdir:
+        proc = await _start_node(port, workdir, *args)
+        try:
+            await _wait_for_ping(port, timeout_s, authenticated="--requirepass" in args)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+            await proc.wait()
+
+
+async def _cluster_state(port: int) -> str:
+    from redis.asyncio import Redis
+
+    client = Redis(host="127.0.0.1", port=port)
     try:
-        writer.write(b"CLUSTER INFO\r\n")
-        await writer.drain()
-        header = await reader.readline()  # $<length>
-        if not header.startswith(b"$"):
-            return header
-        return await reader.readexactly(int(header[1:]) + 2)
+        info = await client.cluster("INFO")
     finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
+        await client.aclose()
+    return str(info["cluster_state"])  # "ok" once every slot is served
 
 
 @contextlib.asynccontextmanager
@@ -160,7 +140,7 @@ async def running_redis_cluster(nodes: int = 3, *, timeout_s: float = 30.0) -> A
             async with asyncio.timeout(timeout_s):
                 for port in ports:
                     while True:
-                        if b"cluster_state:ok" in await _cluster_state(port):
+                        if await _cluster_state(port) == "ok":
                             break
                         await asyncio.sleep(0.05)
             yield f"redis://127.0.0.1:{ports[0]}/0?cluster=true"
