@@ -25,6 +25,7 @@ from llmrouter.core.errors import (
     CallBudgetExhausted,
     ContextLengthExceeded,
     LimitQueueFull,
+    ModelCoolingDown,
     ProviderError,
 )
 from llmrouter.router.backoff import retries_allowed, retry_delay_s
@@ -42,7 +43,12 @@ from llmrouter.schemas import Attempt, AttemptOutcome, LLMRequest, token_cost_us
 if TYPE_CHECKING:
     from llmrouter.router.providers.pool import ProviderPool
 
-__all__ = ["CallLedger", "ModelCaller", "Purpose", "temperature_for"]
+__all__ = ["MODEL_UNAVAILABLE", "CallLedger", "ModelCaller", "Purpose", "temperature_for"]
+
+#: What a call raises when this model cannot answer now and the route should move on to
+#: its next model: the provider refused, the model is cooling down, or no limiter slot
+#: came within its `queue_s`.
+MODEL_UNAVAILABLE: tuple[type[Exception], ...] = (ProviderError, ModelCoolingDown, LimitQueueFull)
 
 log = structlog.get_logger("llmrouter.router")
 

@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from llmrouter.core.errors import (
     CallBudgetExhausted,
     ContextLengthExceeded,
-    LimitQueueFull,
     ModelCoolingDown,
-    ProviderError,
 )
 from llmrouter.router.cache import CachedAnswer, ResponseCache, cache_key
-from llmrouter.router.calls import CallLedger, ModelCaller, temperature_for
+from llmrouter.router.calls import MODEL_UNAVAILABLE, CallLedger, ModelCaller, temperature_for
 from llmrouter.router.config import (
     CacheSettings,
     CascadeRoute,
@@ -101,7 +99,7 @@ class Cascade:
                     ledger.errors.append(exc)
                     too_small_below = max(too_small_below, spec.context_window_tokens)
                     continue
-                except (ProviderError, ModelCoolingDown, LimitQueueFull) as exc:
+                except MODEL_UNAVAILABLE as exc:
                     ledger.errors.append(exc)
                     escalated = escalated or (not is_fallback and index < len(decision.steps) - 1)
                     continue

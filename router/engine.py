@@ -22,16 +22,13 @@ from llmrouter.core.errors import (
     AllModelsFailed,
     BudgetSpent,
     CallBudgetExhausted,
-    LimitQueueFull,
     LLMRouterError,
     MessageTooLarge,
-    ModelCoolingDown,
-    ProviderError,
     UnknownTask,
 )
 from llmrouter.router.budget import Budget, BudgetState
 from llmrouter.router.cache import ResponseCache
-from llmrouter.router.calls import CallLedger, ModelCaller
+from llmrouter.router.calls import MODEL_UNAVAILABLE, CallLedger, ModelCaller
 from llmrouter.router.cascade import Cascade, CascadeOutcome
 from llmrouter.router.classifiers import ClassifierVerdict, RuleClassifier, parse_complexity
 from llmrouter.router.config import (
@@ -58,6 +55,9 @@ from llmrouter.schemas import (
 __all__ = ["Router"]
 
 log = structlog.get_logger("llmrouter.router")
+
+#: a classifier call failing with these falls back to the rules
+_CLASSIFIER_UNAVAILABLE: tuple[type[Exception], ...] = (*MODEL_UNAVAILABLE, CallBudgetExhausted)
 
 # Used when an LLM classifier fails and names no rules fallback of its own.
 _DEFAULT_RULES = RulesClassifierSpec(
@@ -265,7 +265,7 @@ class Router:
                 max_output_tokens=spec.max_output_tokens,
                 purpose="classify",
             )
-        except (ProviderError, ModelCoolingDown, LimitQueueFull, CallBudgetExhausted) as exc:
+        except _CLASSIFIER_UNAVAILABLE as exc:
             log.warning("classifier failed; using rules", model=spec.model, error=str(exc))
             return None
         level = parse_complexity(completion.text)
