@@ -57,8 +57,8 @@ COPY --from=build /opt/llmrouter /opt/llmrouter
 #  - /app/simulator.yaml: the simulator config that loads the eval sets
 #    (`llmrouter sim --config /app/simulator.yaml`), as the compose file and chart do.
 COPY config/ /app/config/
-COPY evals/ /app/evals/
-RUN printf 'eval_dirs: [/app/evals]\n' > /app/simulator.yaml
+COPY evalsets/ /app/evalsets/
+RUN printf 'eval_dirs: [/app/evalsets]\n' > /app/simulator.yaml
 
 ENV PATH=/opt/llmrouter/bin:$PATH \
     PYTHONUNBUFFERED=1 \

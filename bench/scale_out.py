@@ -36,7 +36,7 @@ from bench.harness import (
     started,
     worker_env,
 )
-from llmrouter.kafka.admin import ensure_topics
+from llmrouter.kafkaio.admin import ensure_topics
 from llmrouter.producers import RequestProducer
 from llmrouter.router.config_loader import parse_config
 from llmrouter.schemas import LLMResult, decode, dumps, results_topic

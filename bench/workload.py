@@ -1,4 +1,4 @@
-"""What the benchmarks send: real customer-support questions (evals/customer-support-qa.json,
+"""What the benchmarks send: real customer-support questions (evalsets/customer-support-qa.json,
 with their knowledge-base context) and a one-model routing config written to a file."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ __all__ = [
     "support_examples",
 ]
 
-EVAL_FILE = REPO / "evals" / "customer-support-qa.json"
+EVAL_FILE = REPO / "evalsets" / "customer-support-qa.json"
 #: the one catalog model of the bench config; an OpenAI-protocol model, so benchmark (b)'s
 #: baseline can call the simulator with the very same SDK the router uses
 BENCH_MODEL = "bench-gpt"

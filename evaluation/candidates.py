@@ -10,7 +10,7 @@ A model spec on the command line is one of:
   that id, else the entry whose name is the longest prefix of it (`gpt-4-turbo-2024-08-15`
   → `gpt-4-turbo` with that id), so `compare --baseline <id>` can name any provider version.
 
-Each candidate is answered by a Router whose config is the loaded one with the task's route
+Each candidate is answered by a RoutingEngine whose config is the loaded one with the task's route
 replaced by a static route to the candidate and no fallback (so a failure shows as a
 failure, not as another model's answer), and with the response cache off (an eval measures
 the model, not the cache). The `route` candidate keeps the task's whole configured route.

@@ -32,7 +32,7 @@ from llmrouter.core.resources import shared_path
 __all__ = ["DatasetError", "EvalExample", "EvalSet", "Kind", "default_dataset", "load_dataset"]
 
 #: where `llmrouter eval --task T` looks when no --dataset is given
-EVALS_DIR = shared_path("evals")
+EVALS_DIR = shared_path("evalsets")
 
 
 class DatasetError(LLMRouterError, ValueError):

@@ -20,7 +20,7 @@ from llmrouter.core.errors import AllModelsFailed, LLMRouterError
 from llmrouter.evaluation.candidates import Candidate, candidate_config
 from llmrouter.evaluation.dataset import EvalExample
 from llmrouter.router.config import PromptSpec, RouterConfig, StaticRoute, TaskSpec
-from llmrouter.router.engine import Router
+from llmrouter.router.engine import RoutingEngine
 from llmrouter.router.providers.pool import ProviderPool
 from llmrouter.router.scoring import parse_json_answer
 from llmrouter.schemas import LLMRequest
@@ -112,14 +112,16 @@ def grading_text(task: str, description: str | None, example: EvalExample, answe
 
 
 class RouterJudge:
-    """A judge model behind its own Router, on a config holding just the two judge tasks."""
+    """A judge model behind its own RoutingEngine, on a config holding just the two judge tasks."""
 
     def __init__(
         self, config: RouterConfig, judge: Candidate, *, simulator_url: str | None = None
     ) -> None:
         self._descriptions = {name: spec.description for name, spec in config.tasks.items()}
         judged = _judge_config(config, judge)
-        self.router = Router(judged, pool=ProviderPool(judged.models, simulator_url=simulator_url))
+        self.router = RoutingEngine(
+            judged, pool=ProviderPool(judged.models, simulator_url=simulator_url)
+        )
         self._seq = 0
 
     async def tone(self, task: str, example: EvalExample, answer: str) -> Verdict:

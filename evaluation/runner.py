@@ -1,6 +1,6 @@
 """Run every example of an eval set through each candidate via router/, then score it.
 
-Candidates run side by side, each with its own Router (see `evaluation.candidates`) and at
+Candidates run side by side, each with its own RoutingEngine (see `evaluation.candidates`) and at
 most `concurrency` requests in flight, so one model's throughput is measured at that
 concurrency whatever the others do. Judging (tone, and accuracy of element-based sets)
 happens after all answers are in, so judge calls never count in latency or throughput.
@@ -35,7 +35,7 @@ from llmrouter.evaluation.judge import Judge
 from llmrouter.evaluation.metrics import completeness, label_accuracy
 from llmrouter.evaluation.safety import instruction_segments, safety_failures
 from llmrouter.router.config import ComplexityRoute, LearnedRoute, RouterConfig, StaticRoute
-from llmrouter.router.engine import Router
+from llmrouter.router.engine import RoutingEngine
 from llmrouter.router.providers.pool import ProviderPool
 from llmrouter.schemas import LLMRequest, LLMResult, ResultStatus, utc_now
 
@@ -188,7 +188,7 @@ async def _run_candidate(
     bars: Progress,
 ) -> CandidateRun:
     cfg = candidate_config(config, dataset.task, candidate)
-    router = Router(cfg, pool=ProviderPool(cfg.models, simulator_url=simulator_url))
+    router = RoutingEngine(cfg, pool=ProviderPool(cfg.models, simulator_url=simulator_url))
     instructions = instruction_segments(cfg.tasks[dataset.task].prompt)
     slots = asyncio.Semaphore(concurrency)
 
@@ -212,7 +212,7 @@ async def _run_candidate(
     return CandidateRun(candidate, list(results), time.monotonic() - started)
 
 
-async def _route(router: Router, request: LLMRequest) -> tuple[LLMResult | None, str | None]:
+async def _route(router: RoutingEngine, request: LLMRequest) -> tuple[LLMResult | None, str | None]:
     """The result (failed ones too) and the error, if any; never raises a router error."""
     try:
         return await router.route(request), None

@@ -20,8 +20,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from llmrouter.core import tracing
 from llmrouter.core.errors import InvalidMessage, KafkaUnavailable
-from llmrouter.kafka.errors import kafka_errors
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.errors import kafka_errors
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.schemas import (
     LLMRequest,
     LLMResult,

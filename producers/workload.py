@@ -14,7 +14,7 @@ from llmrouter.core.resources import shared_path
 
 __all__ = ["EVALS_DIR", "WorkItem", "load_examples", "sample_workload"]
 
-EVALS_DIR = shared_path("evals")
+EVALS_DIR = shared_path("evalsets")
 
 # Typical daily volumes per task, used as traffic weights.
 DEFAULT_MIX = {

@@ -1,6 +1,6 @@
 """The router: a request's story from its task to its result.
 
-`Router.route(request)` validates the request, classifies it when its route needs a
+`RoutingEngine.route(request)` validates the request, classifies it when its route needs a
 complexity, decides the route (tier, batch, budget), walks it (`cascade`: steps, then
 fallbacks, each model through one guarded call in `calls`), and returns an `LLMResult`
 with one `Attempt` per provider call or cache hit. When no model answers it raises
@@ -52,7 +52,7 @@ from llmrouter.schemas import (
     utc_now,
 )
 
-__all__ = ["Router"]
+__all__ = ["RoutingEngine"]
 
 log = structlog.get_logger("llmrouter.router")
 
@@ -70,7 +70,7 @@ _DEFAULT_RULES = RulesClassifierSpec(
 )
 
 
-class Router:
+class RoutingEngine:
     def __init__(
         self,
         config: RouterConfig,

@@ -3,7 +3,7 @@
 It speaks the OpenAI Chat Completions API (`POST /v1/chat/completions`) and the Anthropic
 Messages API (`POST /v1/messages`) closely enough that the unmodified `openai` and
 `anthropic` SDKs work against it, for offline tests, demos and load tests. Its answers are
-canned and deterministic: for inputs found in the eval sets (`evals/*.json`) a model of
+canned and deterministic: for inputs found in the eval sets (`evalsets/*.json`) a model of
 quality q includes each expected element (or the right label) with probability about q;
 everything else gets a plausible generic reply. Latency, context windows and failures
 (429, 500, 529, hangs, malformed bodies, context-length, content-policy and auth errors)

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from llmrouter.core.resources import shared_path
 from llmrouter.simulator.profiles import ModelProfile, shipped_profiles
 
-REPO_EVALS = shared_path("evals")
+REPO_EVALS = shared_path("evalsets")
 
 
 def _default_eval_dirs() -> list[Path]:

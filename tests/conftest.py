@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from llmrouter.kafka.admin import ensure_topics
+from llmrouter.kafkaio.admin import ensure_topics
 from tests.kafka_helpers import (
     MakeConsumer,
     MakeProducer,

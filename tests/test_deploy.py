@@ -121,7 +121,7 @@ def test_dockerignore_keeps_out_local_state_but_not_the_packages() -> None:
     for pattern in re.findall(r'"([^"]+)"', include.group(1)):
         package = pattern.rstrip("*")
         assert package not in ignored, f"the image build needs {package}/"
-    for needed in ("config", "evals", "pyproject.toml"):
+    for needed in ("config", "evalsets", "pyproject.toml"):
         assert needed not in ignored
 
 

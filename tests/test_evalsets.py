@@ -1,4 +1,4 @@
-"""Format and balance checks for the task eval sets in ``evals/``."""
+"""Format and balance checks for the task eval sets in ``evalsets/``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-EVALS_DIR = Path(__file__).resolve().parent.parent / "evals"
+EVALS_DIR = Path(__file__).resolve().parent.parent / "evalsets"
 
 DIFFICULTIES = {"easy", "medium", "hard"}
 BASE_CATEGORIES = {"common", "edge", "adversarial"}

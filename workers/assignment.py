@@ -2,7 +2,7 @@
 and done-offsets record are known for sure.
 
 New partitions stay paused while OffsetFetch v7 with `require_stable`
-(llmrouter/kafka/stable_offsets.py) waits for the previous owner's transaction to resolve;
+(kafkaio/stable_offsets.py) waits for the previous owner's transaction to resolve;
 then the worker seeks to the committed offset and skips the records the done-offsets
 record lists as published (workers/progress.py).
 """
@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from llmrouter.core.errors import KafkaUnavailable
-from llmrouter.kafka.stable_offsets import fetch_stable_offsets
+from llmrouter.kafkaio.stable_offsets import fetch_stable_offsets
 from llmrouter.workers.done_offsets import DoneRanges, decode
 from llmrouter.workers.options import Output, WorkerOptions
 from llmrouter.workers.progress import PartitionProgress

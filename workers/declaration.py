@@ -16,7 +16,7 @@ from faststream.specification import AsyncAPI
 
 from llmrouter import __version__
 from llmrouter.core.errors import AllModelsFailed
-from llmrouter.router import Router
+from llmrouter.router import RoutingEngine
 from llmrouter.schemas import (
     ClassifiedRequest,
     CostEvent,
@@ -47,7 +47,9 @@ be processed go to `llm.dlq` with the reason.
 """
 
 
-def build_apps(router: Router, broker: KafkaBroker | None = None) -> tuple[FastStream, KafkaBroker]:
+def build_apps(
+    router: RoutingEngine, broker: KafkaBroker | None = None
+) -> tuple[FastStream, KafkaBroker]:
     broker = broker or KafkaBroker("localhost:9092")
 
     results = broker.publisher(
@@ -101,7 +103,7 @@ def build_apps(router: Router, broker: KafkaBroker | None = None) -> tuple[FastS
     return FastStream(broker), broker
 
 
-def specification(router: Router) -> AsyncAPI:
+def specification(router: RoutingEngine) -> AsyncAPI:
     _, broker = build_apps(router)
     return AsyncAPI(
         broker,
@@ -116,6 +118,6 @@ def render_asyncapi() -> str:
     """The checked-in docs/asyncapi.yaml; independent of any routing config or broker."""
     from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
 
-    raw = specification(Router(load_config(EXAMPLE_CONFIG))).to_specification().to_yaml()
+    raw = specification(RoutingEngine(load_config(EXAMPLE_CONFIG))).to_specification().to_yaml()
     # FastStream's channel order follows set iteration, which changes between processes.
     return yaml.safe_dump(yaml.safe_load(raw), sort_keys=True, allow_unicode=True)

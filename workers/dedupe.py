@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from aiokafka import ConsumerRecord
 
-from llmrouter.router import Router
+from llmrouter.router import RoutingEngine
 from llmrouter.router.state.dedupe import Claim, SeenResult
 from llmrouter.schemas import LLMRequest, LLMResult, ResultStatus, decode, encode, results_topic
 from llmrouter.workers.metrics import METRICS
@@ -29,7 +29,7 @@ def origin_of(record: ConsumerRecord[bytes, bytes]) -> str:
 
 
 async def claim_request(
-    router: Router, request: LLMRequest, record: ConsumerRecord[bytes, bytes]
+    router: RoutingEngine, request: LLMRequest, record: ConsumerRecord[bytes, bytes]
 ) -> Claim | SeenResult:
     """Own the request id, or the result it already has (waiting for an owner in flight
     as long as the owner's whole request may take)."""
@@ -42,7 +42,7 @@ async def claim_request(
 
 
 def seen_outputs(
-    router: Router,
+    router: RoutingEngine,
     seen: SeenResult,
     record: ConsumerRecord[bytes, bytes],
     headers: Iterable[tuple[str, bytes]] = (),

@@ -25,7 +25,7 @@ import structlog
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.settings import KafkaSettings
 
 __all__ = ["other_holder_alive", "outlived_timeout"]
 

@@ -16,7 +16,7 @@ import structlog
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.router.state.wiring import RouterState
 
 __all__ = ["follow_group_size", "group_size"]

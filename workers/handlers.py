@@ -15,7 +15,7 @@ from aiokafka import ConsumerRecord
 
 from llmrouter.core import tracing
 from llmrouter.core.errors import AllModelsFailed, InvalidMessage, MessageTooLarge
-from llmrouter.router import Router
+from llmrouter.router import RoutingEngine
 from llmrouter.router.expiry import expiry_reason
 from llmrouter.router.state.dedupe import SeenResult
 from llmrouter.schemas import (
@@ -56,7 +56,7 @@ def _read(
     return request
 
 
-async def classify_request(router: Router, request: LLMRequest) -> ClassifiedRequest:
+async def classify_request(router: RoutingEngine, request: LLMRequest) -> ClassifiedRequest:
     """The classifier worker's work on one request, independent of how it arrived."""
     verdict = await router.classify(request)  # validates task and input size too
     return ClassifiedRequest(
@@ -75,14 +75,14 @@ async def classify_request(router: Router, request: LLMRequest) -> ClassifiedReq
     )
 
 
-async def route_request(router: Router, request: ClassifiedRequest) -> LLMResult:
+async def route_request(router: RoutingEngine, request: ClassifiedRequest) -> LLMResult:
     """The routing worker's work on one request; AllModelsFailed carries the failed result."""
     result = await router.route(request)
     METRICS.observe_result(result)
     return result
 
 
-def expired_result(router: Router, request: LLMRequest, stage: str) -> LLMResult | None:
+def expired_result(router: RoutingEngine, request: LLMRequest, stage: str) -> LLMResult | None:
     """The `expired` failed result of a request too old to answer, counted; else None."""
     now = utc_now()
     reason = expiry_reason(request, router.validate(request), now)
@@ -126,7 +126,7 @@ def _result_attributes(result: LLMResult) -> dict[str, Any]:
 class _StageHandler:
     """What both pipeline steps hold: the router and the size limit of a record."""
 
-    def __init__(self, router: Router, *, max_message_bytes: int) -> None:
+    def __init__(self, router: RoutingEngine, *, max_message_bytes: int) -> None:
         #: swapped by a config reload; a record in flight finishes with the router it began with
         self.router = router
         self._max_bytes = max_message_bytes

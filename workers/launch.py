@@ -17,10 +17,10 @@ from aiokafka.errors import KafkaError
 
 from llmrouter.core.errors import KafkaUnavailable, LLMRouterError
 from llmrouter.core.tracing import configure_tracing
-from llmrouter.kafka.admin import ensure_topics
-from llmrouter.kafka.errors import translate_kafka_error
-from llmrouter.kafka.settings import KafkaSettings
-from llmrouter.router import Router, RouterConfig
+from llmrouter.kafkaio.admin import ensure_topics
+from llmrouter.kafkaio.errors import translate_kafka_error
+from llmrouter.kafkaio.settings import KafkaSettings
+from llmrouter.router import RouterConfig, RoutingEngine
 from llmrouter.router.state.wiring import open_state
 from llmrouter.schemas.topics import router_topics
 from llmrouter.workers.group_share import follow_group_size
@@ -113,7 +113,9 @@ _ENV_SETTINGS: tuple[tuple[str, str, type], ...] = (
 )
 
 
-def build_worker(kind: WorkerKind, router: Router, settings: WorkerSettings) -> TransactionalWorker:
+def build_worker(
+    kind: WorkerKind, router: RoutingEngine, settings: WorkerSettings
+) -> TransactionalWorker:
     group = settings.group_prefix + (CLASSIFIER_GROUP if kind == "classifier" else ROUTER_GROUP)
     options = WorkerOptions(
         name=kind,
@@ -198,7 +200,7 @@ async def run_workers(
     state = open_state(
         config, kafka=settings.kafka, namespace=settings.group_prefix, claim_lease_s=claim_lease_s
     )
-    router = Router(config, state=state)
+    router = RoutingEngine(config, state=state)
     workers = [build_worker(kind, router, settings) for kind in kinds]
     follow = None
     if "router" in kinds:  # the per-process share of the limits (the fallback with a store)
@@ -214,7 +216,7 @@ async def run_workers(
             config_path,
             users,
             router,
-            make_router=lambda cfg: Router(
+            make_router=lambda cfg: RoutingEngine(
                 cfg,
                 state=open_state(
                     cfg,

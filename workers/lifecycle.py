@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 import structlog
 
 from llmrouter.core.errors import ConfigError
-from llmrouter.router import Router, RouterConfig, load_config
+from llmrouter.router import RouterConfig, RoutingEngine, load_config
 from llmrouter.router.preflight import check_api_keys, reachable_models
 from llmrouter.router.providers.pool import SIMULATOR_ENV
 from llmrouter.schemas.topics import TASK_NAME_PATTERN, results_topic, task_topic_pattern
@@ -38,7 +38,7 @@ EVERY_TASK = "*"
 class RouterUser(Protocol):
     """A handler: it routes with whatever router it holds when a record arrives."""
 
-    router: Router
+    router: RoutingEngine
 
 
 def subscription_pattern(
@@ -106,15 +106,15 @@ class ConfigReloader:
         self,
         path: Path,
         users: Sequence[RouterUser],
-        router: Router,
+        router: RoutingEngine,
         *,
-        make_router: Callable[[RouterConfig], Router] = Router,
+        make_router: Callable[[RouterConfig], RoutingEngine] = RoutingEngine,
     ) -> None:
         self.path = path
         self._make_router = make_router
         self._users = list(users)
         self.router = router
-        self.retired: list[Router] = []
+        self.retired: list[RoutingEngine] = []
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[bool]] = set()
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRecord
 
-from llmrouter.kafka.transactions import Message
+from llmrouter.kafkaio.transactions import Message
 from llmrouter.workers.done_offsets import DEFAULT_LIMIT
 
 __all__ = ["ErrorPolicy", "Handler", "Output", "RuntimeStats", "WorkerOptions"]

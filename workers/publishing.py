@@ -18,9 +18,9 @@ from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 from aiokafka.structs import OffsetAndMetadata
 
 from llmrouter.core.errors import KafkaFenced, KafkaUnavailable
-from llmrouter.kafka.group_fencing import bind_group_membership
-from llmrouter.kafka.settings import KafkaSettings
-from llmrouter.kafka.transactions import (
+from llmrouter.kafkaio.group_fencing import bind_group_membership
+from llmrouter.kafkaio.settings import KafkaSettings
+from llmrouter.kafkaio.transactions import (
     TransactionClock,
     commit_transaction,
     start_transactional_producer,

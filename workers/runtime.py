@@ -35,10 +35,10 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
 from llmrouter.core.errors import KafkaUnavailable
-from llmrouter.kafka.errors import kafka_errors
-from llmrouter.kafka.group_fencing import bind_group_membership
-from llmrouter.kafka.settings import KafkaSettings
-from llmrouter.kafka.transactions import TransactionClock
+from llmrouter.kafkaio.errors import kafka_errors
+from llmrouter.kafkaio.group_fencing import bind_group_membership
+from llmrouter.kafkaio.settings import KafkaSettings
+from llmrouter.kafkaio.transactions import TransactionClock
 from llmrouter.workers.assignment import Adopter
 from llmrouter.workers.metrics import METRICS
 from llmrouter.workers.options import ErrorPolicy, Handler, Output, RuntimeStats, WorkerOptions

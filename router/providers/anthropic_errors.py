@@ -32,6 +32,7 @@ ANTHROPIC_ERRORS: ErrorTable = {
     anthropic.OverloadedError: ProviderUnavailable,
     anthropic.InternalServerError: ProviderUnavailable,
     anthropic.ServiceUnavailableError: ProviderUnavailable,
+    anthropic.StorageNotReadyError: ProviderUnavailable,  # workspace storage still connecting
     anthropic.GatewayTimeoutError: ProviderTimeout,
     anthropic.DeadlineExceededError: ProviderTimeout,
     anthropic.RequestTimeoutError: ProviderTimeout,
@@ -51,6 +52,7 @@ ANTHROPIC_ERRORS: ErrorTable = {
     anthropic.LinkedOrganizationSpendLimitReachedError: QuotaExceeded,
     anthropic.OrganizationOnHoldError: QuotaExceeded,
     anthropic.BadRequestError: BadRequest,
+    anthropic.OrganizationURLFetchDisabledError: BadRequest,  # the request uses a disabled source
     anthropic.CMEKKeyDisabledError: AuthenticationFailed,
     anthropic.CMEKKeyNetworkBlockedError: AuthenticationFailed,
     anthropic.ClaudeCodeKeyCreatorNotMemberError: AuthenticationFailed,

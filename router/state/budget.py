@@ -23,8 +23,8 @@ from decimal import Decimal
 import structlog
 
 from llmrouter.core.errors import InvalidMessage, KafkaUnavailable, StateStoreError
-from llmrouter.kafka.reading import read_records, reader, time_spans, to_ms, topic_partitions
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.reading import read_records, reader, time_spans, to_ms, topic_partitions
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.router.budget import (
     BudgetState,
     Reservation,

@@ -74,6 +74,8 @@ try:  # redis is an optional extra; without it there is no store and nothing to 
         _rx.ExternalAuthProviderError: StateStoreUnavailable,
         _rx.BusyLoadingError: StateStoreUnavailable,
         _rx.MaxConnectionsError: StateStoreUnavailable,
+        _rx.MaxClientsReachedError: StateStoreUnavailable,
+        _rx.RedisClusterUnreachableError: StateStoreUnavailable,
         _rx.ReadOnlyError: StateStoreUnavailable,
         _rx.OutOfMemoryError: StateStoreUnavailable,
         _rx.TryAgainError: StateStoreUnavailable,

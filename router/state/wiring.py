@@ -10,7 +10,7 @@ from datetime import date
 
 import structlog
 
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.router.breaker import Breaker, CircuitBreaker
 from llmrouter.router.budget import Budget, BudgetTracker
 from llmrouter.router.config import RouterConfig

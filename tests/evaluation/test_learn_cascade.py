@@ -1,4 +1,4 @@
-"""A cascade scored by a learned scorer (`scorer: learned:PATH`): the Router, the real SDK
+"""A cascade scored by a learned scorer (`scorer: learned:PATH`): the RoutingEngine, the real SDK
 over HTTP to the simulator; the cheap answer is kept where the scorer trusts it and the
 request escalates where it does not."""
 
@@ -13,7 +13,7 @@ import pytest
 from llmrouter.core.errors import ConfigError
 from llmrouter.evaluation.learn.outcomes import Outcome, read_outcomes, write_outcomes
 from llmrouter.evaluation.learn.train import train_scorer
-from llmrouter.router import Router
+from llmrouter.router import RoutingEngine
 from llmrouter.router.config_loader import parse_config
 from llmrouter.router.providers.pool import ProviderPool
 from llmrouter.schemas import LLMRequest
@@ -82,9 +82,9 @@ def scorer_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(params=[False, True], ids=["route-scorer", "step-scorer"])
 async def router(
     sim_url: str, scorer_file: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[Router]:
+) -> AsyncIterator[RoutingEngine]:
     config = parse_config(_config(scorer_file, on_step=request.param))
-    made = Router(config, pool=ProviderPool(config.models, simulator_url=sim_url))
+    made = RoutingEngine(config, pool=ProviderPool(config.models, simulator_url=sim_url))
     try:
         yield made
     finally:
@@ -96,7 +96,7 @@ def _request(text: str, n: int) -> LLMRequest:
 
 
 async def test_a_learned_scorer_keeps_trusted_answers_and_escalates_the_rest(
-    router: Router,
+    router: RoutingEngine,
 ) -> None:
     easy = await router.route(_request(_EASY, 321))
     assert [a.model for a in easy.attempts] == ["cheap"]
@@ -117,4 +117,4 @@ def test_a_missing_scorer_file_stops_start_up(tmp_path: Path) -> None:
     for on_step in (False, True):
         config = parse_config(_config(tmp_path / "absent.json", on_step=on_step))
         with pytest.raises(ConfigError, match="cannot read the learned scorer"):
-            Router(config)
+            RoutingEngine(config)

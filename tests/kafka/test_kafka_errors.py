@@ -18,7 +18,7 @@ from llmrouter.core.errors import (
     KafkaUnavailable,
     LLMRouterError,
 )
-from llmrouter.kafka.errors import AIOKAFKA_ERRORS, kafka_errors, translate_kafka_error
+from llmrouter.kafkaio.errors import AIOKAFKA_ERRORS, kafka_errors, translate_kafka_error
 from tests.kafka_helpers import MakeProducer, MakeTopics
 
 

@@ -18,7 +18,7 @@ from llmrouter.operations.quality import TruthBook
 from llmrouter.operations.replay import ReplayRange, replay
 from llmrouter.operations.replay_compare import compare, live_results
 from llmrouter.producers import RequestProducer
-from llmrouter.router import Router, RouterConfig
+from llmrouter.router import RouterConfig, RoutingEngine
 from llmrouter.router.config_loader import parse_config
 from llmrouter.schemas import (
     LLMRequest,
@@ -170,7 +170,7 @@ async def test_offset_range_replay_is_exact_and_leaves_the_live_groups(
     assert comparison.output_agreement is not None
 
 
-class StallingRouter(Router):
+class StallingRouter(RoutingEngine):
     """Answers the first `answer` requests, then hangs: the replay is cut mid-chunk."""
 
     def __init__(self, config: RouterConfig, answer: int) -> None:

@@ -1,4 +1,4 @@
-"""Router tests run the real SDKs over HTTP against the provider simulator."""
+"""Routing tests run the real SDKs over HTTP against the provider simulator."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from llmrouter.router import Router
+from llmrouter.router import RoutingEngine
 from llmrouter.router.config import RouterConfig
 from llmrouter.router.config_loader import parse_config
 from llmrouter.router.providers.pool import ProviderPool
 
-MakeRouter = Callable[..., Awaitable[Router]]
+MakeRouter = Callable[..., Awaitable[RoutingEngine]]
 
 
 @pytest.fixture
@@ -33,12 +33,12 @@ async def sim_stats(sim_url: str) -> AsyncIterator[Callable[[], Awaitable[dict[s
 
 @pytest.fixture
 async def make_router(sim_url: str) -> AsyncIterator[MakeRouter]:
-    """Factory: a Router on a config (YAML text or model) pointed at the simulator."""
-    routers: list[Router] = []
+    """Factory: a RoutingEngine on a config (YAML text or model) pointed at the simulator."""
+    routers: list[RoutingEngine] = []
 
-    async def make(config: str | RouterConfig, **kwargs: Any) -> Router:
+    async def make(config: str | RouterConfig, **kwargs: Any) -> RoutingEngine:
         cfg = parse_config(config) if isinstance(config, str) else config
-        router = Router(cfg, pool=ProviderPool(cfg.models, simulator_url=sim_url), **kwargs)
+        router = RoutingEngine(cfg, pool=ProviderPool(cfg.models, simulator_url=sim_url), **kwargs)
         routers.append(router)
         return router
 

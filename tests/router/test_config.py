@@ -216,10 +216,10 @@ def test_cascade_on_json_confidence_needs_a_json_prompt() -> None:
 
 
 def test_a_bad_scorer_stops_router_start_up() -> None:
-    from llmrouter.router import Router
+    from llmrouter.router import RoutingEngine
 
     text = MINIMAL + CASCADE.replace(
         "      strategy: cascade\n", "      strategy: cascade\n      scorer: nowhere:nothing\n"
     )
     with pytest.raises(ConfigError, match="cannot import scorer 'nowhere:nothing'"):
-        Router(parse_config(text))
+        RoutingEngine(parse_config(text))

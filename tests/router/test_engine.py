@@ -438,9 +438,9 @@ async def test_200_concurrent_requests_survive_30_percent_primary_failures(
     )
     cfg = parse_config(config(max_calls=5))
     async with running(sim) as url:
-        from llmrouter.router import Router
+        from llmrouter.router import RoutingEngine
 
-        router = Router(cfg, pool=ProviderPool(cfg.models, simulator_url=url))
+        router = RoutingEngine(cfg, pool=ProviderPool(cfg.models, simulator_url=url))
         try:
             results = await asyncio.gather(
                 *(router.route(req(f"question {i}")) for i in range(200))

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from llmrouter.kafka.admin import ensure_topics
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.admin import ensure_topics
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.router.budget import to_micro_usd
 from llmrouter.router.state import StateStore
 from llmrouter.router.state.budget import SharedBudget, spend_from_costs

@@ -1,7 +1,7 @@
 """Three router replicas sharing one real redis-server, calling the provider simulator over
 real HTTP: rate limits, budgets and cooldowns hold for the fleet, not for each replica.
 
-Each replica is a Router with its own store connection, as a separate process has; the
+Each replica is a RoutingEngine with its own store connection, as a separate process has; the
 simulator's own counters say what the provider saw."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from llmrouter.router import Router
+from llmrouter.router import RoutingEngine
 from llmrouter.router.config import RouterConfig
 from llmrouter.router.config_loader import parse_config
 from llmrouter.router.providers.pool import ProviderPool
@@ -32,7 +32,7 @@ HAIKU = "claude-3-haiku-20240307"
 @dataclass
 class Fleet:
     sim_url: str
-    routers: list[Router]
+    routers: list[RoutingEngine]
 
     async def calls(self, model_id: str = HAIKU, outcome: str | None = None) -> int:
         async with (
@@ -50,7 +50,7 @@ MakeFleet = Callable[..., Any]
 @pytest.fixture
 async def make_fleet(redis_url: str) -> AsyncIterator[MakeFleet]:
     """`await make_fleet(config_yaml, latency_ms=..., window_s=..., prefix=...)`."""
-    stacks: list[tuple[list[Router], Any]] = []
+    stacks: list[tuple[list[RoutingEngine], Any]] = []
 
     async def make(
         text: str, *, latency_ms: float = 0, window_s: float = 60.0, prefix: str | None = None
@@ -60,7 +60,7 @@ async def make_fleet(redis_url: str) -> AsyncIterator[MakeFleet]:
         url = await sim.__aenter__()
         prefix = prefix or f"fleet-{uuid.uuid4().hex[:10]}"
         routers = [
-            Router(
+            RoutingEngine(
                 cfg,
                 pool=ProviderPool(cfg.models, simulator_url=url),
                 state=open_state(
@@ -215,7 +215,7 @@ async def test_one_replicas_429s_stop_the_others_within_a_second(make_fleet: Mak
     served: list[LLMResult] = []
     warmed = asyncio.Event()
 
-    async def steady(router: Router) -> None:  # the other replicas' normal traffic
+    async def steady(router: RoutingEngine) -> None:  # the other replicas' normal traffic
         while not stop.is_set():
             served.append(await router.route(request("qa", "a normal question")))
             if len(served) >= 10:
@@ -242,7 +242,7 @@ async def test_one_replicas_429s_stop_the_others_within_a_second(make_fleet: Mak
 async def test_a_router_keeps_answering_when_the_store_is_down(sim_url: str) -> None:
     cfg = parse_config(BUDGET_CONFIG)
     dead = StateStore.connect(f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.3)
-    router = Router(
+    router = RoutingEngine(
         cfg,
         pool=ProviderPool(cfg.models, simulator_url=sim_url),
         state=open_state(cfg, store=dead),

@@ -60,7 +60,7 @@ def moderation_examples(count: int = 60) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def eval_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "evals"
+    folder = tmp_path / "evalsets"
     folder.mkdir()
     sets = {
         "locker-qa.json": {"task": "locker-qa", "examples": qa_examples()},

@@ -14,8 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel
 
-from llmrouter.kafka.admin import ensure_topics
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.admin import ensure_topics
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.router import RouterConfig
 from llmrouter.router.config_loader import parse_config
 from llmrouter.schemas import decode

@@ -26,7 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.errors import KafkaError
 
-from llmrouter.kafka.admin import ensure_topics
+from llmrouter.kafkaio.admin import ensure_topics
 from llmrouter.router.config_loader import parse_config
 from llmrouter.schemas.topics import router_topics
 from llmrouter.workers.launch import CLASSIFIER_GROUP, ROUTER_GROUP

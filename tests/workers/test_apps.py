@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from llmrouter.router import Router
+from llmrouter.router import RoutingEngine
 from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
 from llmrouter.router.providers.pool import ProviderPool
 from llmrouter.schemas import LLMRequest, LLMResult, requests_topic, results_topic
@@ -39,14 +39,14 @@ def test_asyncapi_names_every_topic() -> None:
 
 
 @pytest.fixture
-async def router(sim_url: str) -> AsyncIterator[Router]:
+async def router(sim_url: str) -> AsyncIterator[RoutingEngine]:
     config = load_config(EXAMPLE_CONFIG)
-    r = Router(config, pool=ProviderPool(config.models, simulator_url=sim_url))
+    r = RoutingEngine(config, pool=ProviderPool(config.models, simulator_url=sim_url))
     yield r
     await r.aclose()
 
 
-async def test_the_pipeline_in_memory(router: Router) -> None:
+async def test_the_pipeline_in_memory(router: RoutingEngine) -> None:
     broker = KafkaBroker()
     _, broker = build_apps(router, broker)
     got: asyncio.Future[LLMResult] = asyncio.get_running_loop().create_future()

@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 import pytest
 
 from llmrouter.core.errors import ConfigError
-from llmrouter.kafka import transactions as kafka_transactions
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio import transactions as kafka_transactions
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.producers import client as producer_client
 from llmrouter.workers import runtime as worker_runtime
 
@@ -121,9 +121,9 @@ async def test_every_client_gets_the_settings(
 
     settings = WorkerSettings.from_env(KafkaSettings.from_env())
     config = load_config(EXAMPLE_CONFIG)
-    from llmrouter.router import Router
+    from llmrouter.router import RoutingEngine
 
-    router = Router(config)
+    router = RoutingEngine(config)
     with pytest.raises(_Stop):
         await build_worker("router", router, settings)._new_producer()
     worker = build_worker("classifier", router, settings)

@@ -16,12 +16,12 @@ from llmrouter.core.errors import ConfigError
 from llmrouter.evaluation.learn import synthetic as syn
 from llmrouter.evaluation.learn.outcomes import read_outcomes
 from llmrouter.evaluation.learn.train import train_router
-from llmrouter.kafka.admin import ensure_topics
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.admin import ensure_topics
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.operations.report import ReportWindow, build_report, collect
 from llmrouter.operations.report_output import to_json
 from llmrouter.producers import RequestProducer
-from llmrouter.router import Router
+from llmrouter.router import RoutingEngine
 from llmrouter.router.config_loader import parse_config
 from llmrouter.schemas import COSTS_TOPIC, CostEvent, LLMResult, ResultStatus, results_topic
 from llmrouter.schemas.topics import router_topics
@@ -163,7 +163,7 @@ def test_a_route_that_does_not_map_every_router_model_stops_start_up(
         "{tiny: nano, small: cheap, medium: mid, large: big}", "{tiny: nano, large: big}"
     )
     with pytest.raises(ConfigError, match=r"tasks\.assist\.route\.models: .*small, medium"):
-        Router(parse_config(text))
+        RoutingEngine(parse_config(text))
     missing = CONFIG.format(task="assist", router=tmp_path / "absent.json", cost_weight=1.0)
     with pytest.raises(ConfigError, match=r"tasks\.assist\.route\.router: cannot read"):
-        Router(parse_config(missing))
+        RoutingEngine(parse_config(missing))

@@ -10,7 +10,7 @@ from decimal import Decimal
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from llmrouter.kafka.admin import ensure_topics
+from llmrouter.kafkaio.admin import ensure_topics
 from llmrouter.producers import RequestProducer
 from llmrouter.schemas import (
     COSTS_TOPIC,

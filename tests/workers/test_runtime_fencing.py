@@ -18,9 +18,9 @@ from aiokafka.errors import ProducerFenced
 from aiokafka.structs import OffsetAndMetadata
 
 from llmrouter.core.errors import ConfigError
-from llmrouter.kafka.settings import KafkaSettings
-from llmrouter.kafka.stable_offsets import fetch_stable_offsets
-from llmrouter.kafka.transactions import Message, commit_transaction, start_transactional_producer
+from llmrouter.kafkaio.settings import KafkaSettings
+from llmrouter.kafkaio.stable_offsets import fetch_stable_offsets
+from llmrouter.kafkaio.transactions import Message, commit_transaction, start_transactional_producer
 from llmrouter.workers.fencing import outlived_timeout
 from llmrouter.workers.launch import run_workers
 from llmrouter.workers.runtime import Output, TransactionalWorker, WorkerOptions

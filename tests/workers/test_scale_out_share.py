@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer
 
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.router.config_loader import parse_config
 from llmrouter.router.state.wiring import local_state
 from llmrouter.workers.group_share import follow_group_size

@@ -19,8 +19,8 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from llmrouter.core.errors import ConfigError
-from llmrouter.kafka.admin import ensure_topics
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.admin import ensure_topics
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.producers import RequestProducer
 from llmrouter.router import RouterConfig
 from llmrouter.router.config_loader import EXAMPLE_CONFIG, parse_config
@@ -288,7 +288,7 @@ async def test_sighup_reloads_the_config(pipeline: MakePipeline, tmp_path: Path)
 async def test_a_bad_file_on_reload_keeps_the_old_config(
     tmp_path: Path, sim_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmrouter.router import Router
+    from llmrouter.router import RoutingEngine
     from llmrouter.workers.lifecycle import ConfigReloader
 
     text = EXAMPLE_TEXT
@@ -296,10 +296,10 @@ async def test_a_bad_file_on_reload_keeps_the_old_config(
     path.write_text(text.replace("base: {kb_context}", "base: {kb_context", 1), encoding="utf-8")
 
     class User:
-        def __init__(self, router: Router) -> None:
+        def __init__(self, router: RoutingEngine) -> None:
             self.router = router
 
-    router = Router(parse_config(text))
+    router = RoutingEngine(parse_config(text))
     user = User(router)
     reloader = ConfigReloader(path, [user], router)
     monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", sim_url)

@@ -20,8 +20,8 @@ from typing import TypeAlias
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from llmrouter.core.errors import ConfigError, KafkaUnavailable
-from llmrouter.kafka.errors import kafka_errors
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.errors import kafka_errors
+from llmrouter.kafkaio.settings import KafkaSettings
 
 __all__ = [
     "Span",

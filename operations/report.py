@@ -26,7 +26,7 @@ from decimal import Decimal
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from llmrouter.core.errors import ConfigError, InvalidMessage, KafkaUnavailable
-from llmrouter.kafka.reading import (
+from llmrouter.kafkaio.reading import (
     Record,
     Span,
     partitions_of,
@@ -37,7 +37,7 @@ from llmrouter.kafka.reading import (
     topic_partitions,
     topics_matching,
 )
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.operations.learned_report import LearnedPick, learned_picks
 from llmrouter.operations.quality import Quality, TruthBook
 from llmrouter.operations.summary import Row, Summary, baseline_model, summarise

@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.localkafka import LocalKafka, broker_ready
 from llmrouter.operations.summary import render_summary, summarise
 from llmrouter.producers.client import RequestProducer

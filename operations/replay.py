@@ -1,7 +1,7 @@
 """`llmrouter replay`: re-run a fixed range of `llm.requests.<task>` through another routing
 config, into `llm.replay.<run_id>.results`, without touching the live consumer groups.
 
-    llm.requests.<task> [range] ──► Router(candidate config) ──► llm.replay.<run_id>.results
+    llm.requests.<task> [range] ──► RoutingEngine(candidate config) ──► llm.replay.<run_id>.results
                                      (classifies inline)          + offsets of the group
                                                                     llmrouter-replay-<run_id>
                                                                     in the same transaction
@@ -32,8 +32,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from llmrouter.core.errors import AllModelsFailed, ConfigError, InvalidMessage, KafkaUnavailable
-from llmrouter.kafka.admin import ensure_topics
-from llmrouter.kafka.reading import (
+from llmrouter.kafkaio.admin import ensure_topics
+from llmrouter.kafkaio.reading import (
     Record,
     Span,
     read_records,
@@ -45,9 +45,9 @@ from llmrouter.kafka.reading import (
     topic_partitions,
     whole_topic,
 )
-from llmrouter.kafka.settings import KafkaSettings
-from llmrouter.kafka.transactions import Message, commit_transaction, start_transactional_producer
-from llmrouter.router import Router, RouterConfig
+from llmrouter.kafkaio.settings import KafkaSettings
+from llmrouter.kafkaio.transactions import Message, commit_transaction, start_transactional_producer
+from llmrouter.router import RouterConfig, RoutingEngine
 from llmrouter.schemas import (
     LLMRequest,
     LLMResult,
@@ -160,7 +160,7 @@ async def replay(
     window: ReplayRange,
     *,
     concurrency: int = 16,
-    router: Router | None = None,
+    router: RoutingEngine | None = None,
     on_progress: ProgressFn | None = None,
 ) -> ReplayOutcome:
     """Replay `window` of the task's request topic into the run's results topic."""
@@ -169,7 +169,7 @@ async def replay(
     # The producer first: starting it ends the previous run's open transaction, so the
     # offsets and results read next are final.
     producer = await _start_producer(kafka, group)
-    active = router or Router(config)
+    active = router or RoutingEngine(config)
     try:
         async with reader(kafka, group_id=group) as consumer:
             partitions = await _partitions(consumer, task, window)
@@ -254,7 +254,7 @@ class _Chunker:
     """Routes one chunk of records into the outputs of its transaction."""
 
     def __init__(
-        self, router: Router, task: str, outcome: ReplayOutcome, done_ids: set[str]
+        self, router: RoutingEngine, task: str, outcome: ReplayOutcome, done_ids: set[str]
     ) -> None:
         self._router = router
         self._task = task

@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 
 from llmrouter.core.errors import ConfigError, InvalidMessage
-from llmrouter.kafka.reading import read_records, reader, whole_topic
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.reading import read_records, reader, whole_topic
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.router.config import RouterConfig
 from llmrouter.router.prompts import render_prompt
 from llmrouter.schemas import (

@@ -31,7 +31,7 @@ __all__ = ["compare", "eval_"]
 
 TaskOption = Annotated[str, typer.Option(help="Task name, e.g. customer-support-qa.")]
 DatasetOption = Annotated[
-    Path | None, typer.Option(help="Eval set JSON (default: evals/<task>.json).")
+    Path | None, typer.Option(help="Eval set JSON (default: evalsets/<task>.json).")
 ]
 ConcurrencyOption = Annotated[
     int, typer.Option(min=1, help="Requests in flight at once, per model.")

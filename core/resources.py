@@ -8,7 +8,7 @@ from pathlib import Path
 
 __all__ = ["shared_path"]
 
-_CHECKOUT = Path(__file__).resolve().parents[2]
+_CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def shared_path(relative: str) -> Path:

@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from llmrouter.core.errors import KafkaUnavailable
-from llmrouter.kafka.errors import kafka_errors
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.errors import kafka_errors
+from llmrouter.kafkaio.settings import KafkaSettings
 
 __all__ = ["Message", "TransactionClock", "commit_transaction", "start_transactional_producer"]
 

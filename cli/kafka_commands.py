@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from llmrouter.kafka.admin import ensure_topics
+from llmrouter.kafkaio.admin import ensure_topics
 from llmrouter.localkafka import LocalKafka, kafka_version
 from llmrouter.schemas.topics import router_topics
 
@@ -72,7 +72,7 @@ def _create_topics(
         raise typer.BadParameter(str(exc), param_hint="--tasks") from None
     client_kwargs = None
     if secure:  # any cluster: the KAFKA_SECURITY_* / SASL / SSL settings of the environment
-        from llmrouter.kafka.settings import KafkaSettings
+        from llmrouter.kafkaio.settings import KafkaSettings
 
         client_kwargs = KafkaSettings.from_env(bootstrap).client_kwargs()
         del client_kwargs["bootstrap_servers"]

@@ -26,7 +26,7 @@ from llmrouter.core.logging import configure_logging
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from llmrouter.kafka.settings import KafkaSettings
+    from llmrouter.kafkaio.settings import KafkaSettings
     from llmrouter.operations.replay import ReplayOutcome, ReplayRange, ReplayStats
     from llmrouter.operations.report import ReportWindow
     from llmrouter.router.config import RouterConfig
@@ -94,8 +94,8 @@ def replay(
     to llm.costs (that topic is live spend): each replay result carries its attempts and
     their costs.
     """
-    from llmrouter.kafka.reading import parse_when
-    from llmrouter.kafka.settings import KafkaSettings
+    from llmrouter.kafkaio.reading import parse_when
+    from llmrouter.kafkaio.settings import KafkaSettings
     from llmrouter.operations.replay import ReplayRange, check_run
     from llmrouter.router import load_config
 
@@ -229,7 +229,7 @@ def _replay_progress(stderr: Console) -> Iterator[Callable[[int, int, ReplayStat
 
 
 def _print_outcome(outcome: ReplayOutcome, stderr: Console) -> None:
-    from llmrouter.kafka.reading import describe_spans
+    from llmrouter.kafkaio.reading import describe_spans
 
     s = outcome.stats
     stderr.print(
@@ -276,8 +276,8 @@ def report(
 
     Reads from --since (else the beginning) up to --until (else the end at start), so it
     always terminates. Replay runs (llm.replay.*) are not live traffic and not included."""
-    from llmrouter.kafka.reading import parse_when
-    from llmrouter.kafka.settings import KafkaSettings
+    from llmrouter.kafkaio.reading import parse_when
+    from llmrouter.kafkaio.settings import KafkaSettings
     from llmrouter.operations.report import ReportWindow, check_report_tasks
     from llmrouter.router import load_config
 
@@ -339,7 +339,7 @@ def export_finetune(
 ) -> None:
     """Distillation data: a frontier model's answers from llm.results.<task>, joined with
     their requests, as a chat fine-tuning data set for a cheaper model."""
-    from llmrouter.kafka.settings import KafkaSettings
+    from llmrouter.kafkaio.settings import KafkaSettings
     from llmrouter.operations.finetune import MIN_EXAMPLES, check_export
     from llmrouter.operations.finetune import export_finetune as run_export
     from llmrouter.router import load_config

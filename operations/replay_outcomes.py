@@ -28,8 +28,8 @@ from aiokafka import TopicPartition
 from llmrouter.core.errors import InvalidMessage
 from llmrouter.evaluation.learn.outcomes import Outcome
 from llmrouter.evaluation.metrics import extract_label, normalise
-from llmrouter.kafka.reading import Span, read_records, reader
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.reading import Span, read_records, reader
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.operations.quality import TruthBook
 from llmrouter.operations.replay_compare import field_agreement
 from llmrouter.schemas import LLMRequest, LLMResult, ResultStatus, decode

@@ -2,7 +2,7 @@
 
 A result's truth comes from its echoed request metadata: `metadata.label` (the expected
 label), or `metadata.example` — the id of an example of the task's eval set
-(`evals/<task>.json`), whose `label` or `expected_elements` then apply. The sample workload
+(`evalsets/<task>.json`), whose `label` or `expected_elements` then apply. The sample workload
 of `llmrouter demo` tags every request that way. Scoring is evaluation's: label accuracy
 for labels, completeness for expected elements. Without a truth nothing is scored: quality
 is reported as unknown, never guessed.

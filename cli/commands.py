@@ -53,7 +53,7 @@ def route(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each call.")] = False,
 ) -> None:
     """Route one request through router/ without Kafka and print the result as JSON."""
-    from llmrouter.router import Router, load_config
+    from llmrouter.router import RoutingEngine, load_config
     from llmrouter.schemas import LLMRequest, encode, utc_now
 
     configure_logging("info" if verbose else "warning")
@@ -75,7 +75,7 @@ def route(
         raise ConfigError(f"invalid request: {validation_message(exc)}") from None
 
     async def run() -> int:
-        router = Router(cfg)
+        router = RoutingEngine(cfg)
         try:
             result = await router.route(request)
             code = 0

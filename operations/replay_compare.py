@@ -25,7 +25,7 @@ from rich.table import Table
 from llmrouter.core.errors import InvalidMessage, KafkaUnavailable
 from llmrouter.core.stats import percentile
 from llmrouter.evaluation.metrics import extract_label
-from llmrouter.kafka.reading import (
+from llmrouter.kafkaio.reading import (
     Span,
     first_timestamp_ms,
     read_records,
@@ -33,7 +33,7 @@ from llmrouter.kafka.reading import (
     time_spans,
     topic_partitions,
 )
-from llmrouter.kafka.settings import KafkaSettings
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.operations.quality import Quality, TruthBook, output_agreement
 from llmrouter.schemas import LLMResult, ResultStatus, decode, results_topic
 from llmrouter.schemas.money import format_usd

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from llmrouter.core.errors import KafkaUnavailable
-from llmrouter.kafka.errors import kafka_errors, translate_kafka_error
+from llmrouter.kafkaio.errors import kafka_errors, translate_kafka_error
 
 __all__ = ["ensure_topics"]
 

@@ -92,7 +92,7 @@ def _run(
     grace_s: float | None,
     log_level: str,
 ) -> None:
-    from llmrouter.kafka.settings import KafkaSettings
+    from llmrouter.kafkaio.settings import KafkaSettings
     from llmrouter.router import load_config
     from llmrouter.router.config_loader import resolve_config_path
     from llmrouter.workers.launch import WorkerSettings, run_workers
