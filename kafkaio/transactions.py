@@ -24,12 +24,13 @@ from llmrouter.core.errors import KafkaUnavailable
 from llmrouter.kafkaio.errors import kafka_errors
 from llmrouter.kafkaio.settings import KafkaSettings
 
-__all__ = ["Message", "TransactionClock", "commit_transaction", "start_transactional_producer"]
+__all__ = ["Output", "TransactionClock", "commit_transaction", "start_transactional_producer"]
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
-    """One message to publish inside a transaction."""
+class Output:
+    """One message to publish inside a transaction: what a worker's handler returns for a
+    record, and what the replay republishes."""
 
     topic: str
     value: bytes
@@ -82,13 +83,13 @@ async def start_transactional_producer(
 
 async def commit_transaction(
     producer: AIOKafkaProducer,
-    messages: Iterable[Message],
+    outputs: Iterable[Output],
     offsets: Mapping[TopicPartition, OffsetAndMetadata | int],
     group_id: str,
     *,
     clock: TransactionClock | None = None,
 ) -> None:
-    """Publish `messages` and commit `offsets` for `group_id`: all visible, or none.
+    """Publish `outputs` and commit `offsets` for `group_id`: all visible, or none.
 
     aiokafka carries each offset's metadata string into TxnOffsetCommit unchanged, so a
     reader of the group's committed offsets sees exactly what was committed here. Raises
@@ -97,9 +98,9 @@ async def commit_transaction(
     if clock is not None:
         clock.started_at = time.monotonic()
     try:
-        for message in messages:
-            headers = list(message.headers) or None
-            await producer.send(message.topic, message.value, key=message.key, headers=headers)
+        for output in outputs:
+            headers = list(output.headers) or None
+            await producer.send(output.topic, output.value, key=output.key, headers=headers)
         if offsets:
             await producer.send_offsets_to_transaction(dict(offsets), group_id)
         await producer.commit_transaction()

@@ -46,7 +46,7 @@ from llmrouter.kafkaio.reading import (
     whole_topic,
 )
 from llmrouter.kafkaio.settings import KafkaSettings
-from llmrouter.kafkaio.transactions import Message, commit_transaction, start_transactional_producer
+from llmrouter.kafkaio.transactions import Output, commit_transaction, start_transactional_producer
 from llmrouter.router import RouterConfig, RoutingEngine
 from llmrouter.schemas import (
     LLMRequest,
@@ -355,5 +355,5 @@ async def _commit(
     """The chunk's results and the group's offsets past it: all visible, or none. On an
     interruption (Ctrl-C) or failure nothing of the chunk becomes visible and a re-run
     redoes it; a failed abort is ended by the next run's producer start."""
-    messages = (Message(topic, encode(r), r.request_id.encode()) for r in results)
-    await commit_transaction(producer, messages, offsets, group)
+    outputs = (Output(topic, encode(r), r.request_id.encode()) for r in results)
+    await commit_transaction(producer, outputs, offsets, group)

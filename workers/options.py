@@ -8,13 +8,11 @@ from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRecord
 
-from llmrouter.kafkaio.transactions import Message
+from llmrouter.kafkaio.transactions import Output
 from llmrouter.workers.done_offsets import DEFAULT_LIMIT
 
 __all__ = ["ErrorPolicy", "Handler", "Output", "RuntimeStats", "WorkerOptions"]
 
-#: One message to publish (topic, value, key).
-Output = Message
 
 Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[Sequence[Output]]]
 ErrorPolicy = Callable[[ConsumerRecord[bytes, bytes], Exception], Sequence[Output]]

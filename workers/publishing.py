@@ -18,7 +18,7 @@ from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 from aiokafka.structs import OffsetAndMetadata
 
 from llmrouter.core.errors import KafkaFenced, KafkaUnavailable
-from llmrouter.kafkaio.group_fencing import bind_group_membership
+from llmrouter.kafkaio.group_offset_commit import bind_group_membership
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.kafkaio.transactions import (
     TransactionClock,

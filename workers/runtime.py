@@ -36,7 +36,7 @@ from aiokafka.errors import KafkaError
 
 from llmrouter.core.errors import KafkaUnavailable
 from llmrouter.kafkaio.errors import kafka_errors
-from llmrouter.kafkaio.group_fencing import bind_group_membership
+from llmrouter.kafkaio.group_offset_commit import bind_group_membership
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.kafkaio.transactions import TransactionClock
 from llmrouter.workers.assignment import Adopter

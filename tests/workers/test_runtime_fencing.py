@@ -20,10 +20,10 @@ from aiokafka.structs import OffsetAndMetadata
 from llmrouter.core.errors import ConfigError
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.kafkaio.stable_offsets import fetch_stable_offsets
-from llmrouter.kafkaio.transactions import Message, commit_transaction, start_transactional_producer
+from llmrouter.kafkaio.transactions import Output, commit_transaction, start_transactional_producer
 from llmrouter.workers.fencing import outlived_timeout
 from llmrouter.workers.launch import run_workers
-from llmrouter.workers.runtime import Output, TransactionalWorker, WorkerOptions
+from llmrouter.workers.runtime import TransactionalWorker, WorkerOptions
 from tests.kafka_helpers import MakeTopics
 from tests.workers.conftest import Pipeline
 
@@ -107,7 +107,7 @@ async def test_committed_offsets_are_read_only_once_the_transaction_resolved(
     await consumer.start()
     try:
         await commit_transaction(
-            producer, [Message(topic, b"x")], {tp: OffsetAndMetadata(5, "m")}, group
+            producer, [Output(topic, b"x")], {tp: OffsetAndMetadata(5, "m")}, group
         )
         assert await fetch_stable_offsets(consumer, group, [tp]) == {tp: OffsetAndMetadata(5, "m")}
         await producer.begin_transaction()
