@@ -12,7 +12,12 @@
 # Works with the classic builder too (no BuildKit-only syntax), so docker-compose v1
 # can build it.
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# The base image is pinned by digest, so a rebuild gets the same Python and Debian until
+# someone decides otherwise: `make upgrade` is where to refresh it (it re-resolves the tag
+# when Docker can reach the registry, and prints the step when it cannot).
+# python:3.11-slim (Debian trixie, Python 3.11.16) as published 2026-08-16; this is the
+# multi-arch index digest (linux/amd64 and linux/arm64).
+ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 # --- build: install the project and its runtime dependencies into a venv ---------------
 FROM ${PYTHON_IMAGE} AS build
@@ -21,22 +26,18 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/llmrouter
 WORKDIR /src
-# Dependencies change less often than the code: install them from pyproject.toml alone
-# first (a cached layer), then the project itself without touching them again.
-# The image runs every command, so it gets the `all` extra (cli, which brings the workers'
-# packages, eval and redis); never `dev`. `llmrouter[...]` inside an extra is expanded here.
-ARG LLMROUTER_EXTRA=all
-COPY pyproject.toml ./
-RUN python -c "import sys, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-x = p['optional-dependencies']; \
-want = lambda e: [d for r in x[e] for d in (want_all(r) if r.startswith('llmrouter[') else [r])]; \
-want_all = lambda r: [d for e in r[len('llmrouter['):-1].split(',') for d in want(e.strip())]; \
-print('\n'.join(p['dependencies'] + want(sys.argv[1])))" "$LLMROUTER_EXTRA" > /tmp/requirements.txt \
-    && /opt/llmrouter/bin/pip install -r /tmp/requirements.txt
+# Dependencies change less often than the code: install them from the runtime lock alone
+# first (a cached layer), then the project itself without touching them again. The lock
+# (requirements/all.lock: the `all` extra, never `dev`, with pip and setuptools) pins every
+# version with its hashes, so the image gets exactly what CI tested; `make lock` and
+# `make upgrade` write it.
+COPY requirements/all.lock /tmp/all.lock
+RUN /opt/llmrouter/bin/pip install --require-hashes -r /tmp/all.lock
 # Then the sources (.dockerignore keeps out tests, caches, the venv and deployment files).
 COPY . .
-# The project itself: its dependencies are in already.
-RUN /opt/llmrouter/bin/pip install --no-deps . \
+# The project itself: its dependencies are in already, and so is its build backend (the
+# locked setuptools), so nothing is resolved or downloaded here.
+RUN /opt/llmrouter/bin/pip install --no-deps --no-build-isolation . \
     && /opt/llmrouter/bin/pip check
 
 # --- runtime ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "llmrouter"
 COMPOSE = ROOT / "docker-compose.yml"
 WORKERS = ("classifier", "router")
@@ -106,6 +106,24 @@ def test_dockerfile_runs_the_cli_as_a_non_root_user() -> None:
     assert ",dev" not in text
     # No secret is baked into a layer.
     assert not re.search(r"^\s*(ARG|ENV)\b.*(API_KEY|PASSWORD|SECRET|TOKEN)", text, re.M)
+
+
+def test_dockerfile_is_reproducible() -> None:
+    """The same base image and the same package versions on every build, until `make upgrade`."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    bases = re.findall(r"^FROM\s+(\S+)", text, re.M)
+    assert bases, "no FROM"
+    image = re.search(r"^ARG PYTHON_IMAGE=(\S+)", text, re.M)
+    assert image is not None
+    for base in bases:
+        resolved = image.group(1) if base == "${PYTHON_IMAGE}" else base
+        assert re.fullmatch(r"[\w.:/-]+@sha256:[0-9a-f]{64}", resolved), f"{base} is not pinned"
+    assert "make upgrade" in text, "say where the digest is refreshed"
+    # the runtime lock, whose hashes pip checks; then the project alone
+    assert "COPY requirements/all.lock /tmp/all.lock" in text
+    assert "pip install --require-hashes -r /tmp/all.lock" in text
+    assert re.search(r"pip install --no-deps --no-build-isolation \.", text)
+    assert "pyproject.toml" not in re.sub(r"#.*", "", text), "install from the lock, not the ranges"
 
 
 def test_dockerignore_keeps_out_local_state_but_not_the_packages() -> None:
