@@ -3,7 +3,8 @@
 Walks the pydantic models of `router.config` (RouterConfig and every model nested in it,
 through dicts, lists, optionals, annotated and discriminated unions) and checks each field
 name appears as a backticked key, bare (`` `min_confidence` ``) or as the last part of a
-dotted path (`` `defaults.retry.rate_limited` ``), in the README's "Routing config" section. Adding a config field without documenting it fails here.
+dotted path (`` `defaults.retry.rate_limited` ``), in docs/configuration.md. Adding a config
+field without documenting it fails here.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from llmrouter.router.config import (
 from llmrouter.router.config_loader import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+DOCS = ROOT / "docs" / "configuration.md"
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
@@ -100,8 +101,8 @@ def documented_keys(markdown: str) -> set[str]:
 
 
 def documentation() -> str:
-    """The README's routing-config section."""
-    return section(README.read_text(encoding="utf-8"), "Routing config")
+    """The routing-config reference: docs/configuration.md."""
+    return section(DOCS.read_text(encoding="utf-8"), "Routing config")
 
 
 def test_walker_reaches_every_nested_model() -> None:
@@ -123,14 +124,14 @@ def test_walker_reaches_every_nested_model() -> None:
 
 
 def test_documentation_exists() -> None:
-    assert documentation(), "README.md has no 'Routing config' section"
+    assert documentation(), "docs/configuration.md has no 'Routing config' section"
 
 
 @pytest.mark.parametrize("name", sorted(config_field_names()))
 def test_config_key_is_documented(name: str) -> None:
     assert name in documented_keys(documentation()), (
         f"config key {name!r} (router/config*.py) is not documented as a backticked key in "
-        "README.md's 'Routing config' section"
+        "docs/configuration.md"
     )
 
 
@@ -153,6 +154,6 @@ def test_section_stops_at_next_heading() -> None:
 def test_reference_example_is_valid() -> None:
     """The complete example at the top of the reference loads without errors."""
     match = re.search(r"```yaml\n(.*?)```", documentation(), re.DOTALL)
-    assert match is not None, "the README's Routing config section has no yaml example"
-    config = parse_config(match.group(1), source="README.md")
+    assert match is not None, "docs/configuration.md has no yaml example"
+    config = parse_config(match.group(1), source="docs/configuration.md")
     assert config.tasks
