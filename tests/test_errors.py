@@ -1,5 +1,5 @@
 """The error tree as drawn matches the code: every class of `llmrouter.core.errors` is in the
-module's drawing and in the README's, with its parent, and the tests they name exist."""
+module's drawing and in docs/errors.md's, with its parent, and the tests they name exist."""
 
 from __future__ import annotations
 
@@ -54,8 +54,8 @@ def _our_parent(cls: type[BaseException]) -> str | None:
 
 @pytest.mark.parametrize(
     "source",
-    [errors.__doc__ or "", (REPO / "README.md").read_text(encoding="utf-8")],
-    ids=["module docstring", "README"],
+    [errors.__doc__ or "", (REPO / "docs" / "errors.md").read_text(encoding="utf-8")],
+    ids=["module docstring", "docs/errors.md"],
 )
 def test_the_drawing_lists_every_class_under_its_parent(source: str) -> None:
     drawn = _drawn(source)
