@@ -1,4 +1,4 @@
-"""The README's command table lists every command of the CLI and every option of each."""
+"""The command table in docs/commands.md lists every command and every option of each."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 
 from llmrouter import cli
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+COMMANDS_DOC = Path(__file__).resolve().parents[2] / "docs" / "commands.md"
 
 
 def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, list[str]]]:
@@ -32,14 +32,14 @@ def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, l
 
 
 def _table_rows() -> list[str]:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    text = COMMANDS_DOC.read_text(encoding="utf-8")
+    section = text.split("## Command table", 1)[1].split("\n## ", 1)[0]
     return [
         line.split(" | ")[0] for line in section.splitlines() if line.startswith("| `llmrouter")
     ]
 
 
-def test_every_command_and_option_is_in_the_readme_table() -> None:
+def test_every_command_and_option_is_in_the_command_table() -> None:
     cli.run(["--version"])  # registers the commands
     rows = _table_rows()
     missing = []
@@ -51,4 +51,4 @@ def test_every_command_and_option_is_in_the_readme_table() -> None:
         missing += [
             f"llmrouter {path} {o}" for o in options if not re.search(rf"{re.escape(o)}\b", row)
         ]
-    assert not missing, f"missing from README.md's command table: {missing}"
+    assert not missing, f"missing from the command table of docs/commands.md: {missing}"
