@@ -1,4 +1,7 @@
-"""The `llmrouter` command line. Each command group lives beside the code it drives."""
+"""The `llmrouter` command line. Every group of commands is a module of this package
+(`kafka_commands`, `config_commands`, `commands`, `pipeline_commands`, `eval_commands`,
+`learn_commands`, `ops_commands`) that drives the packages below it; `errors` turns a user
+mistake into one line."""
 
 from __future__ import annotations
 

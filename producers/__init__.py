@@ -1,4 +1,5 @@
-"""The way in and out: publish requests, await their results, replay, load generation."""
+"""The client library: publish requests and await their results (`RequestProducer`,
+`ResultWaiter`), and the sample workloads drawn from the eval sets (`workload`)."""
 
 from llmrouter.producers.client import RequestProducer, ResultWaiter
 
