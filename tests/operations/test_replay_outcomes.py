@@ -18,8 +18,8 @@ from llmrouter.operations.replay_compare import field_agreement
 from llmrouter.operations.replay_outcomes import replay_outcomes
 from llmrouter.producers import RequestProducer
 from llmrouter.schemas import LLMResult, ResultStatus, replay_results_topic, results_topic
-from tests.producers.conftest import Pipeline, read_topic
-from tests.producers.test_replay import _QA_ROUTE, run_id
+from tests.operations.conftest import Pipeline, read_topic
+from tests.operations.test_replay import _QA_ROUTE, run_id
 
 MakePipeline = Callable[..., Awaitable[Pipeline]]
 

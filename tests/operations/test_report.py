@@ -21,7 +21,7 @@ from llmrouter.operations.report import ReportWindow, build_report, collect
 from llmrouter.operations.report_output import CSV_COLUMNS, plot_report, to_csv, to_json
 from llmrouter.producers import RequestProducer
 from llmrouter.schemas import LLMResult, results_topic
-from tests.producers.conftest import Pipeline, read_topic
+from tests.operations.conftest import Pipeline, read_topic
 
 MakePipeline = Callable[..., Awaitable[Pipeline]]
 

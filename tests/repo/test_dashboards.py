@@ -8,7 +8,7 @@ from pathlib import Path
 from llmrouter.schemas.codec import loads
 from llmrouter.workers.metrics import Metrics
 
-CHART = Path(__file__).resolve().parents[1] / "helm" / "llmrouter"
+CHART = Path(__file__).resolve().parents[2] / "helm" / "llmrouter"
 METRIC = re.compile(r"\bllmrouter_[a-z0-9_]+\b")
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
 

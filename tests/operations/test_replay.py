@@ -19,7 +19,9 @@ from llmrouter.operations.replay import ReplayRange, replay
 from llmrouter.operations.replay_compare import compare, live_results
 from llmrouter.producers import RequestProducer
 from llmrouter.router import RouterConfig, RoutingEngine
+from llmrouter.router.config import TaskSpec
 from llmrouter.router.config_loader import parse_config
+from llmrouter.router.routed import Routed
 from llmrouter.schemas import (
     LLMRequest,
     LLMResult,
@@ -30,7 +32,7 @@ from llmrouter.schemas import (
     results_topic,
 )
 from llmrouter.workers.launch import CLASSIFIER_GROUP, ROUTER_GROUP
-from tests.producers.conftest import Pipeline, read_topic
+from tests.operations.conftest import Pipeline, read_topic
 
 MakePipeline = Callable[..., Awaitable[Pipeline]]
 
@@ -178,12 +180,12 @@ class StallingRouter(RoutingEngine):
         self._left = answer
         self.stalled = asyncio.Event()
 
-    async def route(self, request: LLMRequest) -> LLMResult:
+    async def route(self, request: LLMRequest, task: TaskSpec | None = None) -> Routed:
         if self._left <= 0:
             self.stalled.set()
             await asyncio.Event().wait()
         self._left -= 1
-        return await super().route(request)
+        return await super().route(request, task)
 
 
 async def test_an_interrupted_replay_resumes_without_duplicates(pipeline: MakePipeline) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-EVALS_DIR = Path(__file__).resolve().parent.parent / "evalsets"
+EVALS_DIR = Path(__file__).resolve().parents[2] / "evalsets"
 
 DIFFICULTIES = {"easy", "medium", "hard"}
 BASE_CATEGORIES = {"common", "edge", "adversarial"}

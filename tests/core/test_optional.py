@@ -12,7 +12,7 @@ import pytest
 from llmrouter.core.errors import LLMRouterError, MissingDependency
 from llmrouter.core.optional import EXTRAS, exit_for_missing, pyplot, require
 
-PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
 def _extras() -> dict[str, set[str]]:

@@ -33,7 +33,7 @@ from llmrouter.schemas import (
 )
 from llmrouter.schemas.jsonschema import render_json_schemas
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 task_names = st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,30}\Z")
 text = st.text(max_size=200)

@@ -267,7 +267,7 @@ async def _committed_offset(consumer: Any, partition: TopicPartition, expected: 
 
 def test_compose_broker_matches_the_launcher() -> None:
     """docker-compose.yml repeats the launcher's single-node settings; keep them in step."""
-    compose = yaml.safe_load((Path(__file__).parents[1] / "docker-compose.yml").read_text())
+    compose = yaml.safe_load((Path(__file__).parents[2] / "docker-compose.yml").read_text())
     kafka = compose["services"]["kafka"]
     assert kafka["image"] == f"apache/kafka:{kafka_version()}"
     assert docker_env().items() <= kafka["environment"].items()
