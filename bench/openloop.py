@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -52,10 +52,10 @@ PARTITIONS = 3
 def default_max_in_flight() -> int:
     """The worker's default `max_in_flight`, read from the code measured (so the plain
     consumer gets the same concurrency whatever the default is at that commit)."""
-    for f in fields(WorkerSettings):
-        if f.name == "max_in_flight" and isinstance(f.default, int):
-            return f.default
-    raise RuntimeError("WorkerSettings has no integer max_in_flight default")
+    default = WorkerSettings.model_fields["max_in_flight"].default
+    if not isinstance(default, int):
+        raise RuntimeError("WorkerSettings has no integer max_in_flight default")
+    return default
 
 
 @dataclass(frozen=True)

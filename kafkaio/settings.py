@@ -9,77 +9,70 @@
 | KAFKA_SASL_PASSWORD(_FILE)  | SASL password, or a file holding it (mounted secret)|
 | KAFKA_SSL_CAFILE            | CA bundle that signed the brokers' certificates     |
 | KAFKA_SSL_CERTFILE/KEYFILE  | client certificate and key, for mutual TLS          |
+
+The protocol and mechanism are read in any case. The password is a `SecretStr`: it shows
+in no repr, log line or error.
 """
 
 from __future__ import annotations
 
-import os
 import ssl
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
+
+from pydantic import SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from llmrouter.core.errors import ConfigError
+from llmrouter.core.settings import EnvSettings
 
-__all__ = ["KafkaSettings"]
+__all__ = ["KafkaSettings", "SaslMechanism", "SecurityProtocol"]
 
-_PROTOCOLS = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
-_MECHANISMS = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
-@dataclass(frozen=True)
-class KafkaSettings:
+class KafkaSettings(EnvSettings):
+    model_config = SettingsConfigDict(env_prefix="KAFKA_")
+    secret_files: ClassVar[Mapping[str, str]] = {"sasl_password_file": "sasl_password"}
+
     bootstrap_servers: str = "localhost:9092"
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
     sasl_username: str | None = None
-    sasl_password: str | None = field(default=None, repr=False)
+    #: read from `sasl_password_file` when that is set (a mounted secret), which wins
+    sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = None
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
 
     @classmethod
     def from_env(cls, bootstrap_servers: str | None = None) -> KafkaSettings:
-        env = os.environ
-        password = env.get("KAFKA_SASL_PASSWORD")
-        password_file = env.get("KAFKA_SASL_PASSWORD_FILE")
-        if password_file:
-            try:
-                password = Path(password_file).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot read {password_file}: {exc.strerror}", key="KAFKA_SASL_PASSWORD_FILE"
-                ) from None
-        settings = cls(
-            bootstrap_servers=bootstrap_servers
-            or env.get("KAFKA_BOOTSTRAP_SERVERS")
-            or "localhost:9092",
-            security_protocol=env.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper(),
-            sasl_mechanism=(env.get("KAFKA_SASL_MECHANISM") or "").upper() or None,
-            sasl_username=env.get("KAFKA_SASL_USERNAME") or None,
-            sasl_password=password or None,
-            ssl_cafile=env.get("KAFKA_SSL_CAFILE") or None,
-            ssl_certfile=env.get("KAFKA_SSL_CERTFILE") or None,
-            ssl_keyfile=env.get("KAFKA_SSL_KEYFILE") or None,
-        )
-        settings.validate()
-        return settings
+        """The KAFKA_* variables; `bootstrap_servers`, when given, wins over its variable."""
+        return cls.from_environment(bootstrap_servers=bootstrap_servers)
 
-    def validate(self) -> None:
-        if self.security_protocol not in _PROTOCOLS:
-            raise ConfigError(
-                f"must be one of {', '.join(sorted(_PROTOCOLS))}", key="KAFKA_SECURITY_PROTOCOL"
-            )
+    @field_validator("security_protocol", "sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
         if self.security_protocol.startswith("SASL"):
-            if self.sasl_mechanism not in _MECHANISMS:
+            if self.sasl_mechanism is None:
                 raise ConfigError(
-                    f"must be one of {', '.join(sorted(_MECHANISMS))}", key="KAFKA_SASL_MECHANISM"
+                    f"{self.security_protocol} needs a mechanism: PLAIN, SCRAM-SHA-256 or "
+                    "SCRAM-SHA-512",
+                    key=self.env_name("sasl_mechanism"),
                 )
             if not self.sasl_username or not self.sasl_password:
                 raise ConfigError(
                     "SASL needs a user and a password",
-                    key="KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD",
+                    key=f"{self.env_name('sasl_username')}/{self.env_name('sasl_password')}",
                 )
+        return self
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments shared by aiokafka's producer, consumer and admin client."""
@@ -95,5 +88,7 @@ class KafkaSettings:
         if self.security_protocol.startswith("SASL"):
             kwargs["sasl_mechanism"] = self.sasl_mechanism
             kwargs["sasl_plain_username"] = self.sasl_username
-            kwargs["sasl_plain_password"] = self.sasl_password
+            kwargs["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
         return kwargs

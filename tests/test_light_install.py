@@ -1,5 +1,6 @@
 """The client install: a service that only publishes requests and awaits results needs
-aiokafka, pydantic, orjson and structlog, nothing else; the wheel ships only `llmrouter`."""
+aiokafka, pydantic (and pydantic-settings), orjson and structlog, nothing else; the whole
+public API (`llmrouter.__all__`) loads with them; the wheel ships only `llmrouter`."""
 
 from __future__ import annotations
 
@@ -57,8 +58,8 @@ sys.meta_path.insert(0, _NotInstalled())
 _CLIENT = """
 import asyncio, sys
 
-from llmrouter.producers import RequestProducer
-from llmrouter.schemas import ResultStatus
+import llmrouter
+from llmrouter import RequestProducer, ResultStatus
 
 async def main(bootstrap: str, task: str) -> None:
     async with RequestProducer.from_env(bootstrap) as producer:
@@ -70,6 +71,8 @@ async def main(bootstrap: str, task: str) -> None:
         result = await asyncio.wait_for(future, 60)
         assert result.status is ResultStatus.OK, result
         print("result", result.request_id, result.output, flush=True)
+    for name in llmrouter.__all__:  # the whole public API loads on the base install
+        getattr(llmrouter, name)
     loaded = sorted({m.partition(".")[0] for m in sys.modules} & set(BLOCKED))
     assert not loaded, loaded
 
@@ -213,5 +216,6 @@ def test_the_wheel_holds_only_the_llmrouter_package(tmp_path: Path) -> None:
         "aiokafka",
         "orjson",
         "pydantic",
+        "pydantic-settings",
         "structlog",
     ]

@@ -8,14 +8,16 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from aiokafka.errors import KafkaError
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from llmrouter.core.errors import KafkaUnavailable, LLMRouterError
+from llmrouter.core.settings import EnvSettings
 from llmrouter.core.tracing import configure_tracing
 from llmrouter.kafkaio.admin import ensure_topics
 from llmrouter.kafkaio.errors import translate_kafka_error
@@ -52,65 +54,52 @@ CLASSIFIER_GROUP = "llmrouter-classifier"
 ROUTER_GROUP = "llmrouter-router"
 
 
-@dataclass(frozen=True)
-class WorkerSettings:
-    """Everything a worker process is started with besides the routing config."""
+#: a WorkerOptions of the runtime's defaults: the settings they can be set by start from them
+_RUNTIME = WorkerOptions(name="", group_id="", pattern="", transactional_id="")
+
+
+def _host_and_pid() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class WorkerSettings(EnvSettings):
+    """Everything a worker process is started with besides the routing config. Each field
+    but `kafka` is also set by its variable, LLMROUTER_ and its name in upper case
+    (LLMROUTER_MAX_IN_FLIGHT, LLMROUTER_HEALTH_PROBE_S, ...); the runtime's defaults are
+    WorkerOptions' own."""
+
+    model_config = SettingsConfigDict(env_prefix="LLMROUTER_")
 
     kafka: KafkaSettings
     #: stable across restarts of the same worker (e.g. a StatefulSet pod name), so a
     #: restarted worker fences its crashed self at once; defaults to host and pid
-    instance_id: str = ""
+    instance_id: str = Field(default_factory=_host_and_pid)
     #: records processed at once per worker; enough for 500 requests/s at 1.5 s per call
-    max_in_flight: int = 4096
-    grace_s: float = 30.0
-    max_message_bytes: int = 1_000_000
-    partitions: int = 3
-    metadata_max_age_ms: int = 30_000
+    max_in_flight: int = Field(default=_RUNTIME.max_in_flight, ge=1)
+    #: how long a stopping worker waits for the records in flight
+    grace_s: float = Field(default=_RUNTIME.grace_s, ge=0)
+    max_message_bytes: int = Field(default=1_000_000, ge=1)
+    #: partitions of the topics created at start-up
+    partitions: int = Field(default=3, ge=1)
+    metadata_max_age_ms: int = Field(default=_RUNTIME.metadata_max_age_ms, ge=0)
     group_prefix: str = ""
     #: create the topics of the configured tasks at start-up
     create_topics: bool = True
     #: regex of the task names whose topics this deployment reads, `*` for every task;
     #: None (the default): exactly the tasks of its config
     tasks_pattern: str | None = None
-    session_timeout_ms: int = 10_000
+    session_timeout_ms: int = Field(default=_RUNTIME.session_timeout_ms, ge=1)
     #: port of /healthz, /readyz and /metrics; 0 picks a free one, -1 serves none
-    metrics_port: int = 9400
+    metrics_port: int = Field(default=9400, ge=-1, le=65535)
     metrics_host: str = "0.0.0.0"
-    health_probe_interval_s: float = 5.0
+    #: seconds between the health server's probes of the workers
+    health_probe_s: float = Field(default=5.0, gt=0)
 
     @classmethod
-    def from_env(cls, kafka: KafkaSettings, **values: object) -> WorkerSettings:
-        """Values given here win; then LLMROUTER_* environment variables; then defaults."""
-        env = os.environ
-        from_env: dict[str, object] = {}
-        for name, var, cast in _ENV_SETTINGS:
-            if var in env:
-                from_env[name] = cast(env[var])
-        from_env.update({k: v for k, v in values.items() if v is not None})
-        return cls(kafka=kafka, **from_env)  # type: ignore[arg-type]
-
-    def resolved_instance_id(self) -> str:
-        return (
-            self.instance_id
-            or os.environ.get("LLMROUTER_INSTANCE_ID")
-            or (f"{socket.gethostname()}-{os.getpid()}")
-        )
-
-
-_ENV_SETTINGS: tuple[tuple[str, str, type], ...] = (
-    ("instance_id", "LLMROUTER_INSTANCE_ID", str),
-    ("max_in_flight", "LLMROUTER_MAX_IN_FLIGHT", int),
-    ("grace_s", "LLMROUTER_GRACE_S", float),
-    ("max_message_bytes", "LLMROUTER_MAX_MESSAGE_BYTES", int),
-    ("partitions", "LLMROUTER_PARTITIONS", int),
-    ("metadata_max_age_ms", "LLMROUTER_METADATA_MAX_AGE_MS", int),
-    ("group_prefix", "LLMROUTER_GROUP_PREFIX", str),
-    ("tasks_pattern", "LLMROUTER_TASKS_PATTERN", str),
-    ("session_timeout_ms", "LLMROUTER_SESSION_TIMEOUT_MS", int),
-    ("metrics_port", "LLMROUTER_METRICS_PORT", int),
-    ("metrics_host", "LLMROUTER_METRICS_HOST", str),
-    ("health_probe_interval_s", "LLMROUTER_HEALTH_PROBE_S", float),
-)
+    def from_env(cls, kafka: KafkaSettings, **values: Any) -> WorkerSettings:
+        """Values given here (None: not given) win; then the LLMROUTER_* variables; then
+        the defaults."""
+        return cls.from_environment(kafka=kafka, **values)
 
 
 def build_worker(
@@ -125,7 +114,7 @@ def build_worker(
             router.config,
             settings.tasks_pattern,
         ),
-        transactional_id=f"{group}-{settings.resolved_instance_id()}",
+        transactional_id=f"{group}-{settings.instance_id}",
         max_in_flight=settings.max_in_flight,
         grace_s=settings.grace_s,
         metadata_max_age_ms=settings.metadata_max_age_ms,
@@ -136,7 +125,7 @@ def build_worker(
         if kind == "classifier"
         else RouterHandler(router, max_message_bytes=settings.max_message_bytes)
     )
-    policy = ErrorPolicy(WorkerIdentity(kind, group, settings.resolved_instance_id()))
+    policy = ErrorPolicy(WorkerIdentity(kind, group, settings.instance_id))
     worker = TransactionalWorker(options, settings.kafka, handler, policy)
     policy.answerable = answerable(handler, worker.has_topic)
     return worker
@@ -184,7 +173,7 @@ async def run_workers(
         config,
         config_path,
         group_prefix=settings.group_prefix,
-        instance_id=settings.resolved_instance_id(),
+        instance_id=settings.instance_id,
         tasks_pattern=settings.tasks_pattern,
     )
     stop = stop or asyncio.Event()
@@ -237,7 +226,7 @@ async def run_workers(
                     workers,
                     host=settings.metrics_host,
                     port=settings.metrics_port,
-                    probe_interval_s=settings.health_probe_interval_s,
+                    probe_interval_s=settings.health_probe_s,
                 )
                 await stack.enter_async_context(health.serving())
                 if on_health is not None:

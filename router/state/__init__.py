@@ -2,6 +2,6 @@
 cooldowns and idempotency. Without a store each process keeps its own (router/ratelimit.py,
 router/budget.py, router/breaker.py) and the README says what that means."""
 
-from llmrouter.router.state.store import StateStore, redacted_url, resolve_url
+from llmrouter.router.state.store import StateStore, StoreSettings, redacted_url
 
-__all__ = ["StateStore", "redacted_url", "resolve_url"]
+__all__ = ["StateStore", "StoreSettings", "redacted_url"]

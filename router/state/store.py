@@ -15,14 +15,15 @@ exception: `redacted_url` is what gets printed.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import structlog
+from pydantic import SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from llmrouter.core.errors import (
     ConfigError,
@@ -30,23 +31,23 @@ from llmrouter.core.errors import (
     StateStoreError,
     StateStoreUnavailable,
 )
+from llmrouter.core.settings import EnvSettings
 
 __all__ = [
     "CLUSTER_PARAM",
-    "PASSWORD_FILE_ENV",
-    "URL_ENV",
+    "CONFIG_KEY",
     "StateStore",
     "StoreScript",
+    "StoreSettings",
     "cluster_option",
     "redacted_url",
-    "resolve_url",
     "translate",
 ]
 
 log = structlog.get_logger("llmrouter.state")
 
-URL_ENV = "LLMROUTER_REDIS_URL"
-PASSWORD_FILE_ENV = "LLMROUTER_REDIS_PASSWORD_FILE"
+#: where the routing config names the store; it wins over $LLMROUTER_REDIS_URL
+CONFIG_KEY = "defaults.state.redis_url"
 #: the URL's query parameter that names a Redis Cluster (`?cluster=true`)
 CLUSTER_PARAM = "cluster"
 T = TypeVar("T")
@@ -131,8 +132,9 @@ def redacted_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def cluster_option(url: str) -> tuple[str, bool]:
-    """`url` without its `cluster` query parameter, and whether it names a Redis Cluster."""
+def cluster_option(url: str, *, key: str = CONFIG_KEY) -> tuple[str, bool]:
+    """`url` without its `cluster` query parameter, and whether it names a Redis Cluster.
+    A bad option is a ConfigError naming `key`, where the URL was given."""
     parts = urlsplit(url)
     kept: list[str] = []
     cluster = False
@@ -143,35 +145,62 @@ def cluster_option(url: str) -> tuple[str, bool]:
             continue
         flag = unquote(value).strip().lower()
         if flag not in _TRUE | _FALSE:
-            raise ConfigError(
-                f"expected ?{CLUSTER_PARAM}=true or false, got {flag!r}",
-                key="defaults.state.redis_url",
-            )
+            raise ConfigError(f"expected ?{CLUSTER_PARAM}=true or false, got {flag!r}", key=key)
         cluster = flag in _TRUE
     if cluster and parts.scheme == "unix":
-        raise ConfigError(
-            "a Redis Cluster is reached over TCP: redis[s]://host:port",
-            key="defaults.state.redis_url",
-        )
+        raise ConfigError("a Redis Cluster is reached over TCP: redis[s]://host:port", key=key)
     if cluster and parts.path.strip("/") not in ("", "0"):
-        raise ConfigError("a Redis Cluster has only database 0", key="defaults.state.redis_url")
+        raise ConfigError("a Redis Cluster has only database 0", key=key)
     return urlunsplit(parts._replace(query="&".join(kept))), cluster
 
 
-def resolve_url(config_url: str | None) -> str | None:
-    """The store's URL: the config's `defaults.state.redis_url`, else $LLMROUTER_REDIS_URL."""
-    url = config_url or os.environ.get(URL_ENV) or None
-    if url is None:
-        return None
-    scheme = urlsplit(url).scheme
-    if scheme not in ("redis", "rediss", "unix"):
-        # The message leaves the URL out: it may carry a password.
+def check_url(url: str, *, key: str = CONFIG_KEY) -> None:
+    """A ConfigError naming `key` unless `url` is a store's URL; the message leaves the URL
+    out: it may carry a password."""
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(
-            "expected redis[s]://[user:password@]host[:port][/db][?cluster=true]",
-            key="defaults.state.redis_url",
+            "expected redis[s]://[user:password@]host[:port][/db][?cluster=true]", key=key
         )
-    cluster_option(url)  # a bad cluster option fails here, with the config
-    return url
+    cluster_option(url, key=key)
+
+
+class StoreSettings(EnvSettings):
+    """Where the store is, from the routing config or the environment:
+
+    | variable                         | meaning                                           |
+    | -------------------------------- | ------------------------------------------------- |
+    | LLMROUTER_REDIS_URL              | the store, when the config names none             |
+    | LLMROUTER_REDIS_PASSWORD(_FILE)  | its password, or a file holding it (a mounted     |
+    |                                  | Secret; wins), when the URL carries none          |
+
+    Neither the password nor the URL's shows in a repr, a log line or an error.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LLMROUTER_REDIS_")
+    secret_files: ClassVar[Mapping[str, str]] = {"password_file": "password"}
+
+    #: redis[s]://[user:password@]host[:port][/db][?cluster=true], or unix://path
+    url: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+
+    @classmethod
+    def from_env(cls, config_url: str | None = None) -> StoreSettings:
+        """The config's `defaults.state.redis_url` when set, else $LLMROUTER_REDIS_URL."""
+        if config_url:
+            check_url(config_url, key=CONFIG_KEY)
+        return cls.from_environment(url=config_url or None)
+
+    @field_validator("url")
+    @classmethod
+    def _store_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            check_url(url, key=cls.env_name("url"))
+        return url
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redacted_url(value) if name == "url" and value else value
 
 
 class StoreScript:
@@ -223,33 +252,31 @@ class StateStore:
     @classmethod
     def connect(
         cls,
-        url: str,
+        settings: StoreSettings | str,
         *,
-        password_file: str | None = None,
         prefix: str = "llmrouter",
         timeout_s: float = 5.0,
         max_connections: int = 128,
     ) -> StateStore:
-        """A store for `url`; TLS with `rediss://`, the password from the URL or from
-        `password_file` (default $LLMROUTER_REDIS_PASSWORD_FILE, e.g. a mounted Secret);
-        a Redis Cluster with `?cluster=true` (any node's address: the others are found)."""
+        """A store for `settings` (or a URL, with the password file and password of the
+        environment); TLS with `rediss://`, the password from the URL or from the
+        settings (e.g. a mounted Secret); a Redis Cluster with `?cluster=true` (any node's
+        address: the others are found)."""
+        if isinstance(settings, str):
+            settings = StoreSettings.from_environment(url=settings)
+        url = settings.url
+        if url is None:
+            raise ConfigError("no store named", key=CONFIG_KEY)
         try:
             from redis import asyncio as aioredis
         except ImportError as exc:
             raise ConfigError(
                 "the shared state store needs redis: pip install 'llmrouter[redis]'",
-                key="defaults.state.redis_url",
+                key=CONFIG_KEY,
             ) from exc
         kwargs: dict[str, Any] = {}
-        password_file = password_file or os.environ.get(PASSWORD_FILE_ENV)
-        if password_file:
-            try:
-                kwargs["password"] = Path(password_file).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot read the store's password file {password_file}: {exc.strerror}",
-                    key=PASSWORD_FILE_ENV,
-                ) from None
+        if settings.password is not None:
+            kwargs["password"] = settings.password.get_secret_value()
         plain_url, cluster = cluster_option(url)
         if cluster:
             from redis.asyncio.cluster import RedisCluster

@@ -3,7 +3,6 @@ shared through the store when one is configured, else this process's own."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,7 +23,7 @@ from llmrouter.router.state.dedupe import (
     SharedDedupe,
 )
 from llmrouter.router.state.limits import SharedLimiter
-from llmrouter.router.state.store import StateStore, resolve_url
+from llmrouter.router.state.store import StateStore, StoreSettings
 
 __all__ = ["RouterState", "local_state", "open_state"]
 
@@ -80,7 +79,7 @@ def open_state(
     kafka: KafkaSettings | None = None,
     store: StateStore | None = None,
     window_s: float = 60.0,
-    namespace: str | None = None,
+    namespace: str = "",
     claim_lease_s: float = DEFAULT_CLAIM_LEASE_S,
 ) -> RouterState:
     """The shared state when `defaults.state.redis_url` (or $LLMROUTER_REDIS_URL) names a
@@ -89,17 +88,15 @@ def open_state(
     `claim_lease_s` is how long a dead worker's request-id claims outlive it (workers pass
     their Kafka session timeout: the claims go when the partitions do)."""
     if store is None:
-        url = resolve_url(config.defaults.state.redis_url)
-        if url is None:
+        settings = StoreSettings.from_env(config.defaults.state.redis_url)
+        if settings.url is None:
             log.info(
                 "no state store: rate limits, budgets, cooldowns and duplicates are per "
                 "process; limits are split by the consumer group's size"
             )
             return local_state(config)
-        if namespace is None:  # a router rebuilt on reload: the deployment's group prefix
-            namespace = os.environ.get("LLMROUTER_GROUP_PREFIX", "")
         store = StateStore.connect(
-            url, prefix=f"llmrouter:{namespace.rstrip('-')}" if namespace else "llmrouter"
+            settings, prefix=f"llmrouter:{namespace.rstrip('-')}" if namespace else "llmrouter"
         )
     defaults = config.defaults
     timeout_s = max(

@@ -10,7 +10,7 @@ import pytest
 from redis import exceptions as redis_exceptions
 
 from llmrouter.core.errors import ConfigError, StateStoreError, StateStoreUnavailable
-from llmrouter.router.state import StateStore, redacted_url, resolve_url
+from llmrouter.router.state import StateStore, StoreSettings, redacted_url
 from llmrouter.router.state.store import _TRANSLATIONS, cluster_option, translate
 from tests.kafka_helpers import free_port
 from tests.redis_helpers import redis_available, running_redis
@@ -42,13 +42,35 @@ def test_password_never_printed() -> None:
 
 def test_url_from_config_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LLMROUTER_REDIS_URL", raising=False)
-    assert resolve_url(None) is None
+    assert StoreSettings.from_env(None).url is None
     monkeypatch.setenv("LLMROUTER_REDIS_URL", "redis://env:6379/0")
-    assert resolve_url(None) == "redis://env:6379/0"
-    assert resolve_url("redis://config:6379/0") == "redis://config:6379/0"
+    assert StoreSettings.from_env(None).url == "redis://env:6379/0"
+    assert StoreSettings.from_env("redis://config:6379/0").url == "redis://config:6379/0"
     with pytest.raises(ConfigError, match=r"defaults\.state\.redis_url") as caught:
-        resolve_url("http://:pw@x")
+        StoreSettings.from_env("http://:pw@x")
     assert "pw" not in str(caught.value)
+    # a bad URL from the environment names its variable, never the URL
+    monkeypatch.setenv("LLMROUTER_REDIS_URL", "http://:pw@x")
+    with pytest.raises(ConfigError, match="LLMROUTER_REDIS_URL") as caught:
+        StoreSettings.from_env(None)
+    assert "pw" not in str(caught.value)
+
+
+def test_settings_never_show_the_password(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret-file\n")
+    monkeypatch.setenv("LLMROUTER_REDIS_URL", "redis://:s3cret-url@db:6379/0")
+    monkeypatch.setenv("LLMROUTER_REDIS_PASSWORD_FILE", str(secret))
+    settings = StoreSettings.from_env()
+    assert settings.password is not None
+    assert settings.password.get_secret_value() == "s3cret-file"
+    assert settings.url == "redis://:s3cret-url@db:6379/0"
+    for shown in (repr(settings), str(settings)):
+        assert "s3cret" not in shown
+        assert "redis://:***@db:6379/0" in shown
+    monkeypatch.setenv("LLMROUTER_REDIS_PASSWORD_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="LLMROUTER_REDIS_PASSWORD_FILE: cannot read"):
+        StoreSettings.from_env()
 
 
 async def test_round_trip_and_script(state_store: StateStore) -> None:
@@ -88,7 +110,9 @@ async def test_password_from_a_mounted_file(tmp_path: Path) -> None:
     secret.write_text("s3cret-file\n")
     async with running_redis("--requirepass", "s3cret-file") as url:
         without = StateStore.connect(url)
-        with_file = StateStore.connect(url, password_file=str(secret))
+        with_file = StateStore.connect(
+            StoreSettings.from_environment(url=url, password_file=secret)
+        )
         try:
             with pytest.raises(StateStoreUnavailable):
                 await without.ping()
@@ -97,7 +121,7 @@ async def test_password_from_a_mounted_file(tmp_path: Path) -> None:
             await without.aclose()
             await with_file.aclose()
         with pytest.raises(ConfigError, match="password file"):
-            StateStore.connect(url, password_file=str(tmp_path / "missing"))
+            StoreSettings.from_environment(url=url, password_file=tmp_path / "missing")
 
 
 def test_cluster_is_a_query_parameter_kept_out_of_the_client() -> None:
@@ -109,7 +133,7 @@ def test_cluster_is_a_query_parameter_kept_out_of_the_client() -> None:
     assert cluster_option("redis://h?cluster=no") == ("redis://h", False)
     for bad in ("redis://:pw@h?cluster=maybe", "redis://:pw@h:7000/2?cluster=true"):
         with pytest.raises(ConfigError, match=r"defaults\.state\.redis_url") as caught:
-            resolve_url(bad)
+            StoreSettings.from_env(bad)
         assert "pw" not in str(caught.value)
     store = StateStore.connect("rediss://:s3cret@127.0.0.1:1/0?cluster=true")
     assert store.cluster

@@ -95,7 +95,7 @@ class Pipeline:
             "metadata_max_age_ms": 1000,
             "metrics_port": 0,
             "metrics_host": "127.0.0.1",
-            "health_probe_interval_s": 0.5,
+            "health_probe_s": 0.5,
             "tasks_pattern": f".*-{self.suffix}",
             "session_timeout_ms": 6000,
         }
