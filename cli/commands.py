@@ -127,7 +127,7 @@ def asyncapi(
         "docs/asyncapi.yaml"
     ),
 ) -> None:
-    """Write the AsyncAPI 3.0 document of every topic and message, from the FastStream apps."""
+    """Write the AsyncAPI 3.0 document of every topic, message and consumer group."""
     from llmrouter.workers.declaration import render_asyncapi
 
     out.parent.mkdir(parents=True, exist_ok=True)

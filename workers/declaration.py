@@ -1,31 +1,21 @@
-"""The workers declared as FastStream apps: the topics, message schemas and groups that
-`llmrouter asyncapi` documents, and an in-memory twin of the pipeline for fast tests
-(`faststream.kafka.TestKafkaBroker`).
+"""The AsyncAPI document of the workers' topics: `llmrouter asyncapi`, docs/asyncapi.yaml.
 
-Production runs the same two steps (`classify_request`, `route_request`) under
-`workers/runtime.py`, which adds what FastStream cannot express: transactions holding
-outputs and offsets together, and prefix commits over concurrent in-partition work.
+The topics, message schemas and consumer groups are declared on a FastStream KafkaBroker
+only to render the specification: the subscribers' handlers do nothing and the broker never
+connects. The workers themselves run on the transactional runtime (`llmrouter.runtime`,
+started by workers/launch.py): outputs and offsets committed in one transaction, and
+prefix commits over concurrent in-partition work, which FastStream cannot express.
 """
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 import yaml
-from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
-from llmrouter import __version__
-from llmrouter.core.errors import AllModelsFailed
-from llmrouter.router import RoutingEngine
-from llmrouter.schemas import (
-    ClassifiedRequest,
-    CostEvent,
-    DeadLetter,
-    LLMRequest,
-    LLMResult,
-    classified_topic,
-    results_topic,
-)
+from llmrouter.schemas import ClassifiedRequest, CostEvent, DeadLetter, LLMRequest, LLMResult
 from llmrouter.schemas.topics import (
     CLASSIFIED_PATTERN,
     COSTS_TOPIC,
@@ -33,11 +23,9 @@ from llmrouter.schemas.topics import (
     REQUESTS_PATTERN,
     task_topic_template,
 )
-from llmrouter.workers.handlers import classify_request, route_request
 from llmrouter.workers.launch import CLASSIFIER_GROUP, ROUTER_GROUP
-from llmrouter.workers.outputs import cost_events
 
-__all__ = ["build_apps", "render_asyncapi", "specification"]
+__all__ = ["declared_broker", "render_asyncapi", "specification"]
 
 DESCRIPTION = """\
 Kafka-native multi-model LLM router. Publish an LLMRequest to `llm.requests.<task>`
@@ -47,18 +35,16 @@ be processed go to `llm.dlq` with the reason.
 """
 
 
-def build_apps(
-    router: RoutingEngine, broker: KafkaBroker | None = None
-) -> tuple[FastStream, KafkaBroker]:
-    broker = broker or KafkaBroker("localhost:9092")
-
-    results = broker.publisher(
+def declared_broker() -> KafkaBroker:
+    """A broker (never connected) declaring what the workers read and publish."""
+    broker = KafkaBroker("localhost:9092")
+    broker.publisher(
         task_topic_template("results"),
         title="results",
         description="One LLMResult per request.",
         schema=LLMResult,
     )
-    costs = broker.publisher(
+    broker.publisher(
         COSTS_TOPIC,
         title="costs",
         description="One CostEvent per provider call or cache hit.",
@@ -70,45 +56,36 @@ def build_apps(
         description="Messages that could not be processed.",
         schema=DeadLetter,
     )
-    classified = broker.publisher(
+    broker.publisher(
         task_topic_template("classified"),
         title="classified",
         description="Requests with their complexity.",
         schema=ClassifiedRequest,
     )
 
+    # The handlers declare the message each subscriber reads (by their parameter's type);
+    # the classifier and router workers do the work. A docstring would be a description.
     @broker.subscriber(
         pattern=REQUESTS_PATTERN,
         group_id=CLASSIFIER_GROUP,
         title="requests",
         description="LLM work, one topic per task.",
     )
-    async def classifier(request: LLMRequest) -> None:
-        out = await classify_request(router, request)
-        await broker.publish(out, classified_topic(out.task), key=out.request_id.encode())
+    async def classifier(request: LLMRequest) -> None: ...
 
     @broker.subscriber(
         pattern=CLASSIFIED_PATTERN, group_id=ROUTER_GROUP, title="classified requests"
     )
-    async def routing(request: ClassifiedRequest) -> None:
-        try:
-            result = await route_request(router, request)
-        except AllModelsFailed as failure:
-            result = failure.result
-        await broker.publish(result, results_topic(result.task), key=result.request_id.encode())
-        for event in cost_events(result):
-            await broker.publish(event, COSTS_TOPIC, key=result.request_id.encode())
+    async def router(request: ClassifiedRequest) -> None: ...
 
-    del results, costs, classified  # declared for the specification; sent by topic name
-    return FastStream(broker), broker
+    return broker
 
 
-def specification(router: RoutingEngine) -> AsyncAPI:
-    _, broker = build_apps(router)
+def specification() -> AsyncAPI:
     return AsyncAPI(
-        broker,
+        declared_broker(),
         title="llmrouter",
-        version=__version__,
+        version=version("llmrouter"),
         description=DESCRIPTION,
         schema_version="3.0.0",
     )
@@ -116,8 +93,6 @@ def specification(router: RoutingEngine) -> AsyncAPI:
 
 def render_asyncapi() -> str:
     """The checked-in docs/asyncapi.yaml; independent of any routing config or broker."""
-    from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
-
-    raw = specification(RoutingEngine(load_config(EXAMPLE_CONFIG))).to_specification().to_yaml()
+    raw = specification().to_specification().to_yaml()
     # FastStream's channel order follows set iteration, which changes between processes.
     return yaml.safe_dump(yaml.safe_load(raw), sort_keys=True, allow_unicode=True)
