@@ -8,45 +8,32 @@ Anthropic model never loads it. Each call is the request the SDK client itself b
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from llmrouter.core.errors import (
-    ContentPolicyViolation,
-    MalformedResponse,
-    ProviderError,
-    ProviderTimeout,
-)
+from llmrouter.core.errors import ContentPolicyViolation, MalformedResponse
 from llmrouter.router.providers.base import ChatRequest, Completion
-from llmrouter.router.providers.call import TRANSPORT_ERRORS, JsonEndpoint
-from llmrouter.router.providers.errors import translate_sdk_error
+from llmrouter.router.providers.call import SdkProvider
 
 __all__ = ["AnthropicProvider"]
 
 _PATH = "/v1/messages"
 
 
-class AnthropicProvider:
-    provider = "anthropic"
-
+class AnthropicProvider(SdkProvider):
     def __init__(self, *, api_key: str, base_url: str | None) -> None:
         import anthropic  # here, not at module level: only a worker that uses it pays for it
 
-        self._endpoint = JsonEndpoint(
+        super().__init__(
+            "anthropic",
             anthropic,
             lambda http: anthropic.AsyncAnthropic(
                 api_key=api_key, base_url=base_url, max_retries=0, http_client=http
             ),
             _PATH,
-        )
-        #: every SDK and transport error, translated at this boundary
-        self._errors: tuple[type[BaseException], ...] = (
             anthropic.AnthropicError,
-            *TRANSPORT_ERRORS,
         )
 
-    @staticmethod
-    def body(request: ChatRequest) -> dict[str, Any]:
+    def body(self, request: ChatRequest) -> dict[str, Any]:
         """The JSON body of one message, as `create()` would send it."""
         body: dict[str, Any] = {
             "max_tokens": request.max_output_tokens,
@@ -58,23 +45,7 @@ class AnthropicProvider:
             body["system"] = request.system
         return body
 
-    async def complete(self, request: ChatRequest) -> Completion:
-        try:
-            async with asyncio.timeout(request.timeout_s):
-                data = await self._endpoint.post(self.body(request), request.timeout_s)
-        except TimeoutError:
-            raise ProviderTimeout(
-                f"no answer within {request.timeout_s}s",
-                model=request.model_id,
-                provider=self.provider,
-            ) from None
-        except ProviderError:
-            raise
-        except self._errors as exc:
-            raise translate_sdk_error(exc, model=request.model_id, provider=self.provider) from None
-        return self._read(request, data)
-
-    def _read(self, request: ChatRequest, data: Any) -> Completion:
+    def read(self, request: ChatRequest, data: Any) -> Completion:
         try:
             text = "".join(
                 block["text"] for block in data["content"] if block.get("type") == "text"
@@ -108,6 +79,3 @@ class AnthropicProvider:
             model_version=str(model or request.model_id),
             finish_reason=stop_reason if isinstance(stop_reason, str) else None,
         )
-
-    async def aclose(self) -> None:
-        await self._endpoint.aclose()

@@ -11,7 +11,7 @@ from typing import Any
 from llmrouter.core.errors import ConfigError
 from llmrouter.router.config import ModelSpec
 from llmrouter.router.providers.base import ChatRequest
-from llmrouter.router.providers.call import TRANSPORT_ERRORS, JsonEndpoint
+from llmrouter.router.providers.call import SdkProvider
 from llmrouter.router.providers.openai_client import OpenAIProvider
 
 __all__ = ["ENDPOINT_ENV", "AzureOpenAIProvider", "azure_provider", "deployment_url"]
@@ -31,7 +31,6 @@ class AzureOpenAIProvider(OpenAIProvider):
     ) -> None:
         import openai  # here, not at module level: only a worker that uses it pays for it
 
-        self.provider = "azure-openai"
         self.deployment = deployment
         resource = endpoint or os.environ.get(ENDPOINT_ENV)
         if not resource:
@@ -50,8 +49,8 @@ class AzureOpenAIProvider(OpenAIProvider):
                 http_client=http,
             )
 
-        self._endpoint = JsonEndpoint(openai, make_client, _PATH)
-        self._errors: tuple[type[BaseException], ...] = (openai.OpenAIError, *TRANSPORT_ERRORS)
+        # Not OpenAIProvider's __init__: the client and its path are Azure's own.
+        SdkProvider.__init__(self, "azure-openai", openai, make_client, _PATH, openai.OpenAIError)
         self._max_tokens_key = (
             "max_completion_tokens" if api_version >= _COMPLETION_TOKENS_SINCE else "max_tokens"
         )

@@ -1,5 +1,11 @@
 """One provider call: the SDK decides the request, a light path replays it.
 
+`SdkProvider.complete` is every client's call: the body the client builds, posted through
+its `JsonEndpoint` within the request's timeout, the SDK's and the transport's errors
+translated into ours, the answer read by the client. A client (anthropic_client.py,
+openai_client.py, azure_client.py) says only what differs: its SDK client, the body it
+sends and how it reads the answer.
+
 The SDK client keeps what it is for: base URL, authentication, default headers and its
 own error classes. What it costs per call on top of that (the typed `create()`: the
 TypedDict transform of the parameters, building the request through its HTTP stack,
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -28,9 +35,12 @@ from typing import Any
 import aiohttp
 import orjson
 
+from llmrouter.core.errors import ProviderTimeout
+from llmrouter.router.providers.base import ChatRequest, Completion
+from llmrouter.router.providers.errors import translate_sdk_error
 from llmrouter.router.providers.transport import POOL_SIZE
 
-__all__ = ["TRANSPORT_ERRORS", "JsonEndpoint"]
+__all__ = ["TRANSPORT_ERRORS", "JsonEndpoint", "SdkProvider"]
 
 #: What a call may raise besides the SDK's own errors that is the provider's fault, not
 #: ours: transport errors and unreadable bodies (orjson's decode error is a ValueError).
@@ -145,3 +155,47 @@ class JsonEndpoint:
         if self._session is not None:
             await self._session.close()
         await self.client.close()
+
+
+class SdkProvider(ABC):
+    """A `ProviderClient` on an SDK's client (`make_client(http_client)`), posting to
+    `path`; `sdk_error` is the root of the SDK's exceptions."""
+
+    def __init__(
+        self,
+        provider: str,
+        sdk: ModuleType,
+        make_client: Callable[[Any], Any],
+        path: str,
+        sdk_error: type[BaseException],
+    ) -> None:
+        self.provider = provider
+        self._endpoint = JsonEndpoint(sdk, make_client, path)
+        #: every SDK and transport error, translated at this boundary
+        self._errors: tuple[type[BaseException], ...] = (sdk_error, *TRANSPORT_ERRORS)
+
+    @abstractmethod
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body of one call, as the SDK's own `create()` would send it."""
+
+    @abstractmethod
+    def read(self, request: ChatRequest, data: Any) -> Completion:
+        """The completion in the parsed answer; ProviderError when it cannot be read."""
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        try:
+            # asyncio.timeout bounds the whole call; the SDK's timeout only bounds each phase.
+            async with asyncio.timeout(request.timeout_s):
+                data = await self._endpoint.post(self.body(request), request.timeout_s)
+        except TimeoutError:
+            raise ProviderTimeout(
+                f"no answer within {request.timeout_s}s",
+                model=request.model_id,
+                provider=self.provider,
+            ) from None
+        except self._errors as exc:
+            raise translate_sdk_error(exc, model=request.model_id, provider=self.provider) from None
+        return self.read(request, data)
+
+    async def aclose(self) -> None:
+        await self._endpoint.aclose()

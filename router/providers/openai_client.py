@@ -9,18 +9,11 @@ builds (router/providers/call.py): same URL, auth, headers and error classes as
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from llmrouter.core.errors import (
-    ContentPolicyViolation,
-    MalformedResponse,
-    ProviderError,
-    ProviderTimeout,
-)
+from llmrouter.core.errors import ContentPolicyViolation, MalformedResponse
 from llmrouter.router.providers.base import ChatRequest, Completion
-from llmrouter.router.providers.call import TRANSPORT_ERRORS, JsonEndpoint
-from llmrouter.router.providers.errors import translate_sdk_error
+from llmrouter.router.providers.call import SdkProvider
 from llmrouter.router.providers.usage import estimate_tokens
 
 __all__ = ["OpenAIProvider"]
@@ -28,20 +21,19 @@ __all__ = ["OpenAIProvider"]
 _PATH = "/chat/completions"
 
 
-class OpenAIProvider:
+class OpenAIProvider(SdkProvider):
     def __init__(self, *, provider: str, api_key: str, base_url: str | None) -> None:
         import openai  # here, not at module level: only a worker that uses it pays for it
 
-        self.provider = provider
-        self._endpoint = JsonEndpoint(
+        super().__init__(
+            provider,
             openai,
             lambda http: openai.AsyncOpenAI(
                 api_key=api_key, base_url=base_url, max_retries=0, http_client=http
             ),
             _PATH,
+            openai.OpenAIError,
         )
-        #: every SDK and transport error, translated at this boundary
-        self._errors: tuple[type[BaseException], ...] = (openai.OpenAIError, *TRANSPORT_ERRORS)
         # Current OpenAI models take max_completion_tokens; compatible servers max_tokens.
         self._max_tokens_key = "max_completion_tokens" if provider == "openai" else "max_tokens"
 
@@ -61,24 +53,7 @@ class OpenAIProvider:
             body["response_format"] = {"type": "json_object"}
         return body
 
-    async def complete(self, request: ChatRequest) -> Completion:
-        try:
-            # asyncio.timeout bounds the whole call; the SDK's timeout only bounds each phase.
-            async with asyncio.timeout(request.timeout_s):
-                data = await self._endpoint.post(self.body(request), request.timeout_s)
-        except TimeoutError:
-            raise ProviderTimeout(
-                f"no answer within {request.timeout_s}s",
-                model=request.model_id,
-                provider=self.provider,
-            ) from None
-        except ProviderError:
-            raise
-        except self._errors as exc:
-            raise translate_sdk_error(exc, model=request.model_id, provider=self.provider) from None
-        return self._read(request, data)
-
-    def _read(self, request: ChatRequest, data: Any) -> Completion:
+    def read(self, request: ChatRequest, data: Any) -> Completion:
         try:
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
@@ -114,6 +89,3 @@ class OpenAIProvider:
             model_version=str(model or request.model_id),
             finish_reason=finish if isinstance(finish, str) else None,
         )
-
-    async def aclose(self) -> None:
-        await self._endpoint.aclose()
