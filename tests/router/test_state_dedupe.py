@@ -90,32 +90,40 @@ async def test_a_dead_owners_lease_expires(state_store: StateStore) -> None:
     alive = SharedDedupe(state_store, window_s=60, lease_s=0.3)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    taken = await alive.claim("r4", "t:0:7", wait_s=5)
+    # What is left of the dead owner's lease, read after `started`: however late a loaded
+    # machine gets here, the new owner cannot have the claim before that has run out.
+    left_s = max(await _pttl(state_store, state_store.key("dedupe", "r4")), 0) / 1000
+    taken = await alive.claim("r4", "t:0:7", wait_s=60)
+    waited_s = loop.time() - started
     assert not isinstance(taken, SeenResult)
-    assert 0.1 < loop.time() - started < 2.0
+    # Past a claim that never expired it would have waited all of wait_s (60 s, then routed
+    # anyway): the margin is half of that, a hundred leases, not a tight window.
+    assert left_s - 0.005 <= waited_s < 30
     await taken.release()
 
 
 async def test_a_live_owner_keeps_its_claim(state_store: StateStore) -> None:
-    owner = SharedDedupe(state_store, window_s=60, lease_s=0.3)
+    # A lease of 1 s renewed every third of it: a loaded machine would have to stall the loop
+    # for most of a second to let it lapse (with 0.3 s, a 0.2 s stall was enough).
+    owner = SharedDedupe(state_store, window_s=60, lease_s=1.0)
     claim = await owner.claim("r5", "t:0:1", wait_s=1)
     assert not isinstance(claim, SeenResult)
-    other = SharedDedupe(state_store, window_s=60, lease_s=0.3)
-    waiter = asyncio.create_task(other.claim("r5", "t:0:2", wait_s=10))
-    await asyncio.sleep(1.0)  # three leases long: renewals keep it
+    other = SharedDedupe(state_store, window_s=60, lease_s=1.0)
+    waiter = asyncio.create_task(other.claim("r5", "t:0:2", wait_s=30))
+    await asyncio.sleep(2.5)  # two leases and a half: renewals keep it
     assert not waiter.done()
     await claim.store(b"x")
     assert isinstance(await asyncio.wait_for(waiter, 5), SeenResult)
 
 
 async def test_one_renewal_keeps_claims_spread_over_many_slots(state_store: StateStore) -> None:
-    owner = SharedDedupe(state_store, window_s=60, lease_s=0.3)
+    owner = SharedDedupe(state_store, window_s=60, lease_s=1.0)  # 1 s: as above
     claims = [await owner.claim(f"many-{i}", f"t:0:{i}", wait_s=1) for i in range(20)]
     assert not any(isinstance(c, SeenResult) for c in claims)
-    await asyncio.sleep(1.0)  # three leases long: renewals (one per slot on a cluster) keep all
+    await asyncio.sleep(2.5)  # two leases and a half: renewals (one per slot on a cluster) keep all
     for i in range(20):
         pttl = await _pttl(state_store, state_store.key("dedupe", f"many-{i}"))
-        assert 0 < pttl <= 300, (i, pttl)  # not expired (-2): renewed within its lease
+        assert 0 < pttl <= 1000, (i, pttl)  # not expired (-2): renewed within its lease
     await owner.aclose()
 
 
@@ -134,13 +142,16 @@ async def test_the_lease_a_router_state_is_opened_with_bounds_a_dead_owners_clai
     assert dead.dedupe.lease_s == 0.5
     claim = await dead.dedupe.claim("r6", "t:0:3", wait_s=1)
     assert not isinstance(claim, SeenResult)
+    # The claim in the store carries the 0.5 s lease (a count, not a clock reading).
+    assert 0 < await _pttl(state_store, state_store.key("dedupe", "r6")) <= 500
     await claim._stop_renewing()  # type: ignore[attr-defined]  # SIGKILL
     alive = SharedDedupe(state_store, window_s=60)  # its own lease is the 10 s default
     loop = asyncio.get_running_loop()
     started = loop.time()
     taken = await alive.claim("r6", "t:0:3", wait_s=20)
     assert not isinstance(taken, SeenResult)
-    assert loop.time() - started < 2.0  # the dead owner's 0.5 s, not 10 s
+    # The dead owner's 0.5 s, not 10 s: the bound is half of the 10 s, not a tight window.
+    assert loop.time() - started < 5.0
     await taken.release()
     await dead.dedupe.aclose()
     default = open_state(cfg, store=state_store).dedupe

@@ -37,10 +37,14 @@ async def test_three_replicas_share_one_rpm(state_store: StateStore) -> None:
     await asyncio.gather(*(call(fleet[i % 3]) for i in range(75)))
     admitted.sort()
     assert len(admitted) == 75
-    # No 2 s window holds more than 30 admissions (a little slack for clock reads).
+    # No 2 s window holds more than 30 admissions. An admission is timed when its caller
+    # runs again, which a loaded machine can delay, so the slack is a quarter of the window:
+    # replicas that did not share the limit would admit all 75 at once (gaps near 0).
     for i in range(len(admitted) - 30):
-        assert admitted[i + 30] - admitted[i] >= 2.0 - 0.05
-    assert loop.time() - started < 20.0  # queued, not starved (two windows and a half)
+        assert admitted[i + 30] - admitted[i] >= 2.0 - 0.5
+    # Queued, not starved: 75 at 30 a window take about three windows (6 s); the bound is
+    # five times that, and a starved caller would never get in at all.
+    assert loop.time() - started < 30.0
 
 
 async def test_concurrency_is_one_count_across_replicas(state_store: StateStore) -> None:
@@ -66,9 +70,11 @@ async def test_a_killed_replicas_slots_expire(state_store: StateStore) -> None:
     alive = SharedLimiter("m", spec(max_concurrency=1), state_store, lease_s=0.3)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    async with asyncio.timeout(3), alive.slot(1):
+    # A slot that never expired would hold the only place forever: any finite wait proves
+    # the expiry, so the bound is a hundred leases, not a window a loaded machine can miss.
+    async with asyncio.timeout(30), alive.slot(1):
         waited_s = loop.time() - started
-    assert 0.2 < waited_s < 1.5
+    assert waited_s > 0.2  # it did wait for the dead replica's 0.3 s lease (a lower bound)
 
 
 async def test_reported_usage_corrects_the_token_estimate(state_store: StateStore) -> None:
@@ -79,7 +85,8 @@ async def test_reported_usage_corrects_the_token_estimate(state_store: StateStor
     started = loop.time()
     async with limiter.slot(80):
         pass  # 10 + 80 <= 100: no wait
-    assert loop.time() - started < 0.2
+    # Waiting for the window would take its 5 s; half of that leaves a loaded machine room.
+    assert loop.time() - started < 2.5
     waiter = asyncio.create_task(_enter(limiter, 80))
     await asyncio.sleep(0.3)
     assert not waiter.done()  # 90 + 80 > 100: waits for the window

@@ -43,11 +43,15 @@ async def test_shutdown_drops_hanging_requests(eval_dir: Path) -> None:
                     if (await resp.json())["totals"]["hang"] == 1:
                         break
     try:
-        with pytest.raises(openai.APIConnectionError):
+        with pytest.raises(openai.APIConnectionError) as dropped:
             await call
     finally:
         await client.close()
-    assert time.monotonic() - started < 10
+    # Dropped by the shutdown, not given up on by the client: the SDK's timeout error is a
+    # subclass of the connection error, so the type tells them apart, whatever the load.
+    assert not isinstance(dropped.value, openai.APITimeoutError), dropped.value
+    # And well before the call's 60 s timeout: the margin is half of it, not a tight window.
+    assert time.monotonic() - started < 30
 
 
 async def test_serve_prints_and_stops_on_sigterm() -> None:

@@ -176,12 +176,14 @@ async def test_a_template_error_and_an_unknown_task_answer_the_waiting_client_at
             first = await producer.submit_and_wait(task, "first text", timeout_s=30)
             assert first.status is ResultStatus.FAILED
             started = time.monotonic()
-            result = await producer.submit_and_wait(task, "some text", timeout_s=10)
+            result = await producer.submit_and_wait(task, "some text", timeout_s=30)
             elapsed_s = time.monotonic() - started
             assert result.status is ResultStatus.FAILED
             assert (result.error or "").startswith(f"{error_type}: "), result.error
             assert result.attempts == []
-            assert elapsed_s < 1.0, f"{task}: answered after {elapsed_s:.2f} s"
+            # A failed answer, not the client's timeout: normally well under a second; the
+            # bound leaves a loaded machine five, and is still a sixth of the 30 s timeout.
+            assert elapsed_s < 5.0, f"{task}: answered after {elapsed_s:.2f} s"
     letters = await read_topic(
         p.bootstrap,
         [DLQ_TOPIC],
