@@ -10,33 +10,25 @@ import yaml
 from llmrouter.core.errors import ConfigError
 from llmrouter.router.config import CascadeRoute, ComplexityRoute, StaticRoute
 from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config, parse_config
+from tests.factories import catalog, routing_config
 
-MINIMAL = """\
-version: 1
-models:
-  cheap:
-    provider: anthropic
-    model_id: claude-3-haiku-20240307
-    input_usd_per_1k: 0.00025
-    output_usd_per_1k: 0.00125
-  big:
-    provider: openai
-    model_id: gpt-4-turbo-2024-04-09
-    input_usd_per_1k: 0.01
-    output_usd_per_1k: 0.03
-classifiers:
-  rules:
-    kind: rules
-    rules:
-      - {name: long, weight: 1, min_chars: 100}
-tasks:
-  qa:
-    route:
-      strategy: complexity
-      classifier: rules
-      levels: {SIMPLE: cheap, MEDIUM: cheap, COMPLEX: big}
-      fallback: big
-"""
+# The tests below edit this text line by line and check the lines errors name.
+MINIMAL = routing_config(
+    models=catalog("cheap", "big"),
+    classifiers={
+        "rules": {"kind": "rules", "rules": [{"name": "long", "weight": 1, "min_chars": 100}]}
+    },
+    tasks={
+        "qa": {
+            "route": {
+                "strategy": "complexity",
+                "classifier": "rules",
+                "levels": {"SIMPLE": "cheap", "MEDIUM": "cheap", "COMPLEX": "big"},
+                "fallback": "big",
+            }
+        }
+    },
+)
 
 
 def test_shipped_example_covers_every_task() -> None:
@@ -114,8 +106,13 @@ def _line_of(text: str, needle: str) -> int:
             "tasks.qa.route.fallback.0",
             "fallback: huge",
         ),
-        ("COMPLEX: big}", "COMPLEX: gpt-5}", "tasks.qa.route.levels.COMPLEX", "levels:"),
-        ("SIMPLE: cheap, ", "", "tasks.qa.route.levels", "levels:"),
+        (
+            "        COMPLEX: big\n",
+            "        COMPLEX: gpt-5\n",
+            "tasks.qa.route.levels.COMPLEX",
+            "COMPLEX: gpt-5",
+        ),
+        ("        SIMPLE: cheap\n", "", "tasks.qa.route.levels", "levels:"),
         (
             "      classifier: rules\n",
             "      classifier: llm\n",

@@ -25,6 +25,7 @@ from llmrouter.schemas import (
     token_cost_usd,
 )
 from llmrouter.simulator import SimConfig, running
+from tests.factories import CATALOG, catalog, routing_config, static_route
 from tests.workers.conftest import read_topic
 from tests.workers.fleet import Fleet, MakeFleet, make_fleet  # noqa: F401
 from tests.workers.test_crash import Collector
@@ -32,32 +33,26 @@ from tests.workers.test_crash import Collector
 # The config's figures, for the bound: `big`'s prices, the output allowance, the budget.
 BUDGET_USD = Decimal("0.05")
 MAX_OUTPUT_TOKENS = 200
-BIG_INPUT_USD_PER_1K = Decimal("0.01")
-BIG_OUTPUT_USD_PER_1K = Decimal("0.03")
+BIG_INPUT_USD_PER_1K = Decimal(str(CATALOG["big"]["input_usd_per_1k"]))
+BIG_OUTPUT_USD_PER_1K = Decimal(str(CATALOG["big"]["output_usd_per_1k"]))
 IN_FLIGHT_PER_ROUTER = 2  # LLMROUTER_MAX_IN_FLIGHT: requests one router handles at once
 ROUTERS = 3
 
-CONFIG = """\
-version: 1
-defaults:
-  cache: {{enabled: false}}
-  max_output_tokens: 200
-models:
-  cheap:
-    provider: anthropic
-    model_id: claude-3-haiku-20240307
-    input_usd_per_1k: 0.00025
-    output_usd_per_1k: 0.00125
-  big:
-    provider: openai
-    model_id: gpt-4-turbo-2024-04-09
-    input_usd_per_1k: 0.01
-    output_usd_per_1k: 0.03
-tasks:
-  {qa}:
-    route: {{strategy: static, model: big}}
-    budget: {{daily_usd: 0.05, downgrade_to: cheap}}
-"""
+
+def fleet_config(**changes: dict[str, object]) -> str:
+    """`make_fleet`'s template (its `{qa}` becomes the test's own task), `changes` to models."""
+    return routing_config(
+        defaults={"cache": {"enabled": False}, "max_output_tokens": MAX_OUTPUT_TOKENS},
+        models=catalog("cheap", "big", **changes),
+        tasks={
+            "{qa}": static_route(
+                "big", budget={"daily_usd": float(BUDGET_USD), "downgrade_to": "cheap"}
+            )
+        },
+    )
+
+
+CONFIG = fleet_config()
 
 
 @pytest.fixture
@@ -225,11 +220,7 @@ async def test_calls_queued_for_the_budgeted_model_overshoot_by_its_slots_only(
     # Routers that take many requests at once decide on `big` for all of them before the
     # budget moves; its two slots let them through a few at a time. Each call looks at the
     # spend again once it has a slot, so the overshoot is that of the two calls in flight.
-    limited = CONFIG.replace(
-        "    output_usd_per_1k: 0.03\n",
-        f"    output_usd_per_1k: 0.03\n    max_concurrency: {SLOTS}\n",
-    )
-    assert limited != CONFIG
+    limited = fleet_config(big={"max_concurrency": SLOTS})
     fleet = await make_fleet(limited, tasks=("qa",), sim_url=own_sim, redis_url=redis_url)
     await fleet.spawn("classifier", "classifier")
     await start_routers(fleet, ["r1", "r2", "r3"], in_flight=64)

@@ -1,6 +1,7 @@
 """A model's cooldown shared by three router processes on the real broker and a real
-redis-server: one replica's 429s (Retry-After 5 s) stop the other two calling that model
-within a second, for the Retry-After, and one probe reopens it for the fleet.
+redis-server: one replica's 429s (Retry-After 8 s) stop the other two calling that model
+within a second (the test allows three), for the Retry-After, and one probe reopens it for
+the fleet.
 
 Replica A calls simulator 2, replicas B and C simulator 1; each simulator runs in this
 process and stamps every call it serves, so what B and C sent is what simulator 1 saw."""
@@ -21,37 +22,30 @@ from llmrouter.schemas import ResultStatus, results_topic
 from llmrouter.simulator import SimConfig, running
 from llmrouter.simulator.app import create_app, engine_of
 from llmrouter.simulator.journal import CallJournal
+from tests.factories import CATALOG, catalog, routing_config, static_route
 from tests.workers.fleet import Fleet, MakeFleet, make_fleet  # noqa: F401
 from tests.workers.test_crash import Collector
 
-HAIKU = "claude-3-haiku-20240307"
-GPT35 = "gpt-3.5-turbo-0125"
+HAIKU = CATALOG["cheap"]["model_id"]
+GPT35 = CATALOG["mid"]["model_id"]
 FAILURES = 2  # cooldown.failures: the second 429 in a row opens A's breaker
-RETRY_AFTER_S = 5.0
-NOTICED_WITHIN_S = 1.0
+RETRY_AFTER_S = 8.0
+# B and C trust a "closed" answer for 0.2 s, so they stop within a fraction of a second;
+# the test allows them three, room for a loaded machine, and 5 s more of Retry-After in
+# which any call to `cheap` fails it.
+NOTICED_WITHIN_S = 3.0
 LATENCY_MS = 100  # every simulated call; the probe's answer takes at least this long
 
-CONFIG = """\
-version: 1
-defaults:
-  cache: {{enabled: false}}
-  retry: {{rate_limited: 0, base_delay_s: 0.01, max_delay_s: 0.05}}
-  cooldown: {{failures: 2, cooldown_s: 1}}
-models:
-  cheap:
-    provider: anthropic
-    model_id: claude-3-haiku-20240307
-    input_usd_per_1k: 0.00025
-    output_usd_per_1k: 0.00125
-  mid:
-    provider: openai
-    model_id: gpt-3.5-turbo-0125
-    input_usd_per_1k: 0.0005
-    output_usd_per_1k: 0.0015
-tasks:
-  {qa}:
-    route: {{strategy: static, model: cheap, fallback: [mid]}}
-"""
+# `make_fleet` formats `{qa}` with the test's own task name.
+CONFIG = routing_config(
+    defaults={
+        "cache": {"enabled": False},
+        "retry": {"rate_limited": 0, "base_delay_s": 0.01, "max_delay_s": 0.05},
+        "cooldown": {"failures": FAILURES, "cooldown_s": 1},
+    },
+    models=catalog("cheap", "mid"),
+    tasks={"{qa}": static_route("cheap", "mid")},
+)
 
 
 @dataclass
@@ -145,8 +139,8 @@ async def test_one_replicas_429s_stop_the_other_processes_within_a_second(
 
     cheap_calls = sorted([*sim1.starts(HAIKU), *sim2.starts(HAIKU)])  # by any replica
     # From A's second 429 the fleet makes no call to `cheap` for the Retry-After: the
-    # first one after the second it may take to notice comes after the 5 s (the provider's
-    # Retry-After, not cooldown_s), so B and C stopped within that second.
+    # first one after the seconds it may take to notice comes after the 8 s (the provider's
+    # Retry-After, not cooldown_s), so B and C stopped within those seconds.
     first_after = min(t for t in cheap_calls if t > opened_at + NOTICED_WITHIN_S)
     timeline = sorted(  # for the assertions' messages: seconds after opening, by whom
         (round(t - opened_at, 3), name)

@@ -16,6 +16,7 @@ import pytest
 from llmrouter.producers import RequestProducer
 from llmrouter.schemas import LLMResult, ResultStatus, results_topic
 from llmrouter.simulator import SimConfig, running
+from tests.factories import CATALOG, catalog, routing_config, static_route
 from tests.workers.conftest import read_topic
 from tests.workers.fleet import MakeFleet, make_fleet  # noqa: F401
 from tests.workers.test_crash import Collector
@@ -26,30 +27,14 @@ OFFERED_S = 90.0
 REQUESTS = int(RATE_PER_S * OFFERED_S)
 WINDOW_S = 60.0
 SAMPLE_S = 0.2
-PRIMARY_ID = "claude-3-haiku-20240307"
+PRIMARY_ID = CATALOG["cheap"]["model_id"]
 
-CONFIG = """\
-version: 1
-defaults:
-  cache: {{enabled: false}}
-  max_output_tokens: 50
-models:
-  cheap:
-    provider: anthropic
-    model_id: claude-3-haiku-20240307
-    input_usd_per_1k: 0.00025
-    output_usd_per_1k: 0.00125
-    rpm: 600
-    queue_s: 0.5
-  mid:
-    provider: openai
-    model_id: gpt-3.5-turbo-0125
-    input_usd_per_1k: 0.0005
-    output_usd_per_1k: 0.0015
-tasks:
-  {qa}:
-    route: {{strategy: static, model: cheap, fallback: [mid]}}
-"""
+# `make_fleet` formats `{qa}` with the test's own task name.
+CONFIG = routing_config(
+    defaults={"cache": {"enabled": False}, "max_output_tokens": 50},
+    models=catalog("cheap", "mid", cheap={"rpm": RPM, "queue_s": 0.5}),
+    tasks={"{qa}": static_route("cheap", "mid")},
+)
 
 
 @pytest.fixture

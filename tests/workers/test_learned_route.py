@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import orjson
@@ -25,6 +25,7 @@ from llmrouter.router import RoutingEngine
 from llmrouter.router.config_loader import parse_config
 from llmrouter.schemas import COSTS_TOPIC, CostEvent, LLMResult, ResultStatus, results_topic
 from llmrouter.schemas.topics import router_topics
+from tests.factories import catalog, routing_config
 from tests.workers.conftest import Pipeline, read_topic
 
 pytestmark = pytest.mark.kafka
@@ -32,44 +33,26 @@ pytestmark = pytest.mark.kafka
 #: router model → catalog model
 CATALOG = {"tiny": "nano", "small": "cheap", "medium": "mid", "large": "big"}
 
-CONFIG = """\
-version: 1
-defaults:
-  retry: {{base_delay_s: 0.01, max_delay_s: 0.05}}
-  cache: {{enabled: false}}
-models:
-  nano:
-    provider: openai
-    model_id: gpt-4o-mini
-    input_usd_per_1k: 0.00015
-    output_usd_per_1k: 0.0006
-  cheap:
-    provider: anthropic
-    model_id: claude-3-haiku-20240307
-    input_usd_per_1k: 0.00025
-    output_usd_per_1k: 0.00125
-  mid:
-    provider: openai
-    model_id: gpt-3.5-turbo-0125
-    input_usd_per_1k: 0.0005
-    output_usd_per_1k: 0.0015
-  big:
-    provider: openai
-    model_id: gpt-4-turbo-2024-04-09
-    input_usd_per_1k: 0.01
-    output_usd_per_1k: 0.03
-tasks:
-  {task}:
-    route:
-      strategy: learned
-      router: {router}
-      cost_weight: {cost_weight}
-      models: {{tiny: nano, small: cheap, medium: mid, large: big}}
-      fallback: [big]
-    batch:
-      strategy: static
-      model: nano
-"""
+
+def learned_config(
+    task: str, router: Path, cost_weight: float, models: Mapping[str, str] = CATALOG
+) -> str:
+    """A task routed by the learned router in `router`, its models mapped by `models`."""
+    route = {
+        "strategy": "learned",
+        "router": str(router),
+        "cost_weight": cost_weight,
+        "models": dict(models),
+        "fallback": ["big"],
+    }
+    return routing_config(
+        defaults={
+            "retry": {"base_delay_s": 0.01, "max_delay_s": 0.05},
+            "cache": {"enabled": False},
+        },
+        models=catalog(*CATALOG.values()),
+        tasks={task: {"route": route, "batch": {"strategy": "static", "model": "nano"}}},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +69,7 @@ async def learned_pipeline(
     monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", sim_url)
     suffix = uuid.uuid4().hex[:10]
     task = f"assist-{suffix}"
-    text = CONFIG.format(task=task, router=router_file, cost_weight=syn.COST_WEIGHT)
+    text = learned_config(task, router_file, syn.COST_WEIGHT)
     config = parse_config(text)
     await ensure_topics(kafka_bootstrap, router_topics(config.tasks, partitions=2))
     p = Pipeline(
@@ -159,11 +142,9 @@ async def test_a_learned_route_sends_easy_prompts_to_cheaper_models(
 def test_a_route_that_does_not_map_every_router_model_stops_start_up(
     router_file: Path, tmp_path: Path
 ) -> None:
-    text = CONFIG.format(task="assist", router=router_file, cost_weight=1.0).replace(
-        "{tiny: nano, small: cheap, medium: mid, large: big}", "{tiny: nano, large: big}"
-    )
+    text = learned_config("assist", router_file, 1.0, {"tiny": "nano", "large": "big"})
     with pytest.raises(ConfigError, match=r"tasks\.assist\.route\.models: .*small, medium"):
         RoutingEngine(parse_config(text))
-    missing = CONFIG.format(task="assist", router=tmp_path / "absent.json", cost_weight=1.0)
+    missing = learned_config("assist", tmp_path / "absent.json", 1.0)
     with pytest.raises(ConfigError, match=r"tasks\.assist\.route\.router: cannot read"):
         RoutingEngine(parse_config(missing))
