@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from llmrouter.cli.errors import validation_message
-from llmrouter.core.errors import AllModelsFailed, ConfigError
+from llmrouter.core.errors import ConfigError
 from llmrouter.core.logging import configure_logging
 from llmrouter.schemas.enums import Priority, UserTier
 
@@ -77,15 +77,11 @@ def route(
     async def run() -> int:
         router = RoutingEngine(cfg)
         try:
-            result = await router.route(request)
-            code = 0
-        except AllModelsFailed as exc:
-            result = exc.result
-            code = 1
+            routed = await router.route(request)
         finally:
             await router.aclose()
-        sys.stdout.write(encode(result).decode() + "\n")
-        return code
+        sys.stdout.write(encode(routed.result).decode() + "\n")
+        return 0 if routed.failure is None else 1
 
     raise typer.Exit(asyncio.run(run()))
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 __all__ = [
     "AllModelsFailed",
@@ -192,8 +192,6 @@ class ContentPolicyViolation(BadRequest):
 class ModelCoolingDown(LLMRouterError):
     """The model's circuit breaker is open; the call was not made."""
 
-    outcome = "cooling_down"
-
     def __init__(self, model: str, retry_in_s: float) -> None:
         super().__init__(
             f"{model}: cooling down after repeated failures, retry in {retry_in_s:.1f}s"
@@ -206,8 +204,6 @@ class LimitQueueFull(LLMRouterError):
     """No rate-limit or concurrency slot for the model within its `queue_s`; the call was
     not made (no attempt, no cost, the breaker untouched), and the route moves on."""
 
-    outcome = "limit_queue_full"
-
     def __init__(self, model: str, queue_s: float) -> None:
         super().__init__(f"{model}: limit queue full, no slot within {queue_s:g}s")
         self.model = model
@@ -216,8 +212,8 @@ class LimitQueueFull(LLMRouterError):
 
 class BudgetSpent(LLMRouterError):
     """The task's daily budget was reached while a call on its budgeted route waited for
-    its model's slot: the call was not made (no attempt, no cost, the breaker untouched)
-    and the request is routed again, to `budget.downgrade_to`."""
+    its model's slot: the call was not made (no attempt, no cost, the breaker untouched),
+    the walk of that route ends, and the request goes on along `budget.downgrade_to`."""
 
     def __init__(self, task: str, spent_usd: Decimal) -> None:
         super().__init__(f"{task}: the daily budget was reached (spent {spent_usd} USD)")
@@ -228,37 +224,17 @@ class BudgetSpent(LLMRouterError):
 class CallBudgetExhausted(LLMRouterError):
     """The request reached its configured bound on upstream calls."""
 
-    outcome = "call_budget_exhausted"
 
-
-#: what a failure carries back to its caller; the router's is the failed `LLMResult`
-ResultT = TypeVar("ResultT")
-
-
-class AllModelsFailed(ExceptionGroup[Exception], LLMRouterError, Generic[ResultT]):
+class AllModelsFailed(ExceptionGroup[Exception], LLMRouterError):
     """Every model of the route failed; `exceptions` holds each error in call order.
 
-    `result` is what the failed request produced, given to the constructor: the router
-    raises `AllModelsFailed[LLMResult]` carrying the failed result (status `failed`, every
-    attempt), so the caller can still publish it. The class is generic in that type because
-    the error tree sits below the schemas and so cannot name `LLMResult`; an `except`
-    clause cannot name the parameter and sees `AllModelsFailed[Any]`.
+    The router does not raise it: `RoutingEngine.route` returns the failed result with
+    this group beside it (`Routed.failure`), and a worker dead-letters the request with it.
     """
 
-    result: ResultT
-
-    def __new__(
-        cls, message: str, errors: Sequence[Exception], result: ResultT
-    ) -> AllModelsFailed[ResultT]:
-        return super().__new__(cls, message, list(errors))
-
-    def __init__(self, message: str, errors: Sequence[Exception], result: ResultT) -> None:
-        super().__init__(message, list(errors))
-        self.result = result
-
-    def derive(self, excs: Sequence[Exception]) -> AllModelsFailed[ResultT]:  # type: ignore[override]
-        # Splitting the group (`except*`) keeps the request's result with each part.
-        return AllModelsFailed(self.message, excs, self.result)
+    def derive(self, excs: Sequence[Exception]) -> AllModelsFailed:  # type: ignore[override]
+        # Splitting the group (`except*`, `split`) keeps each part an AllModelsFailed.
+        return AllModelsFailed(self.message, excs)
 
 
 class KafkaUnavailable(LLMRouterError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from llmrouter.core.errors import AllModelsFailed, LLMRouterError
+from llmrouter.core.errors import LLMRouterError
 from llmrouter.evaluation.candidates import Candidate, candidate_config
 from llmrouter.evaluation.dataset import EvalExample
 from llmrouter.router.config import PromptSpec, RouterConfig, StaticRoute, TaskSpec
@@ -145,12 +145,10 @@ class RouterJudge:
             input=grading_text(task, self._descriptions.get(task), example, answer),
         )
         try:
-            result = await self.router.route(request)
-        except AllModelsFailed as exc:
-            return None, exc.result.cost_usd if exc.result is not None else Decimal(0)
+            routed = await self.router.route(request)
         except LLMRouterError:
             return None, Decimal(0)
-        return result.output, result.cost_usd
+        return routed.result.output, routed.result.cost_usd
 
 
 def _judge_config(config: RouterConfig, judge: Candidate) -> RouterConfig:

@@ -28,7 +28,7 @@ from rich.progress import (
 )
 from rich.progress import Progress as RichProgress
 
-from llmrouter.core.errors import AllModelsFailed, LLMRouterError
+from llmrouter.core.errors import LLMRouterError
 from llmrouter.evaluation.candidates import Candidate, candidate_config
 from llmrouter.evaluation.dataset import EvalExample, EvalSet, Kind
 from llmrouter.evaluation.judge import Judge
@@ -215,12 +215,12 @@ async def _run_candidate(
 async def _route(router: RoutingEngine, request: LLMRequest) -> tuple[LLMResult | None, str | None]:
     """The result (failed ones too) and the error, if any; never raises a router error."""
     try:
-        return await router.route(request), None
-    except AllModelsFailed as exc:
-        failed: LLMResult | None = exc.result
-        return failed, (failed.error if failed is not None else None) or str(exc)
+        routed = await router.route(request)
     except LLMRouterError as exc:
         return None, str(exc)
+    if routed.failure is None:
+        return routed.result, None
+    return routed.result, routed.result.error or str(routed.failure)
 
 
 def _score(

@@ -31,7 +31,7 @@ from datetime import datetime
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from llmrouter.core.errors import AllModelsFailed, ConfigError, InvalidMessage, KafkaUnavailable
+from llmrouter.core.errors import ConfigError, InvalidMessage, KafkaUnavailable
 from llmrouter.kafkaio.admin import ensure_topics
 from llmrouter.kafkaio.reading import (
     Record,
@@ -294,11 +294,7 @@ class _Chunker:
 
     async def _route(self, request: LLMRequest) -> LLMResult | None:
         try:
-            return await self._router.route(request)
-        except AllModelsFailed as exc:
-            if isinstance(exc.result, LLMResult):
-                return exc.result
-            self._reject(request, exc)
+            return (await self._router.route(request)).result  # failed ones too
         except Exception as exc:  # one bad request must not stop a long replay
             self._reject(request, exc)
         return None

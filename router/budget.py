@@ -19,6 +19,8 @@ from decimal import ROUND_CEILING, Decimal
 from types import MappingProxyType
 from typing import Protocol
 
+from llmrouter.schemas import utc_now
+
 __all__ = [
     "Budget",
     "BudgetState",
@@ -79,11 +81,7 @@ class Budget(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def utc_today(now: Callable[[], datetime] = _utc_now) -> date:
+def utc_today(now: Callable[[], datetime] = utc_now) -> date:
     moment = now()
     if moment.tzinfo is None:
         # A naive time would be read as local time, moving "midnight" off UTC.
@@ -94,7 +92,7 @@ def utc_today(now: Callable[[], datetime] = _utc_now) -> date:
 class BudgetTracker:
     """Spend per task for the current UTC day, in this process; resets at UTC midnight."""
 
-    def __init__(self, *, now: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, *, now: Callable[[], datetime] = utc_now) -> None:
         self._now = now
         self._day = self._today()
         self._spent: dict[str, int] = {}  # micro-dollars

@@ -4,9 +4,12 @@
 breaker, spends one of the request's upstream calls, waits for a rate-limiter slot, calls
 the provider, and records exactly one `Attempt` whatever happens. A call that gets no slot
 within the model's `queue_s` is not made: it raises `LimitQueueFull`, records no attempt,
-gives the upstream call back and leaves the breaker as it was. `call_with_retries`
-repeats that on the same model as the retry settings allow. `CallLedger` is the request's
-book: the attempts made, the errors seen, the calls spent against the per-request bound.
+gives the upstream call back and leaves the breaker as it was. A call on the task's
+budgeted route that finds the day's budget spent once it has its slot is not made either:
+it raises `BudgetSpent` the same way, and the cascade ends the route's walk there.
+`call_with_retries` repeats a call on the same model as the retry settings allow.
+`CallLedger` is the request's book: the attempts made, the errors seen, the calls spent
+against the per-request bound.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from llmrouter.router.backoff import retries_allowed, retry_delay_s
 from llmrouter.router.breaker import Breaker
 from llmrouter.router.budget import Budget, Reservation
 from llmrouter.router.config import Defaults, ModelSpec, RouterConfig, TaskSpec
+from llmrouter.router.decision import budget_spent
 from llmrouter.router.prompts import RenderedPrompt
 from llmrouter.router.providers.base import ChatRequest, Completion
 from llmrouter.router.providers.usage import estimate_tokens
@@ -65,9 +69,9 @@ class CallLedger:
     attempts: list[Attempt] = field(default_factory=list)
     errors: list[Exception] = field(default_factory=list)
     calls: int = 0
-    #: the task's daily budget while the request is on its budgeted route: each call checks
-    #: the day's spend against it once it has its model's slot (it may have waited long)
-    budget_usd: Decimal | None = None
+    #: True while the request is on its task's budgeted route: each call checks the day's
+    #: spend again once it has its model's slot (it may have waited long)
+    on_budget: bool = False
 
     def take_call(self) -> None:
         """Spend one upstream call, or raise when the request's bound is reached."""
@@ -188,8 +192,8 @@ class ModelCaller:
             except BaseException as exc:  # cancelled while queued: free a probe slot
                 breaker.record_failure(exc)
                 raise
-            if ledger.budget_usd is not None:
-                await self._check_budget(ledger, ledger.budget_usd, breaker)
+            if ledger.on_budget:
+                await self._check_budget(ledger, breaker)
             with provider_call_span(model, spec.provider.value, chat, purpose) as span:
                 started = time.monotonic()
                 try:
@@ -216,18 +220,16 @@ class ModelCaller:
         await self._settle(reservation, ledger.attempts[-1].cost_usd)
         return completion
 
-    async def _check_budget(
-        self, ledger: CallLedger, budget_usd: Decimal, breaker: Breaker
-    ) -> None:
-        """Raise BudgetSpent, making no call, when the task's spend reached `budget_usd`
-        while this call waited: the route was decided before the wait, and calls queued
-        on a limited model would otherwise all spend past the budget once let through."""
-        task = ledger.request.task
-        await self.budget.refresh(task)
-        spent_usd = self.budget.snapshot().spent(task)
-        if spent_usd >= budget_usd:
+    async def _check_budget(self, ledger: CallLedger, breaker: Breaker) -> None:
+        """Raise BudgetSpent, making no call, when the task's daily budget was spent while
+        this call waited: the route was selected before the wait, and calls queued on a
+        limited model would otherwise all spend past the budget once let through."""
+        name = ledger.request.task
+        await self.budget.refresh(name)
+        today = self.budget.snapshot()
+        if budget_spent(self.config.tasks[name], name, today):
             ledger.give_back_call()
-            exc = BudgetSpent(task, spent_usd)
+            exc = BudgetSpent(name, today.spent(name))
             breaker.record_failure(exc)  # neither healthier nor sicker; frees a probe slot
             raise exc
 

@@ -5,7 +5,9 @@ escalates to the next step. Then the fallbacks, in order, take over from errors.
 answers from the cache when it may, else through one guarded call with retries. A model
 whose window proved too small skips every model with a window no larger; when every model
 is cooling down at once the walk waits briefly (`defaults.cooldown.max_wait_s`) and starts
-again, because a short wait serves the request sooner than failing it.
+again, because a short wait serves the request sooner than failing it. A call that finds
+the task's daily budget spent ends the walk (`CascadeOutcome.budget_spent`): the engine
+goes on along the downgrade route.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from llmrouter.core.errors import (
+    BudgetSpent,
     CallBudgetExhausted,
     ContextLengthExceeded,
     ModelCoolingDown,
@@ -30,7 +33,7 @@ from llmrouter.router.config import (
 from llmrouter.router.decision import RouteDecision
 from llmrouter.router.prompts import render_prompt
 from llmrouter.router.providers.base import Completion
-from llmrouter.router.scoring import Scorer, load_scorer
+from llmrouter.router.scoring import DEFAULT_SCORER, Scorer, load_scorer
 from llmrouter.schemas import Attempt, AttemptOutcome
 
 __all__ = ["Answer", "Cascade", "CascadeOutcome"]
@@ -50,11 +53,13 @@ class Answer:
 @dataclass(frozen=True, slots=True)
 class CascadeOutcome:
     """How the walk ended: the answer kept (None when every model failed), whether a step
-    was passed over for a later one, and whether the answer came from a fallback."""
+    was passed over for a later one, whether the answer came from a fallback, and whether
+    the walk stopped because the task's daily budget was spent while a call waited."""
 
     answer: Answer | None
     escalated: bool
     fallback_used: bool
+    budget_spent: bool = False
 
 
 class Cascade:
@@ -92,6 +97,8 @@ class Cascade:
                     continue
                 try:
                     answer = await self._answer(model, task, decision, ledger)
+                except BudgetSpent:  # no call was made; the downgrade route takes over
+                    return CascadeOutcome(None, escalated, is_fallback, budget_spent=True)
                 except CallBudgetExhausted as exc:
                     ledger.errors.append(exc)
                     return CascadeOutcome(None, escalated, is_fallback)
@@ -173,7 +180,7 @@ class Cascade:
 
 
 def _scorer_names(config: RouterConfig) -> set[str]:
-    names = {"json_confidence"}
+    names = {DEFAULT_SCORER}
     for task in config.tasks.values():
         routes = [task.route, *task.tiers.values(), task.batch]
         routes += [task.budget.downgrade_to] if task.budget else []

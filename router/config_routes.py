@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from llmrouter.router.config_fields import ModelList, StrictModel
+from llmrouter.router.scoring import DEFAULT_SCORER
 from llmrouter.schemas.enums import Complexity
 
 __all__ = [
@@ -60,7 +61,7 @@ class CascadeRoute(StrictModel):
     steps: list[CascadeStep] = Field(min_length=1)
     #: where confidence comes from: the JSON answer's `confidence` field, or a scorer
     #: given as `module:function` taking (task, input, output) and returning 0..1
-    scorer: str = "json_confidence"
+    scorer: str = DEFAULT_SCORER
     fallback: ModelList = Field(default_factory=list)
 
 

@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints
 
 from llmrouter.router.config_fields import PositiveUSD, StrictModel
 from llmrouter.router.config_routes import CascadeRoute, Route, RouteOrModel
+from llmrouter.router.scoring import DEFAULT_SCORER
 from llmrouter.schemas.enums import UserTier
 from llmrouter.schemas.topics import TASK_NAME_PATTERN
 
@@ -102,11 +103,11 @@ def check_cascade_prompt(task: TaskSpec) -> TaskSpec:
     for route in routes:
         if (
             isinstance(route, CascadeRoute)
-            and route.scorer == "json_confidence"
+            and route.scorer == DEFAULT_SCORER
             and task.prompt.response_format != "json"
         ):
             raise ValueError(
-                "a cascade scored by json_confidence needs prompt.response_format: json "
+                f"a cascade scored by {DEFAULT_SCORER} needs prompt.response_format: json "
                 "(or a scorer of your own)"
             )
     return task

@@ -1,7 +1,8 @@
-"""Which models answer a request, in which order: a pure function of
+"""Which models answer a request, in which order: pure functions of
 (config, request, complexity, budget state) — cheap, and easy to test.
 
-Precedence, first match wins: the task's daily budget is spent → `budget.downgrade_to`;
+`select_route` picks the task's route, once per request; `plan` turns it into the ordered
+models. Precedence, first match wins: the task's daily budget is spent → `budget.downgrade_to`;
 the request's `user_tier` has an override → `tiers.<tier>`; `priority: batch` and the task
 has a batch route → `batch`; otherwise the task's `route`.
 """
@@ -22,9 +23,19 @@ from llmrouter.router.config import (
     TaskSpec,
 )
 from llmrouter.router.learned import LearnedChoice, LearnedRouter
+from llmrouter.router.scoring import DEFAULT_SCORER
 from llmrouter.schemas import Complexity, LLMRequest, Priority
 
-__all__ = ["RouteDecision", "SelectedRoute", "Step", "decide", "select_route"]
+__all__ = [
+    "RouteDecision",
+    "SelectedRoute",
+    "Step",
+    "budget_spent",
+    "decide",
+    "downgraded",
+    "plan",
+    "select_route",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +67,7 @@ class RouteDecision:
     steps: tuple[Step, ...]
     fallbacks: tuple[str, ...]
     budget_exceeded: bool = False
-    scorer: str = "json_confidence"
+    scorer: str = DEFAULT_SCORER
     #: a learned route's choice (its model as a catalog name) and predictions
     learned: LearnedChoice | None = None
 
@@ -73,16 +84,42 @@ class RouteDecision:
         return self.strategy if self.source == "default" else f"{self.strategy} ({self.source})"
 
 
-def select_route(
-    task: TaskSpec, task_name: str, request: LLMRequest, budget: BudgetState
-) -> SelectedRoute:
-    if task.budget is not None and budget.spent(task_name) >= task.budget.daily_usd:
-        return SelectedRoute(task.budget.downgrade_to, "budget", budget_exceeded=True)
+def budget_spent(task: TaskSpec, task_name: str, budget: BudgetState) -> bool:
+    """Whether the task's daily budget is spent: the one test, made when the route is
+    selected and again by each call on the budgeted route once it has its slot."""
+    return task.budget is not None and budget.spent(task_name) >= task.budget.daily_usd
+
+
+def downgraded(task: TaskSpec) -> SelectedRoute:
+    """The route of a task whose daily budget is spent: `budget.downgrade_to`."""
+    assert task.budget is not None, "only a task with a budget is downgraded"
+    return SelectedRoute(task.budget.downgrade_to, "budget", budget_exceeded=True)
+
+
+def select_route(task: TaskSpec, request: LLMRequest, budget: BudgetState) -> SelectedRoute:
+    """The route `request` takes, by the precedence above."""
+    if budget_spent(task, request.task, budget):
+        return downgraded(task)
     if request.user_tier is not None and request.user_tier in task.tiers:
         return SelectedRoute(task.tiers[request.user_tier], f"tier:{request.user_tier.value}")
     if request.priority is Priority.BATCH and task.batch is not None:
         return SelectedRoute(task.batch, "batch")
     return SelectedRoute(task.route, "default")
+
+
+def plan(
+    selected: SelectedRoute,
+    request: LLMRequest,
+    complexity: Complexity | None,
+    learned: Mapping[str, LearnedRouter] | None = None,
+) -> RouteDecision:
+    """The ordered models of the selected route for `request`. A complexity route without
+    a complexity (the classifier could not run) takes its MEDIUM model: neither the
+    cheapest nor the dearest. `learned` holds the loaded router of every learned route, by
+    its `router` path."""
+    if isinstance(selected.route, LearnedRoute):
+        return _learned(selected.route, selected, request, learned or {})
+    return _plan(selected.route, selected.source, complexity, selected.budget_exceeded)
 
 
 def decide(
@@ -92,13 +129,9 @@ def decide(
     budget: BudgetState,
     learned: Mapping[str, LearnedRouter] | None = None,
 ) -> RouteDecision:
-    """The ordered models for `request`. A complexity route without a complexity (the
-    classifier could not run) takes its MEDIUM model: neither the cheapest nor the dearest.
-    `learned` holds the loaded router of every learned route, by its `router` path."""
-    selected = select_route(config.tasks[request.task], request.task, request, budget)
-    if isinstance(selected.route, LearnedRoute):
-        return _learned(selected.route, selected, request, learned or {})
-    return _plan(selected.route, selected.source, complexity, selected.budget_exceeded)
+    """`select_route` then `plan`, in one call (the decision tests and benchmarks)."""
+    selected = select_route(config.tasks[request.task], request, budget)
+    return plan(selected, request, complexity, learned)
 
 
 def _learned(
@@ -129,7 +162,7 @@ def _learned(
 def _plan(
     route: Route, source: str, complexity: Complexity | None, budget_exceeded: bool
 ) -> RouteDecision:
-    scorer = "json_confidence"
+    scorer = DEFAULT_SCORER
     if isinstance(route, LearnedRoute):
         raise TypeError("a learned route is planned by _learned")
     if isinstance(route, StaticRoute):

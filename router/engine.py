@@ -1,11 +1,14 @@
 """The router: a request's story from its task to its result.
 
-`RoutingEngine.route(request)` validates the request, classifies it when its route needs a
-complexity, decides the route (tier, batch, budget), walks it (`cascade`: steps, then
-fallbacks, each model through one guarded call in `calls`), and returns an `LLMResult`
-with one `Attempt` per provider call or cache hit. When no model answers it raises
-`AllModelsFailed` — every error it saw, in order — carrying the failed result as `.result`,
-so the caller can publish it and dead-letter the request.
+`RoutingEngine.route(request)` reads top to bottom: validate the request, select its route
+(once, on the day's spend), classify it when that route needs a complexity, plan the
+models, walk them (`cascade`: steps, then fallbacks, each model through one guarded call
+in `calls`), and account. It returns a `Routed`: the request's `LLMResult` with one
+`Attempt` per provider call or cache hit, `ok` or `failed`, and when no model answered,
+`AllModelsFailed` beside it with every error seen, in order. A call that finds the task's
+daily budget spent while it waited ends that walk, and the request goes on along the
+downgrade route. `route_once` does the same at most once per request id
+(router/state/dedupe.py); `classify` is the classifier stage's part alone.
 """
 
 from __future__ import annotations
@@ -20,28 +23,21 @@ import structlog
 
 from llmrouter.core.errors import (
     AllModelsFailed,
-    BudgetSpent,
-    CallBudgetExhausted,
     LLMRouterError,
     MessageTooLarge,
     UnknownTask,
 )
-from llmrouter.router.budget import Budget, BudgetState
+from llmrouter.router.budget import Budget
 from llmrouter.router.cache import ResponseCache
-from llmrouter.router.calls import MODEL_UNAVAILABLE, CallLedger, ModelCaller
+from llmrouter.router.calls import CallLedger, ModelCaller
 from llmrouter.router.cascade import Cascade, CascadeOutcome
-from llmrouter.router.classifiers import ClassifierVerdict, RuleClassifier, parse_complexity
-from llmrouter.router.config import (
-    LLMClassifierSpec,
-    RouterConfig,
-    RulesClassifierSpec,
-    RuleSpec,
-    TaskSpec,
-)
-from llmrouter.router.decision import RouteDecision, decide, select_route
+from llmrouter.router.classifiers import ClassifierVerdict, load_classifiers
+from llmrouter.router.config import RouterConfig, TaskSpec
+from llmrouter.router.decision import RouteDecision, SelectedRoute, downgraded, plan, select_route
 from llmrouter.router.learned import load_learned_routes
-from llmrouter.router.prompts import RenderedPrompt
 from llmrouter.router.providers.pool import ProviderPool
+from llmrouter.router.routed import Earlier, Routed
+from llmrouter.router.state.dedupe import route_once
 from llmrouter.router.state.wiring import RouterState, local_state
 from llmrouter.schemas import (
     ClassifiedRequest,
@@ -55,19 +51,6 @@ from llmrouter.schemas import (
 __all__ = ["RoutingEngine"]
 
 log = structlog.get_logger("llmrouter.router")
-
-#: a classifier call failing with these falls back to the rules
-_CLASSIFIER_UNAVAILABLE: tuple[type[Exception], ...] = (*MODEL_UNAVAILABLE, CallBudgetExhausted)
-
-# Used when an LLM classifier fails and names no rules fallback of its own.
-_DEFAULT_RULES = RulesClassifierSpec(
-    kind="rules",
-    rules=[
-        RuleSpec(name="long", weight=1.0, min_chars=400),
-        RuleSpec(name="several-questions", weight=1.0, min_questions=2),
-        RuleSpec(name="many-sentences", weight=0.5, min_sentences=4),
-    ],
-)
 
 
 class RoutingEngine:
@@ -93,14 +76,7 @@ class RoutingEngine:
             config, self.pool, sleep=sleep, state=self.state, budget=self.budget
         )
         self.cascade = Cascade(config, self.caller, self.cache, sleep=sleep)
-        self.limiters = self.caller.limiters
-        self.breakers = self.caller.breakers
-        self._rules = {
-            name: RuleClassifier(spec)
-            for name, spec in config.classifiers.items()
-            if isinstance(spec, RulesClassifierSpec)
-        }
-        self._default_rules = RuleClassifier(_DEFAULT_RULES)
+        self._classifiers = load_classifiers(config, self.caller)
         #: every learned route's router, loaded now so a bad file stops start-up
         self._learned = load_learned_routes(config)
 
@@ -124,37 +100,29 @@ class RoutingEngine:
             )
         return task
 
-    async def classify(self, request: LLMRequest) -> ClassifierVerdict | None:
-        """The complexity the request's route needs, or None when its route needs none."""
-        task = self.validate(request)
-        await self.budget.refresh(request.task)
-        selected = select_route(task, request.task, request, self.budget.snapshot())
+    async def classify(
+        self, request: LLMRequest, task: TaskSpec | None = None
+    ) -> ClassifierVerdict | None:
+        """The complexity the request's route needs, or None when its route needs none.
+        `task` is the request's spec when the caller has validated it already."""
+        task = self.validate(request) if task is None else task
+        selected = await self._select(request, task)
         if selected.classifier is None:
             return None
         ledger = self._ledger(request)
-        verdict = await self._classify(selected.classifier, request, ledger)
+        verdict = await self._classifiers[selected.classifier].complexity_of(request, ledger)
         # The pipeline bills the classifier's calls with the request's result.
         return dataclasses.replace(verdict, attempts=list(ledger.attempts))
 
-    async def route(self, request: LLMRequest) -> LLMResult:
-        """Decide, walk the route, account: the request's result, or AllModelsFailed."""
-        task = self.validate(request)
+    async def route(self, request: LLMRequest, task: TaskSpec | None = None) -> Routed:
+        """Select, classify, plan, walk, account: the request's result, `ok` or `failed`.
+        `task` is the request's spec when the caller has validated it already."""
+        task = self.validate(request) if task is None else task
         started = time.monotonic()
         ledger = self._ledger(request)
-        await self.budget.refresh(request.task)
-        complexity = await self._complexity(request, task, ledger)
-        budget = self.budget.snapshot()
-        decision = decide(self.config, request, complexity, budget, self._learned)
-        if task.budget is not None and not decision.budget_exceeded:
-            ledger.budget_usd = task.budget.daily_usd
-        try:
-            outcome = await self.cascade.run(decision, task, ledger)
-        except BudgetSpent as exc:  # reached while a call waited: to the downgrade route
-            ledger.budget_usd = None
-            spent = {**budget.spent_usd, request.task: exc.spent_usd}
-            budget = BudgetState(day=budget.day, spent_usd=spent)
-            decision = decide(self.config, request, complexity, budget, self._learned)
-            outcome = await self.cascade.run(decision, task, ledger)
+        selected = await self._select(request, task)
+        complexity = await self._complexity(request, selected, ledger)
+        decision, outcome = await self._walk(request, task, selected, complexity, ledger)
         # Every call's cost was reserved and settled as it was made (ModelCaller).
         result = self._result(request, complexity, decision, outcome, ledger, started)
         log.info(
@@ -169,16 +137,70 @@ class RoutingEngine:
             latency_ms=round(result.latency_ms, 1),
             cost_usd=format(result.cost_usd.normalize(), "f"),
         )
-        if outcome.answer is None:
-            raise AllModelsFailed(
-                f"every model failed for request {request.request_id}",
-                ledger.errors or [LLMRouterError("no model was tried")],
-                result,
-            )
-        return result
+        if outcome.answer is not None:
+            return Routed(result)
+        errors = ledger.errors or [LLMRouterError("no model was tried")]
+        failure = AllModelsFailed(f"every model failed for request {request.request_id}", errors)
+        return Routed(result, failure)
+
+    async def route_once(
+        self, request: LLMRequest, origin: str, task: TaskSpec | None = None
+    ) -> Routed | Earlier:
+        """`route`, unless the request id has a result already: the `Earlier` one. `origin`
+        names the record the request came in (a redelivery of it is not a duplicate)."""
+        defaults = self.config.defaults
+        return await route_once(
+            self.state.dedupe,
+            lambda: self.route(request, task),
+            request.request_id,
+            origin,
+            # as long as the owner's whole request may take
+            wait_s=defaults.timeout_s * defaults.max_calls_per_request,
+        )
+
+    # -- the steps -----------------------------------------------------------------------
 
     def _ledger(self, request: LLMRequest) -> CallLedger:
         return CallLedger(request, self.config.defaults.max_calls_per_request)
+
+    async def _select(self, request: LLMRequest, task: TaskSpec) -> SelectedRoute:
+        """The request's route, on the task's spend as it is now."""
+        await self.budget.refresh(request.task)
+        return select_route(task, request, self.budget.snapshot())
+
+    async def _complexity(
+        self, request: LLMRequest, selected: SelectedRoute, ledger: CallLedger
+    ) -> Complexity | None:
+        """The complexity a classifier stage already found (its calls billed here), else
+        the route's classifier's verdict, else None (the route needs none)."""
+        if isinstance(request, ClassifiedRequest):
+            ledger.attempts.extend(request.classifier_attempts)
+            ledger.calls += len(request.classifier_attempts)
+            if request.complexity is not None:
+                return request.complexity
+        if selected.classifier is None:
+            return None
+        verdict = await self._classifiers[selected.classifier].complexity_of(request, ledger)
+        return verdict.complexity
+
+    async def _walk(
+        self,
+        request: LLMRequest,
+        task: TaskSpec,
+        selected: SelectedRoute,
+        complexity: Complexity | None,
+        ledger: CallLedger,
+    ) -> tuple[RouteDecision, CascadeOutcome]:
+        """Walk the selected route; when its calls find the daily budget spent, walk the
+        downgrade route instead, with every attempt so far kept."""
+        decision = plan(selected, request, complexity, self._learned)
+        ledger.on_budget = task.budget is not None and not selected.budget_exceeded
+        outcome = await self.cascade.run(decision, task, ledger)
+        if outcome.budget_spent:
+            ledger.on_budget = False
+            decision = plan(downgraded(task), request, complexity, self._learned)
+            outcome = await self.cascade.run(decision, task, ledger)
+        return decision, outcome
 
     def _result(
         self,
@@ -215,64 +237,6 @@ class RoutingEngine:
             learned_choice=decision.learned.model if decision.learned else None,
             predicted_score=decision.learned.predicted_score if decision.learned else None,
         )
-
-    # -- classification ------------------------------------------------------------------
-
-    async def _complexity(
-        self, request: LLMRequest, task: TaskSpec, ledger: CallLedger
-    ) -> Complexity | None:
-        """The complexity a classifier stage already found, else the route's classifier's
-        verdict, else None (the route needs none)."""
-        complexity = None
-        if isinstance(request, ClassifiedRequest):
-            complexity = request.complexity
-            ledger.attempts.extend(request.classifier_attempts)
-            ledger.calls += len(request.classifier_attempts)
-        selected = select_route(task, request.task, request, self.budget.snapshot())
-        if complexity is None and selected.classifier is not None:
-            verdict = await self._classify(selected.classifier, request, ledger)
-            complexity = verdict.complexity
-        return complexity
-
-    async def _classify(
-        self, name: str, request: LLMRequest, ledger: CallLedger
-    ) -> ClassifierVerdict:
-        spec = self.config.classifiers[name]
-        if isinstance(spec, RulesClassifierSpec):
-            return self._rules[name].classify(request.input)
-        verdict = await self._classify_llm(spec, request, ledger)
-        if verdict is not None:
-            return verdict
-        rules = self._rules.get(spec.fallback or "", self._default_rules)
-        return rules.classify(request.input)
-
-    async def _classify_llm(
-        self, spec: LLMClassifierSpec, request: LLMRequest, ledger: CallLedger
-    ) -> ClassifierVerdict | None:
-        """One call, no retries: the rules are the fallback, and a classifier that waits on
-        backoff costs more latency than it saves."""
-        prompt = RenderedPrompt(
-            system=None,
-            user=spec.prompt.replace("{question}", request.input).replace("{input}", request.input),
-            json_mode=False,
-            version="classifier",
-        )
-        try:
-            completion = await self.caller.call_once(
-                spec.model,
-                prompt,
-                ledger,
-                max_output_tokens=spec.max_output_tokens,
-                purpose="classify",
-            )
-        except _CLASSIFIER_UNAVAILABLE as exc:
-            log.warning("classifier failed; using rules", model=spec.model, error=str(exc))
-            return None
-        level = parse_complexity(completion.text)
-        if level is None:
-            log.warning("classifier reply unreadable; using rules", model=spec.model)
-            return None
-        return ClassifierVerdict(level, 0.85, "llm", f"llm: {spec.model}")
 
 
 def _latency_ms(request: LLMRequest, started: float) -> float:

@@ -14,7 +14,10 @@ import orjson
 
 from llmrouter.core.errors import ConfigError
 
-__all__ = ["Scorer", "json_confidence", "load_scorer", "parse_json_answer"]
+__all__ = ["DEFAULT_SCORER", "Scorer", "json_confidence", "load_scorer", "parse_json_answer"]
+
+#: the scorer a cascade uses unless it names one: the answer's own JSON `confidence`
+DEFAULT_SCORER = "json_confidence"
 
 #: (task, input, output) → confidence in 0..1, or None when it cannot tell
 Scorer = Callable[[str, str, str], float | None]
@@ -45,7 +48,7 @@ def json_confidence(task: str, text: str, output: str) -> float | None:
 
 
 def load_scorer(spec: str) -> Scorer:
-    if spec == "json_confidence":
+    if spec == DEFAULT_SCORER:
         return json_confidence
     if spec.startswith("learned:"):  # a file from `llmrouter learn train-scorer`
         from llmrouter.router.learned import load_learned_scorer

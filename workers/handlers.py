@@ -1,9 +1,15 @@
-"""What each worker does with one record. Handlers return outputs or raise; the runtime
-(workers/runtime.py) and the error policy (workers/outputs.py) decide the rest.
+"""What each worker does with one record: its handler returns the outputs to publish.
+
+The classifier's is the classified request; the router's is the result, its cost events
+and, when no model answered, the request's dead letter with every error. A handler raises
+only for a record it cannot handle (unreadable, an unknown task, a bug): the runtime hands
+those to the error policy (workers/outputs.py).
 
 Each handler continues the trace the record's headers carry (`classify <task>`,
 `route <task>` spans) and passes it on in the headers of what it publishes. A request too
 old to answer (router/expiry.py) gets its `expired` result at once, with no provider call.
+The router routes a request id at most once (`RoutingEngine.route_once`): a later record
+of it publishes the earlier result.
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ from typing import Any
 from aiokafka import ConsumerRecord
 
 from llmrouter.core import tracing
-from llmrouter.core.errors import AllModelsFailed, InvalidMessage, MessageTooLarge
+from llmrouter.core.errors import InvalidMessage, MessageTooLarge
+from llmrouter.kafkaio.transactions import Output
 from llmrouter.router import RoutingEngine
+from llmrouter.router.classifiers import ClassifierVerdict
+from llmrouter.router.config import TaskSpec
 from llmrouter.router.expiry import expiry_reason
-from llmrouter.router.state.dedupe import SeenResult
+from llmrouter.router.routed import Earlier
 from llmrouter.schemas import (
     Classification,
     ClassifiedRequest,
@@ -29,12 +38,16 @@ from llmrouter.schemas import (
     task_of_topic,
     utc_now,
 )
-from llmrouter.workers.dedupe import claim_request, keep_result, seen_outputs
 from llmrouter.workers.metrics import METRICS
-from llmrouter.workers.outputs import failed_result, result_outputs
-from llmrouter.workers.runtime import Output
+from llmrouter.workers.outputs import (
+    WorkerIdentity,
+    earlier_outputs,
+    failed_result,
+    result_outputs,
+    routed_outputs,
+)
 
-__all__ = ["ClassifierHandler", "RouterHandler", "classify_request", "route_request"]
+__all__ = ["ClassifierHandler", "RouterHandler", "origin_of"]
 
 
 def _read(
@@ -56,9 +69,12 @@ def _read(
     return request
 
 
-async def classify_request(router: RoutingEngine, request: LLMRequest) -> ClassifiedRequest:
-    """The classifier worker's work on one request, independent of how it arrived."""
-    verdict = await router.classify(request)  # validates task and input size too
+def origin_of(record: ConsumerRecord[bytes, bytes]) -> str:
+    """The record a request came in, as its idempotency claim names it."""
+    return f"{record.topic}:{record.partition}:{record.offset}"
+
+
+def _classified(request: LLMRequest, verdict: ClassifierVerdict | None) -> ClassifiedRequest:
     return ClassifiedRequest(
         **request.model_dump(exclude={"schema_version"}),
         complexity=verdict.complexity if verdict else None,
@@ -75,17 +91,10 @@ async def classify_request(router: RoutingEngine, request: LLMRequest) -> Classi
     )
 
 
-async def route_request(router: RoutingEngine, request: ClassifiedRequest) -> LLMResult:
-    """The routing worker's work on one request; AllModelsFailed carries the failed result."""
-    result = await router.route(request)
-    METRICS.observe_result(result)
-    return result
-
-
-def expired_result(router: RoutingEngine, request: LLMRequest, stage: str) -> LLMResult | None:
+def _expired_result(request: LLMRequest, task: TaskSpec, stage: str) -> LLMResult | None:
     """The `expired` failed result of a request too old to answer, counted; else None."""
     now = utc_now()
-    reason = expiry_reason(request, router.validate(request), now)
+    reason = expiry_reason(request, task, now)
     if reason is None:
         return None
     age_ms = (now - request.created_at).total_seconds() * 1000 if request.created_at else 0.0
@@ -144,11 +153,12 @@ class ClassifierHandler(_StageHandler):
             parent=record.headers,
             attributes=_stage_attributes(request, record),
         ) as span:
-            expired = expired_result(router, request, "classifier")
+            task = router.validate(request)
+            expired = _expired_result(request, task, "classifier")
             if expired is not None:
                 span.set(_result_attributes(expired))
                 return result_outputs(expired, tracing.headers_with_context())
-            classified = await classify_request(router, request)
+            classified = _classified(request, await router.classify(request, task))
             span.set(
                 {
                     "llmrouter.complexity": classified.complexity.value
@@ -164,7 +174,18 @@ class ClassifierHandler(_StageHandler):
 
 
 class RouterHandler(_StageHandler):
-    """`llm.classified.<task>` → a result on `llm.results.<task>` and its cost events."""
+    """`llm.classified.<task>` → a result on `llm.results.<task>` and its cost events; a
+    request no model answered is dead-lettered too, in the name of `identity`."""
+
+    def __init__(
+        self,
+        router: RoutingEngine,
+        *,
+        max_message_bytes: int,
+        identity: WorkerIdentity | None = None,
+    ) -> None:
+        super().__init__(router, max_message_bytes=max_message_bytes)
+        self.identity = identity or WorkerIdentity("router")
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> list[Output]:
         router = self.router
@@ -176,21 +197,18 @@ class RouterHandler(_StageHandler):
             parent=record.headers,
             attributes=_stage_attributes(request, record),
         ) as span:
-            result = expired_result(router, request, "router")
-            if result is None:
-                # request_id is an idempotency key (workers/dedupe.py)
-                claim = await claim_request(router, request, record)
-                if isinstance(claim, SeenResult):
-                    headers = tracing.headers_with_context(record.headers)
-                    return seen_outputs(router, claim, record, headers)
-                try:
-                    result = await route_request(router, request)
-                except BaseException as exc:
-                    await claim.release()
-                    if isinstance(exc, AllModelsFailed) and isinstance(exc.result, LLMResult):
-                        span.set(_result_attributes(exc.result))
-                    raise
-                await keep_result(claim, result)
-            span.set(_result_attributes(result))
+            task = router.validate(request)
+            expired = _expired_result(request, task, "router")
+            if expired is not None:
+                span.set(_result_attributes(expired))
+                return result_outputs(expired, tracing.headers_with_context(record.headers))
+            routed = await router.route_once(request, origin_of(record), task=task)
             headers = tracing.headers_with_context(record.headers)
-        return result_outputs(result, headers)
+            if isinstance(routed, Earlier):
+                drop = router.config.defaults.duplicates == "drop"
+                return earlier_outputs(routed, drop=drop, headers=headers)
+            METRICS.observe_result(routed.result)
+            span.set(_result_attributes(routed.result))
+            if routed.failure is not None:
+                span.error(f"{type(routed.failure).__name__}: {routed.failure}")
+        return routed_outputs(routed, record, self.identity, headers)

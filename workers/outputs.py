@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import structlog
 from aiokafka import ConsumerRecord
 
-from llmrouter.core.errors import AllModelsFailed, LLMRouterError
+from llmrouter.core.errors import LLMRouterError
 from llmrouter.core.tracing import Headers
+from llmrouter.kafkaio.transactions import Output
+from llmrouter.router.routed import Earlier, Routed
 from llmrouter.router.secrets import redact
 from llmrouter.schemas import (
     COSTS_TOPIC,
@@ -27,7 +29,6 @@ from llmrouter.schemas import (
     validate_task_name,
 )
 from llmrouter.workers.metrics import METRICS
-from llmrouter.workers.runtime import Output
 
 log = structlog.get_logger("llmrouter.workers")
 
@@ -36,9 +37,10 @@ __all__ = [
     "WorkerIdentity",
     "cost_events",
     "dead_letter",
-    "error_policy",
+    "earlier_outputs",
     "failed_result",
     "result_outputs",
+    "routed_outputs",
 ]
 
 _MAX_REASON_CHARS = 300
@@ -61,6 +63,36 @@ def result_outputs(result: LLMResult, headers: Headers = ()) -> list[Output]:
     outputs = [Output(results_topic(result.task), encode(result), key, headers=hdrs)]
     outputs += [Output(COSTS_TOPIC, encode(event), key) for event in cost_events(result)]
     return outputs
+
+
+def routed_outputs(
+    routed: Routed,
+    record: ConsumerRecord[bytes, bytes],
+    identity: WorkerIdentity,
+    headers: Headers = (),
+) -> list[Output]:
+    """The result and its cost events (the calls were made and billed, answered or not);
+    when no model answered, the request's dead letter too, with every error."""
+    outputs = result_outputs(routed.result, headers)
+    if routed.failure is not None:
+        METRICS.dead_letters.labels(identity.kind, type(routed.failure).__name__).inc()
+        outputs.append(dead_letter(identity, record, routed.failure))
+    return outputs
+
+
+def earlier_outputs(earlier: Earlier, *, drop: bool, headers: Headers = ()) -> list[Output]:
+    """What a record whose request id has a result already publishes: a redelivery, the
+    result as the original (cost events too); a duplicate, the result marked
+    `duplicate: true` and no cost events, or nothing when duplicates are dropped."""
+    result = earlier.result
+    if earlier.redelivered:
+        return result_outputs(result, headers)
+    METRICS.duplicates.labels(result.task, "dropped" if drop else "republished").inc()
+    if drop:
+        return []
+    copy = result.model_copy(update={"duplicate": True})
+    key = result.request_id.encode()
+    return [Output(results_topic(result.task), encode(copy), key, headers=tuple(headers))]
 
 
 def cost_events(result: LLMResult) -> list[CostEvent]:
@@ -104,10 +136,9 @@ def failed_result(
 
 
 def dead_letter(
-    identity: WorkerIdentity | str, record: ConsumerRecord[bytes, bytes], exc: BaseException
+    identity: WorkerIdentity, record: ConsumerRecord[bytes, bytes], exc: BaseException
 ) -> Output:
-    if isinstance(identity, str):
-        identity = WorkerIdentity(identity)
+    """`record` on `llm.dlq`, with why (`exc`) and who wrote it (`identity`)."""
     payload, encoding = encode_payload(record.value)
     letter = DeadLetter(
         stage=identity.kind,
@@ -128,10 +159,10 @@ def dead_letter(
 
 
 class ErrorPolicy:
-    """What a failed record publishes, in one transaction: a dead letter, and — when its
-    request_id and task can be read — a `failed` result with a short reason, so a waiting
-    client hears back at once. A request whose every model failed gets its own failed
-    result and its cost events (the calls were made and billed).
+    """What a record whose handler raised publishes, in one transaction: a dead letter,
+    and — when its request_id and task can be read — a `failed` result with a short
+    reason, so a waiting client hears back at once. (A request whose every model failed
+    is not one of these: its handler returns its result, `routed_outputs`.)
 
     `answerable(task)` says whether a result may be published for a task: the results
     topic of a task nobody serves may not exist, and a send to it would block every
@@ -148,9 +179,6 @@ class ErrorPolicy:
         METRICS.dead_letters.labels(stage, type(exc).__name__).inc()
         letter = dead_letter(self.identity, record, exc)
         headers = tuple(record.headers or ())
-        if isinstance(exc, AllModelsFailed) and isinstance(exc.result, LLMResult):
-            METRICS.observe_result(exc.result)
-            return [*result_outputs(exc.result, headers), letter]
         if not isinstance(exc, LLMRouterError):  # a bug, not bad input: say so loudly
             log.error("unexpected error; dead-lettered", stage=stage, error=repr(exc), exc_info=exc)
         answer = self._answer(record, exc)
@@ -167,12 +195,6 @@ class ErrorPolicy:
             return None
         reason = f"{type(exc).__name__}: {_reason(exc, _MAX_REASON_CHARS)}"
         return failed_result(request_id, task, reason, metadata=fields.get("metadata"))
-
-
-def error_policy(identity: WorkerIdentity | str) -> ErrorPolicy:
-    return ErrorPolicy(
-        identity if isinstance(identity, WorkerIdentity) else WorkerIdentity(identity)
-    )
 
 
 def _reason(exc: BaseException, limit: int) -> str:

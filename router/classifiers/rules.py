@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import TYPE_CHECKING
 
 from llmrouter.router.classifiers.base import ClassifierVerdict
 from llmrouter.router.config import RulesClassifierSpec, RuleSpec
-from llmrouter.schemas import Complexity
+from llmrouter.schemas import Complexity, LLMRequest
+
+if TYPE_CHECKING:
+    from llmrouter.router.calls import CallLedger
 
 __all__ = ["RuleClassifier"]
 
@@ -55,12 +59,14 @@ def _is_word_char(char: str) -> bool:
 
 
 class RuleClassifier:
-    name = "rules"
-
     def __init__(self, spec: RulesClassifierSpec) -> None:
         self._rules = [_CompiledRule(r) for r in spec.rules]
         self._medium_at = spec.medium_at
         self._complex_at = spec.complex_at
+
+    async def complexity_of(self, request: LLMRequest, ledger: CallLedger) -> ClassifierVerdict:
+        """The `Classifier` interface: the rules make no call, so the ledger is untouched."""
+        return self.classify(request.input)
 
     def classify(self, text: str) -> ClassifierVerdict:
         score = 0.0

@@ -33,7 +33,7 @@ from llmrouter.router.budget import (
     utc_today,
 )
 from llmrouter.router.state.store import StateStore
-from llmrouter.schemas import COSTS_TOPIC, CostEvent, decode
+from llmrouter.schemas import COSTS_TOPIC, CostEvent, decode, utc_now
 
 __all__ = ["Rebuild", "SharedBudget", "spend_from_costs"]
 
@@ -53,10 +53,6 @@ return total
 """
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class SharedBudget:
     """The `Budget` of router/budget.py, shared through `store`.
 
@@ -72,7 +68,7 @@ class SharedBudget:
         *,
         rebuild: Rebuild | None = None,
         refresh_interval_s: float = 0.0,
-        now: Callable[[], datetime] = _utc_now,
+        now: Callable[[], datetime] = utc_now,
     ) -> None:
         self._store = store
         self._tasks = frozenset(tasks)

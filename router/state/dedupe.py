@@ -18,6 +18,10 @@ transaction that publishes it, together with the record it came from (`origin`):
 Failed results are not stored: a client retrying after a failure gets a new attempt.
 `MemoryDedupe` does the same within one process (and forgets on restart);
 `SharedDedupe` keeps it in the store for every replica and across restarts.
+
+`route_once` is the one interface a worker needs (through `RoutingEngine.route_once`):
+claim, route, keep the answer or free the id, and hand back either the new `Routed`
+or the `Earlier` result.
 """
 
 from __future__ import annotations
@@ -27,13 +31,16 @@ import contextlib
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
 
 from llmrouter.core.errors import StateStoreError
+from llmrouter.router.routed import Earlier, Routed
 from llmrouter.router.state.store import StateStore
+from llmrouter.schemas import LLMResult, ResultStatus, decode, encode
 
 __all__ = [
     "DEFAULT_CLAIM_LEASE_S",
@@ -42,6 +49,7 @@ __all__ = [
     "MemoryDedupe",
     "SeenResult",
     "SharedDedupe",
+    "route_once",
 ]
 
 log = structlog.get_logger("llmrouter.state")
@@ -78,6 +86,34 @@ class Dedupe(Protocol):
         `wait_s` for an owner that is still working)."""
 
     async def aclose(self) -> None: ...
+
+
+# -- the interface -------------------------------------------------------------------------
+
+
+async def route_once(
+    dedupe: Dedupe,
+    route: Callable[[], Awaitable[Routed]],
+    request_id: str,
+    origin: str,
+    *,
+    wait_s: float,
+) -> Routed | Earlier:
+    """`route()` unless `request_id` has a result already (`Earlier`). An answer is kept
+    for later duplicates before it is returned; a failure, or an error, frees the id."""
+    claim = await dedupe.claim(request_id, origin, wait_s=wait_s)
+    if isinstance(claim, SeenResult):
+        return Earlier(decode(claim.result, LLMResult), claim.redelivered(origin))
+    try:
+        routed = await route()
+    except BaseException:
+        await claim.release()
+        raise
+    if routed.result.status is ResultStatus.OK:
+        await claim.store(encode(routed.result))
+    else:
+        await claim.release()
+    return routed
 
 
 # -- in one process ------------------------------------------------------------------------

@@ -98,12 +98,12 @@ def _request(text: str, n: int) -> LLMRequest:
 async def test_a_learned_scorer_keeps_trusted_answers_and_escalates_the_rest(
     router: RoutingEngine,
 ) -> None:
-    easy = await router.route(_request(_EASY, 321))
+    easy = (await router.route(_request(_EASY, 321))).result
     assert [a.model for a in easy.attempts] == ["cheap"]
     assert not easy.escalated
     assert easy.confidence is not None
     assert easy.confidence >= 0.5
-    hard = await router.route(_request(_HARD, 654))
+    hard = (await router.route(_request(_HARD, 654))).result
     assert [(a.model, a.outcome.value) for a in hard.attempts] == [
         ("cheap", "low_confidence"),
         ("big", "ok"),

@@ -141,7 +141,7 @@ async def test_every_example_task_is_answered(
     make_router: MakeRouter, task: str, text: str
 ) -> None:
     router = await make_router(load_config(EXAMPLE_CONFIG))
-    result = await router.route(req(text, task))
+    result = (await router.route(req(text, task))).result
     assert result.status is ResultStatus.OK
     assert result.output
     assert result.model in router.config.models
@@ -162,29 +162,36 @@ async def test_complexity_route_uses_the_llm_classifier_and_bills_it(
     make_router: MakeRouter,
 ) -> None:
     router = await make_router(load_config(EXAMPLE_CONFIG))
-    simple = await router.route(req("How do I reset my password?", "customer-support-qa"))
+    simple = (await router.route(req("How do I reset my password?", "customer-support-qa"))).result
     assert simple.complexity is Complexity.SIMPLE
     assert simple.model == "claude-3-haiku"
     classify = [a for a in simple.attempts if a.purpose == "classify"]
     assert len(classify) == 1
     assert classify[0].model == "claude-3-haiku"
     assert classify[0].cost_usd > 0
-    hard = await router.route(
-        req(
-            "I was charged twice for order 1182 and my account is now suspended. Is that "
-            "allowed under your refund policy? Also, who do I contact about a dispute?",
-            "customer-support-qa",
+    hard = (
+        await router.route(
+            req(
+                "I was charged twice for order 1182 and my account is now suspended. Is that "
+                "allowed under your refund policy? Also, who do I contact about a dispute?",
+                "customer-support-qa",
+            )
         )
-    )
+    ).result
     assert hard.complexity is Complexity.COMPLEX
     assert hard.model == "gpt-4-turbo"
 
 
 async def test_llm_classifier_failure_falls_back_to_rules(make_router: MakeRouter) -> None:
     router = await make_router(load_config(EXAMPLE_CONFIG))
-    result = await router.route(
-        req("[[sim:fault=500*1@claude-3-haiku]]How do I reset my password?", "customer-support-qa")
-    )
+    result = (
+        await router.route(
+            req(
+                "[[sim:fault=500*1@claude-3-haiku]]How do I reset my password?",
+                "customer-support-qa",
+            )
+        )
+    ).result
     assert result.status is ResultStatus.OK
     assert result.complexity is Complexity.SIMPLE  # from the rules
     assert [a.outcome for a in result.attempts if a.purpose == "classify"] == [
@@ -197,7 +204,7 @@ async def test_llm_classifier_failure_falls_back_to_rules(make_router: MakeRoute
 
 async def test_cascade_stops_at_a_confident_cheap_answer(make_router: MakeRouter) -> None:
     router = await make_router(config())
-    result = await router.route(req("great post, thanks", "mod"))
+    result = (await router.route(req("great post, thanks", "mod"))).result
     assert outcomes(result) == [("cheap", "ok")]
     assert not result.escalated
     assert result.confidence == pytest.approx(0.97)
@@ -205,7 +212,7 @@ async def test_cascade_stops_at_a_confident_cheap_answer(make_router: MakeRouter
 
 async def test_cascade_escalates_an_unsure_answer(make_router: MakeRouter) -> None:
     router = await make_router(config())
-    result = await router.route(req("unsure about this one", "mod"))
+    result = (await router.route(req("unsure about this one", "mod"))).result
     assert outcomes(result) == [("cheap", "low_confidence"), ("big", "ok")]
     assert result.escalated
     assert result.model == "big"
@@ -216,7 +223,9 @@ async def test_cascade_reads_confidence_from_the_json_answer(make_router: MakeRo
     from llmrouter.router.scoring import parse_json_answer
 
     router = await make_router(config(scorer="json_confidence"))
-    result = await router.route(req("you are all idiots and I will find where you live", "mod"))
+    result = (
+        await router.route(req("you are all idiots and I will find where you live", "mod"))
+    ).result
     first = result.attempts[0]
     parsed = parse_json_answer(result.output or "")
     assert parsed is not None
@@ -238,7 +247,7 @@ async def test_rate_limit_is_retried_after_retry_after(
 ) -> None:
     sleep = RecordingSleep()
     router = await make_router(config(), sleep=sleep)
-    result = await router.route(req("hello [[sim:fault=429*1]][[sim:retry_after=1]]"))
+    result = (await router.route(req("hello [[sim:fault=429*1]][[sim:retry_after=1]]"))).result
     assert outcomes(result) == [("cheap", "rate_limited"), ("cheap", "ok")]
     assert sleep.delays
     assert sleep.delays[0] >= 1.0
@@ -260,7 +269,7 @@ async def test_each_fault_is_retried_by_policy_then_falls_back(
     make_router: MakeRouter, sim_stats: Stats, fault: str, outcome: str, calls_to_cheap: int
 ) -> None:
     router = await make_router(config())
-    result = await router.route(req(f"hi [[sim:fault={fault}@claude]]"))
+    result = (await router.route(req(f"hi [[sim:fault={fault}@claude]]"))).result
     assert outcomes(result) == [("cheap", outcome)] * calls_to_cheap + [("mid", "ok")]
     assert result.fallback_used
     assert result.status is ResultStatus.OK
@@ -269,7 +278,7 @@ async def test_each_fault_is_retried_by_policy_then_falls_back(
 
 async def test_a_hung_provider_times_out(make_router: MakeRouter) -> None:
     router = await make_router(config(timeout_s=0.3))
-    result = await router.route(req("slow [[sim:fault=hang@claude]]"))
+    result = (await router.route(req("slow [[sim:fault=hang@claude]]"))).result
     assert outcomes(result) == [("cheap", "timeout"), ("cheap", "timeout"), ("mid", "ok")]
     assert all(a.latency_ms >= 250 for a in result.attempts[:2])
 
@@ -279,7 +288,7 @@ async def test_context_length_goes_straight_to_a_larger_window(
 ) -> None:
     router = await make_router(config())
     long_text = "word " * 800  # ~1000 tokens: over small-window's 600
-    result = await router.route(req(long_text, "long"))
+    result = (await router.route(req(long_text, "long"))).result
     assert result.model == "mid"
     assert result.fallback_used
     # the window check happens before any call: no attempt, no cost, no upstream request
@@ -287,22 +296,24 @@ async def test_context_length_goes_straight_to_a_larger_window(
     assert (await sim_stats())["requests"] == 1
     # a provider-side context-length error is recognised, not retried, and skips every
     # model whose window is no larger
-    result = await router.route(req("short [[sim:fault=context_length@Llama]]", "long"))
+    result = (await router.route(req("short [[sim:fault=context_length@Llama]]", "long"))).result
     assert outcomes(result) == [("small-window", "context_length"), ("mid", "ok")]
-    with pytest.raises(AllModelsFailed) as info:
-        await router.route(req("short [[sim:fault=context_length@claude]]"))
-    assert outcomes(info.value.result) == [("cheap", "context_length")]
-    assert isinstance(info.value.exceptions[0], ContextLengthExceeded)
+    failed = await router.route(req("short [[sim:fault=context_length@claude]]"))
+    assert outcomes(failed.result) == [("cheap", "context_length")]
+    assert failed.failure is not None
+    assert isinstance(failed.failure.exceptions[0], ContextLengthExceeded)
 
 
-async def test_everything_failing_raises_every_error(make_router: MakeRouter) -> None:
+async def test_everything_failing_returns_the_failed_result_with_every_error(
+    make_router: MakeRouter,
+) -> None:
     router = await make_router(config(max_calls=20))
-    with pytest.raises(AllModelsFailed) as info:
-        await router.route(req("doomed [[sim:fault=500]]"))
-    failure = info.value
+    routed = await router.route(req("doomed [[sim:fault=500]]"))  # returned, not raised
+    failure = routed.failure
+    assert isinstance(failure, AllModelsFailed)
     assert all(isinstance(e, ProviderUnavailable) for e in failure.exceptions)
     assert len(failure.exceptions) == 9  # three models × (1 call + 2 retries)
-    result = failure.result
+    result = routed.result
     assert isinstance(result, LLMResult)
     assert result.status is ResultStatus.FAILED
     assert len(result.attempts) == 9
@@ -314,10 +325,10 @@ async def test_upstream_calls_never_exceed_the_bound(
     make_router: MakeRouter, sim_stats: Stats
 ) -> None:
     router = await make_router(config(max_calls=4))
-    with pytest.raises(AllModelsFailed) as info:
-        await router.route(req("doomed [[sim:fault=500]]"))
-    assert isinstance(info.value.exceptions[-1], CallBudgetExhausted)
-    assert len(info.value.result.attempts) == 4
+    routed = await router.route(req("doomed [[sim:fault=500]]"))
+    assert routed.failure is not None
+    assert isinstance(routed.failure.exceptions[-1], CallBudgetExhausted)
+    assert len(routed.result.attempts) == 4
     assert (await sim_stats())["requests"] == 4
 
 
@@ -325,15 +336,15 @@ async def test_cooldown_opens_and_skips_the_model(
     make_router: MakeRouter, sim_stats: Stats
 ) -> None:
     router = await make_router(config(failures=3))
-    first = await router.route(req("a [[sim:fault=500@claude]]"))
+    first = (await router.route(req("a [[sim:fault=500@claude]]"))).result
     assert [a.outcome for a in first.attempts if a.model == "cheap"] == [
         AttemptOutcome.SERVER_ERROR
     ] * 3
     # the breaker is open now: the next request skips cheap without calling it
-    second = await router.route(req("b fine"))
+    second = (await router.route(req("b fine"))).result
     assert outcomes(second) == [("mid", "ok")]
     assert (await sim_stats())["models"].get("claude-3-haiku-20240307", {}).get("ok", 0) == 0
-    breaker = router.breakers["cheap"]
+    breaker = router.caller.breakers["cheap"]
     with pytest.raises(ModelCoolingDown):
         await breaker.admit()
 
@@ -343,9 +354,11 @@ async def test_budget_downgrade_is_reported(make_router: MakeRouter) -> None:
     cfg = load_config(EXAMPLE_CONFIG)
     tracker.seed("customer-support-qa", Decimal("150"))
     router = await make_router(cfg, budget=tracker)
-    result = await router.route(
-        req("How do I reset my password?", "customer-support-qa", user_tier="enterprise")
-    )
+    result = (
+        await router.route(
+            req("How do I reset my password?", "customer-support-qa", user_tier="enterprise")
+        )
+    ).result
     assert result.budget_exceeded
     assert result.model == "claude-3-haiku"
     assert result.route == "static (budget)"
@@ -378,7 +391,8 @@ async def test_calls_queued_for_a_slot_check_the_budget_again(make_router: MakeR
     # one slot. Each checks the day's spend again once through: the spend on `big` passes
     # the budget by at most the one call in flight, the rest are downgraded without a call.
     router = await make_router(QUEUED_FOR_BUDGET)
-    results = await asyncio.gather(*(router.route(req(f"question {i}")) for i in range(20)))
+    routed = await asyncio.gather(*(router.route(req(f"question {i}")) for i in range(20)))
+    results = [r.result for r in routed]
     on_budget = [r for r in results if not r.budget_exceeded]
     assert all(outcomes(r) == [("big", "ok")] for r in on_budget)
     worst_usd = token_cost_usd(
@@ -398,8 +412,8 @@ async def test_cache_hit_costs_nothing_and_calls_nobody(
     make_router: MakeRouter, sim_stats: Stats
 ) -> None:
     router = await make_router(config(cache=True))
-    first = await router.route(req("How do I change my email address?"))
-    second = await router.route(req("  how do I change my EMAIL address?  "))
+    first = (await router.route(req("How do I change my email address?"))).result
+    second = (await router.route(req("  how do I change my EMAIL address?  "))).result
     assert not first.cached
     assert second.cached
     assert second.output == first.output
@@ -410,9 +424,9 @@ async def test_cache_hit_costs_nothing_and_calls_nobody(
 
 async def test_failures_are_not_cached(make_router: MakeRouter, sim_stats: Stats) -> None:
     router = await make_router(config(cache=True, max_calls=1))
-    with pytest.raises(AllModelsFailed):
-        await router.route(req("flaky [[sim:fault=500*1]]"))
-    again = await router.route(req("flaky [[sim:fault=500*1]]"))
+    failed = await router.route(req("flaky [[sim:fault=500*1]]"))
+    assert failed.failure is not None
+    again = (await router.route(req("flaky [[sim:fault=500*1]]"))).result
     assert not again.cached
     assert again.status is ResultStatus.OK
 
@@ -442,11 +456,10 @@ async def test_200_concurrent_requests_survive_30_percent_primary_failures(
 
         router = RoutingEngine(cfg, pool=ProviderPool(cfg.models, simulator_url=url))
         try:
-            results = await asyncio.gather(
-                *(router.route(req(f"question {i}")) for i in range(200))
-            )
+            routed = await asyncio.gather(*(router.route(req(f"question {i}")) for i in range(200)))
         finally:
             await router.aclose()
+    results = [r.result for r in routed]
     assert all(r.status is ResultStatus.OK for r in results)
     assert max(len(r.attempts) for r in results) <= 5
     failed_first = [r for r in results if r.attempts[0].outcome is not AttemptOutcome.OK]
@@ -468,12 +481,12 @@ async def test_no_api_key_in_results_logs_or_errors(
     monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-ANOTHER-SECRET-0123456789")
     structlog.configure(logger_factory=structlog.PrintLoggerFactory())
     router = await make_router(config(max_calls=3))
-    with pytest.raises(AllModelsFailed) as info:
-        await router.route(req("x [[sim:fault=auth]]"))
-    texts = [encode(info.value.result).decode(), str(info.value)]
-    texts += [str(e) for e in info.value.exceptions]
+    routed = await router.route(req("x [[sim:fault=auth]]"))
+    assert routed.failure is not None
+    texts = [encode(routed.result).decode(), str(routed.failure)]
+    texts += [str(e) for e in routed.failure.exceptions]
     texts.append(capsys.readouterr().err + capsys.readouterr().out)
-    assert any(isinstance(e, AuthenticationFailed) for e in info.value.exceptions)
+    assert any(isinstance(e, AuthenticationFailed) for e in routed.failure.exceptions)
     for text in texts:
         assert secret not in text
         assert "ANOTHER-SECRET" not in text

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from llmrouter.core.errors import AllModelsFailed, ConfigError, LimitQueueFull
+from llmrouter.core.errors import ConfigError, LimitQueueFull
 from llmrouter.router.breaker import BreakerState, CircuitBreaker
 from llmrouter.router.config import ModelSpec, Provider
 from llmrouter.router.config_loader import parse_config
@@ -206,11 +206,11 @@ async def test_a_full_queue_moves_on_to_the_fallback_without_an_attempt(
     make_router: MakeRouter,
 ) -> None:
     router = await make_router(ROUTER.format(fallback=", fallback: [mid]"))
-    first = await router.route(request("first"))
+    first = (await router.route(request("first"))).result
     assert [a.model for a in first.attempts] == ["cheap"]
     # The next minute's slot is far off: no call to cheap, one to mid. With one upstream
     # call allowed per request, mid is reached only because the unmade call was given back.
-    second = await router.route(request("second"))
+    second = (await router.route(request("second"))).result
     assert second.status is ResultStatus.OK
     assert second.model == "mid"
     assert second.fallback_used
@@ -225,10 +225,10 @@ async def test_with_no_model_left_the_result_says_the_queue_was_full(
 ) -> None:
     router = await make_router(ROUTER.format(fallback=""))
     await router.route(request("first"))
-    with pytest.raises(AllModelsFailed) as info:
-        await router.route(request("second"))
-    assert [type(e) for e in info.value.exceptions] == [LimitQueueFull]
-    result = info.value.result
+    routed = await router.route(request("second"))
+    assert routed.failure is not None
+    assert [type(e) for e in routed.failure.exceptions] == [LimitQueueFull]
+    result = routed.result
     assert result.status is ResultStatus.FAILED
     assert result.attempts == []
     assert result.error is not None

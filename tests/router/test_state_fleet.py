@@ -121,7 +121,7 @@ async def test_three_replicas_share_one_rpm(make_fleet: MakeFleet) -> None:
         router = fleet.routers[i % 3]
         tasks.append(asyncio.create_task(router.route(request("qa", f"question {i}"))))
         await asyncio.sleep(0.05)
-    results: list[LLMResult] = await asyncio.gather(*tasks)
+    results = [routed.result for routed in await asyncio.gather(*tasks)]
     done.set()
     await sampler
     samples.append((loop.time(), await fleet.calls()))
@@ -162,7 +162,7 @@ async def test_three_replicas_share_one_budget_across_restarts(make_fleet: MakeF
 
     async def one(i: int) -> LLMResult:
         async with gates[i % 3]:
-            return await fleet.routers[i % 3].route(request("qa", f"question number {i}"))
+            return (await fleet.routers[i % 3].route(request("qa", f"question number {i}"))).result
 
     results = await asyncio.gather(*(one(i) for i in range(120)))
     on_budget = [r for r in results if not r.budget_exceeded]
@@ -179,7 +179,7 @@ async def test_three_replicas_share_one_budget_across_restarts(make_fleet: MakeF
     assert budget - in_flight <= spent_before <= budget + in_flight
     # "Restart" all three: new routers, new connections, the same store.
     restarted: Fleet = await make_fleet(BUDGET_CONFIG, prefix=prefix)
-    after = await restarted.routers[1].route(request("qa", "after the restart"))
+    after = (await restarted.routers[1].route(request("qa", "after the restart"))).result
     assert after.budget_exceeded
     assert after.model == "cheap"
 
@@ -217,7 +217,7 @@ async def test_one_replicas_429s_stop_the_others_within_a_second(make_fleet: Mak
 
     async def steady(router: RoutingEngine) -> None:  # the other replicas' normal traffic
         while not stop.is_set():
-            served.append(await router.route(request("qa", "a normal question")))
+            served.append((await router.route(request("qa", "a normal question"))).result)
             if len(served) >= 10:
                 warmed.set()
             await asyncio.sleep(0.02)
@@ -250,7 +250,7 @@ async def test_a_router_keeps_answering_when_the_store_is_down(sim_url: str) -> 
     try:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        results = [await router.route(request("qa", f"question {i}")) for i in range(5)]
+        results = [(await router.route(request("qa", f"question {i}"))).result for i in range(5)]
         assert all(r.status is ResultStatus.OK for r in results)
         assert loop.time() - started < 5.0  # one timeout, then per-process fallbacks
         claim = await router.state.dedupe.claim("r1", "t:0:1", wait_s=1)
