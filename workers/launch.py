@@ -120,12 +120,14 @@ def build_worker(
         metadata_max_age_ms=settings.metadata_max_age_ms,
         session_timeout_ms=settings.session_timeout_ms,
     )
+    identity = WorkerIdentity(kind, group, settings.instance_id)
     handler = (
         ClassifierHandler(router, max_message_bytes=settings.max_message_bytes)
         if kind == "classifier"
-        else RouterHandler(router, max_message_bytes=settings.max_message_bytes)
+        # a request no model answered is dead-lettered by its handler, in this name
+        else RouterHandler(router, max_message_bytes=settings.max_message_bytes, identity=identity)
     )
-    policy = ErrorPolicy(WorkerIdentity(kind, group, settings.instance_id))
+    policy = ErrorPolicy(identity)
     worker = TransactionalWorker(options, settings.kafka, handler, policy)
     policy.answerable = answerable(handler, worker.has_topic)
     return worker
