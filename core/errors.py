@@ -33,8 +33,8 @@
 Third-party exceptions (openai, anthropic, aiokafka, redis) are translated into this tree
 where they are caught, each library's classes in one table; a test fails when a release
 adds a class the table does not name: `tests/router/test_provider_errors.py` (the SDKs),
-`tests/kafka/test_kafka_errors.py` (aiokafka), `tests/router/test_state_store.py` (redis-py).
-`tests/test_errors.py` checks that this drawing lists every class of the module.
+`tests/kafkaio/test_kafka_errors.py` (aiokafka), `tests/router/test_state_store.py` (redis-py).
+`tests/core/test_errors.py` checks that this drawing lists every class of the module.
 Messages never contain secrets: provider bodies are passed through `redact` first.
 """
 

@@ -2,7 +2,7 @@
 crosses: `with kafka_errors("what we were doing"): await client.call()`.
 
 Each aiokafka exception class is named in `AIOKAFKA_ERRORS`;
-`tests/kafka/test_kafka_errors.py` fails when an aiokafka release adds a class we have not
+`tests/kafkaio/test_kafka_errors.py` fails when an aiokafka release adds a class we have not
 decided about. At run time an unknown subclass resolves through its MRO, so a new release
 never lets a raw aiokafka exception escape.
 """

@@ -11,7 +11,7 @@ import pytest
 
 from llmrouter.core import errors
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 _NODE = re.compile(r"^(?P<indent>[ │]*)(?:[├└]── )?(?P<name>[A-Za-z]+)(?:\([A-Za-z]+\))?(?:\s|$)")
 
