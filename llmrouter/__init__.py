@@ -8,8 +8,8 @@
 What is importable from here is the public API: the client (`RequestProducer`,
 `ResultWaiter`, their `KafkaSettings`), the messages of the wire contract and their enums,
 and the root of every error this project raises (`LLMRouterError`). It needs only the base
-install; the names are loaded on first use, so importing `llmrouter` (or any module below
-it) loads none of them.
+install; the names (and `__version__`, from the distribution's metadata) are loaded on
+first use, so importing `llmrouter` (or any module below it) loads none of them.
 
 The packages: `schemas` (the wire contract), `producers` (the way in and out), `router`
 (decide and call), `runtime` (the exactly-once Kafka consumer), `workers` (the classifier
@@ -19,10 +19,10 @@ and router processes), `operations`, `evaluation` and `cli`.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    __version__: str
     from llmrouter.core.errors import LLMRouterError
     from llmrouter.kafkaio.settings import KafkaSettings
     from llmrouter.producers.client import RequestProducer, ResultWaiter
@@ -61,11 +61,6 @@ __all__ = [
     "__version__",
 ]
 
-try:
-    __version__ = version("llmrouter")
-except PackageNotFoundError:  # pragma: no cover - run from a checkout that is not installed
-    __version__ = "0+unknown"
-
 #: where each exported name lives
 _EXPORTS = {
     "LLMRouterError": "llmrouter.core.errors",
@@ -93,12 +88,24 @@ _EXPORTS = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name == "__version__":
+        value: Any = _version()
+    elif module := _EXPORTS.get(name):
+        value = getattr(import_module(module), name)
+    else:
         raise AttributeError(f"module 'llmrouter' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
+
+
+def _version() -> str:
+    """The installed distribution's version (importlib.metadata is not cheap to import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llmrouter")
+    except PackageNotFoundError:  # pragma: no cover - a checkout that is not installed
+        return "0+unknown"
 
 
 def __dir__() -> list[str]:
