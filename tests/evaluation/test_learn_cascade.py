@@ -17,39 +17,25 @@ from llmrouter.router import RoutingEngine
 from llmrouter.router.config_loader import parse_config
 from llmrouter.router.providers.pool import ProviderPool
 from llmrouter.schemas import LLMRequest
-
-CONFIG = """\
-version: 1
-defaults:
-  cache: {{enabled: false}}
-models:
-  cheap:
-    provider: anthropic
-    model_id: claude-3-haiku-20240307
-    input_usd_per_1k: 0.00025
-    output_usd_per_1k: 0.00125
-  big:
-    provider: openai
-    model_id: gpt-4-turbo-2024-04-09
-    input_usd_per_1k: 0.01
-    output_usd_per_1k: 0.03
-tasks:
-  support:
-    route:
-      strategy: cascade
-      scorer: {route_scorer}
-      steps: [{{model: cheap, min_confidence: 0.5{step_scorer}}}, {{model: big}}]
-"""
+from tests.factories import catalog, routing_config
 
 
 def _config(scorer: Path, *, on_step: bool = False) -> str:
     """The learned scorer on the route, or on the cheap step (the route's then unused)."""
+    learned = f"learned:{scorer}"
+    cheap: dict[str, object] = {"model": "cheap", "min_confidence": 0.5}
     if on_step:
-        return CONFIG.format(
-            route_scorer="tests.router.scorers:unsure_marker",
-            step_scorer=f", scorer: learned:{scorer}",
-        )
-    return CONFIG.format(route_scorer=f"learned:{scorer}", step_scorer="")
+        cheap["scorer"] = learned
+    route = {
+        "strategy": "cascade",
+        "scorer": "tests.router.scorers:unsure_marker" if on_step else learned,
+        "steps": [cheap, {"model": "big"}],
+    }
+    return routing_config(
+        defaults={"cache": {"enabled": False}},
+        models=catalog("cheap", "big"),
+        tasks={"support": {"route": route}},
+    )
 
 
 _EASY = "Where can I change my password for account {n}?"

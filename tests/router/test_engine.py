@@ -30,59 +30,15 @@ from llmrouter.schemas import (
     encode,
     token_cost_usd,
 )
+from tests.factories import catalog, routing_config, static_route
 from tests.router.conftest import MakeRouter
 
 Stats = Callable[[], Awaitable[dict[str, Any]]]
 
-BASE = """\
-version: 1
-defaults:
-  max_calls_per_request: {max_calls}
-  max_output_tokens: 100
-  retry: {{rate_limited: 2, timeout: 1, server_error: 2, malformed: 1, base_delay_s: 0.01, max_delay_s: 0.05}}
-  cooldown: {{failures: {failures}, cooldown_s: 30, max_wait_s: 0}}
-  cache: {{enabled: {cache}}}
-models:
-  cheap:
-    provider: anthropic
-    model_id: claude-3-haiku-20240307
-    timeout_s: {timeout_s}
-    input_usd_per_1k: 0.00025
-    output_usd_per_1k: 0.00125
-    context_window_tokens: 200000
-  mid:
-    provider: openai
-    model_id: gpt-3.5-turbo-0125
-    input_usd_per_1k: 0.0005
-    output_usd_per_1k: 0.0015
-    context_window_tokens: 16385
-  big:
-    provider: openai
-    model_id: gpt-4-turbo-2024-04-09
-    input_usd_per_1k: 0.01
-    output_usd_per_1k: 0.03
-    context_window_tokens: 128000
-    timeout_s: {timeout_s}
-  small-window:
-    provider: openai-compatible
-    model_id: meta-llama/Meta-Llama-3-70B-Instruct
-    input_usd_per_1k: 0.0002
-    output_usd_per_1k: 0.0002
-    context_window_tokens: 600
-tasks:
-  qa:
-    route: {{strategy: static, model: cheap, fallback: [mid, big]}}
-  long:
-    route: {{strategy: static, model: small-window, fallback: [mid, big]}}
-  mod:
-    prompt:
-      response_format: json
-      template: 'Reply with JSON only: {{{{"label": "safe" or "unsafe", "confidence": 0.0-1.0}}}} Content: {{input}}'
-    route:
-      strategy: cascade
-      scorer: {scorer}
-      steps: [{{model: cheap, min_confidence: 0.9}}, {{model: big}}]
-"""
+#: the prompt template language writes a literal brace twice
+_MOD_TEMPLATE = (
+    'Reply with JSON only: {{"label": "safe" or "unsafe", "confidence": 0.0-1.0}} Content: {input}'
+)
 
 
 def config(
@@ -93,12 +49,43 @@ def config(
     timeout_s: float = 5,
     scorer: str = "tests.router.scorers:unsure_marker",
 ) -> str:
-    return BASE.format(
-        max_calls=max_calls,
-        failures=failures,
-        cache=str(cache).lower(),
-        timeout_s=timeout_s,
-        scorer=scorer,
+    models = catalog(
+        "cheap",
+        "mid",
+        "big",
+        cheap={"timeout_s": timeout_s, "context_window_tokens": 200000},
+        mid={"context_window_tokens": 16385},
+        big={"context_window_tokens": 128000, "timeout_s": timeout_s},
+    )
+    models["small-window"] = {
+        "provider": "openai-compatible",
+        "model_id": "meta-llama/Meta-Llama-3-70B-Instruct",
+        "input_usd_per_1k": 0.0002,
+        "output_usd_per_1k": 0.0002,
+        "context_window_tokens": 600,
+    }
+    retry = {"rate_limited": 2, "timeout": 1, "server_error": 2, "malformed": 1}
+    return routing_config(
+        defaults={
+            "max_calls_per_request": max_calls,
+            "max_output_tokens": 100,
+            "retry": {**retry, "base_delay_s": 0.01, "max_delay_s": 0.05},
+            "cooldown": {"failures": failures, "cooldown_s": 30, "max_wait_s": 0},
+            "cache": {"enabled": cache},
+        },
+        models=models,
+        tasks={
+            "qa": static_route("cheap", "mid", "big"),
+            "long": static_route("small-window", "mid", "big"),
+            "mod": {
+                "prompt": {"response_format": "json", "template": _MOD_TEMPLATE},
+                "route": {
+                    "strategy": "cascade",
+                    "scorer": scorer,
+                    "steps": [{"model": "cheap", "min_confidence": 0.9}, {"model": "big"}],
+                },
+            },
+        },
     )
 
 
@@ -364,26 +351,11 @@ async def test_budget_downgrade_is_reported(make_router: MakeRouter) -> None:
     assert result.route == "static (budget)"
 
 
-QUEUED_FOR_BUDGET = """\
-version: 1
-defaults: {cache: {enabled: false}, max_output_tokens: 100}
-models:
-  cheap:
-    provider: anthropic
-    model_id: claude-3-haiku-20240307
-    input_usd_per_1k: 0.00025
-    output_usd_per_1k: 0.00125
-  big:
-    provider: openai
-    model_id: gpt-4-turbo-2024-04-09
-    input_usd_per_1k: 0.01
-    output_usd_per_1k: 0.03
-    max_concurrency: 1
-tasks:
-  qa:
-    route: {strategy: static, model: big}
-    budget: {daily_usd: 0.005, downgrade_to: cheap}
-"""
+QUEUED_FOR_BUDGET = routing_config(
+    defaults={"cache": {"enabled": False}, "max_output_tokens": 100},
+    models=catalog("cheap", "big", big={"max_concurrency": 1}),
+    tasks={"qa": static_route("big", budget={"daily_usd": 0.005, "downgrade_to": "cheap"})},
+)
 
 
 async def test_calls_queued_for_a_slot_check_the_budget_again(make_router: MakeRouter) -> None:
