@@ -89,17 +89,19 @@ async def test_wrong_type_is_a_store_error(state_store: StateStore) -> None:
 
 
 async def test_unreachable_store_is_unavailable_without_the_password() -> None:
-    store = StateStore.connect(f"redis://:s3cret@127.0.0.1:{free_port()}/0", timeout_s=0.5)
+    store = StateStore.connect(f"redis://:s3cret@127.0.0.1:{free_port()}/0", timeout_s=10)
     try:
         with pytest.raises(StateStoreUnavailable) as caught:
             await store.ping()
         assert "s3cret" not in str(caught.value)
-        # Marked down: the next calls fail at once instead of waiting out a timeout.
+        # Marked down: the next calls fail at once instead of waiting out a timeout. The
+        # message says which path failed; the clock only tells "at once" from the 10 s
+        # timeout, with half of it to spare for a loaded machine.
         loop = asyncio.get_running_loop()
         started = loop.time()
         with pytest.raises(StateStoreUnavailable, match="retrying soon"):
             await store.ping()
-        assert loop.time() - started < 0.05
+        assert loop.time() - started < 5.0
     finally:
         await store.aclose()
 
