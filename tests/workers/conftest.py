@@ -22,55 +22,48 @@ from llmrouter.schemas import decode
 from llmrouter.schemas.topics import router_topics
 from llmrouter.workers.health import HealthServer
 from llmrouter.workers.launch import WorkerKind, WorkerSettings, run_workers
+from tests.factories import catalog, routing_config, static_route
 
 M = TypeVar("M", bound=BaseModel)
 
-PIPELINE_CONFIG = """\
-version: 1
-defaults:
-  max_input_chars: 2000
-  max_calls_per_request: 6
-  retry: {{base_delay_s: 0.01, max_delay_s: 0.05}}
-  cache: {{enabled: false}}
-models:
-  cheap:
-    provider: anthropic
-    model_id: claude-3-haiku-20240307
-    input_usd_per_1k: 0.00025
-    output_usd_per_1k: 0.00125
-  mid:
-    provider: openai
-    model_id: gpt-3.5-turbo-0125
-    input_usd_per_1k: 0.0005
-    output_usd_per_1k: 0.0015
-  big:
-    provider: openai
-    model_id: gpt-4-turbo-2024-04-09
-    input_usd_per_1k: 0.01
-    output_usd_per_1k: 0.03
-classifiers:
-  rules:
-    kind: rules
-    rules:
-      - {{name: long, weight: 1.0, min_chars: 120}}
-      - {{name: billing, weight: 2.0, any_of: [refund, charged, invoice]}}
-tasks:
-  {qa}:
-    route:
-      strategy: complexity
-      classifier: rules
-      levels: {{SIMPLE: cheap, MEDIUM: mid, COMPLEX: big}}
-      fallback: [big]
-  {mod}:
-    prompt:
-      response_format: json
-    route:
-      strategy: cascade
-      scorer: tests.router.scorers:unsure_marker
-      steps: [{{model: cheap, min_confidence: 0.9}}, {{model: big}}]
-  {summ}:
-    route: {{strategy: static, model: cheap, fallback: [mid]}}
-"""
+# `{qa}`, `{mod}` and `{summ}` become the test's own task names.
+PIPELINE_CONFIG = routing_config(
+    defaults={
+        "max_input_chars": 2000,
+        "max_calls_per_request": 6,
+        "retry": {"base_delay_s": 0.01, "max_delay_s": 0.05},
+        "cache": {"enabled": False},
+    },
+    models=catalog("cheap", "mid", "big"),
+    classifiers={
+        "rules": {
+            "kind": "rules",
+            "rules": [
+                {"name": "long", "weight": 1.0, "min_chars": 120},
+                {"name": "billing", "weight": 2.0, "any_of": ["refund", "charged", "invoice"]},
+            ],
+        }
+    },
+    tasks={
+        "{qa}": {
+            "route": {
+                "strategy": "complexity",
+                "classifier": "rules",
+                "levels": {"SIMPLE": "cheap", "MEDIUM": "mid", "COMPLEX": "big"},
+                "fallback": ["big"],
+            }
+        },
+        "{mod}": {
+            "prompt": {"response_format": "json"},
+            "route": {
+                "strategy": "cascade",
+                "scorer": "tests.router.scorers:unsure_marker",
+                "steps": [{"model": "cheap", "min_confidence": 0.9}, {"model": "big"}],
+            },
+        },
+        "{summ}": static_route("cheap", "mid"),
+    },
+)
 
 
 @dataclass
