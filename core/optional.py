@@ -2,7 +2,7 @@
 them that says so when one is missing.
 
 The base install is the client library (aiokafka, pydantic, orjson, structlog); everything
-else comes with an extra (see pyproject.toml, which `tests/test_optional.py` checks this
+else comes with an extra (see pyproject.toml, which `tests/core/test_optional.py` checks this
 table against). Import such a package through `require`, or, at the top of a module that
 cannot work without it, catch the ImportError and hand it to `exit_for_missing`.
 """
