@@ -103,7 +103,7 @@ _INCLUSIVE = {
     "of which the HTTP transport": re.compile(r"handle_async_request "),
     "of which the SDK parsing the response": re.compile(r"^AsyncAPIClient\._process_response "),
     "ClassifierHandler": re.compile(r"^ClassifierHandler\.__call__ "),
-    "transaction flush (TransactionalWorker._flush)": re.compile(r"^TransactionalWorker\._flush "),
+    "transaction flush (Publisher.flush)": re.compile(r"^Publisher\.flush "),
     "structlog calls": re.compile(r"\(structlog/"),
     "OpenTelemetry spans": re.compile(r"\(opentelemetry/"),
     "prometheus_client": re.compile(r"\(prometheus_client/"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +19,7 @@ from llmrouter.cli.commands import (
 from llmrouter.core import eventloop as event_loop
 from llmrouter.core.errors import ConfigError
 from llmrouter.core.logging import configure_logging
+from llmrouter.workers.kinds import WorkerKind
 
 BootstrapOption = Annotated[
     str | None,
@@ -44,11 +44,6 @@ GraceOption = Annotated[
 LogOption = Annotated[str, typer.Option(help="Log level: debug, info, warning.")]
 
 
-class WorkerKind(StrEnum):
-    CLASSIFIER = "classifier"
-    ROUTER = "router"
-
-
 def worker(
     kind: Annotated[WorkerKind, typer.Argument(help="Which worker.")],
     config: ConfigOption = None,
@@ -60,7 +55,7 @@ def worker(
 ) -> None:
     """Run one worker process: `classifier` (requests → classified) or `router`
     (classified → results and cost events). SIGTERM drains in-flight work and commits."""
-    _run([kind.value], config, bootstrap_servers, instance_id, max_in_flight, grace_s, log_level)
+    _run([kind], config, bootstrap_servers, instance_id, max_in_flight, grace_s, log_level)
 
 
 def run(
@@ -84,7 +79,7 @@ def run(
 
 
 def _run(
-    kinds: list[str],
+    kinds: list[WorkerKind],
     config_path: Path | None,
     bootstrap: str | None,
     instance_id: str | None,
@@ -107,7 +102,7 @@ def _run(
     )
     # uvloop when installed ($LLMROUTER_UVLOOP=0 turns it off): a cheaper loop for workers.
     source = resolve_config_path(config_path)  # SIGHUP reloads it
-    event_loop.run(run_workers(kinds, config, settings, config_path=source))  # type: ignore[arg-type]
+    event_loop.run(run_workers(kinds, config, settings, config_path=source))
 
 
 def produce(

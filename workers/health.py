@@ -20,9 +20,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from llmrouter.core.errors import ConfigError
+from llmrouter.runtime.worker import TransactionalWorker
 from llmrouter.schemas import dumps
 from llmrouter.workers.metrics import METRICS, Metrics
-from llmrouter.workers.runtime import TransactionalWorker
 
 __all__ = ["HealthServer", "Readiness"]
 

@@ -9,7 +9,7 @@ import signal
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 from aiokafka.errors import KafkaError
@@ -24,10 +24,13 @@ from llmrouter.kafkaio.errors import translate_kafka_error
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.router import RouterConfig, RoutingEngine
 from llmrouter.router.state.wiring import open_state
+from llmrouter.runtime.options import WorkerOptions
+from llmrouter.runtime.worker import TransactionalWorker
 from llmrouter.schemas.topics import router_topics
 from llmrouter.workers.group_share import follow_group_size
 from llmrouter.workers.handlers import ClassifierHandler, RouterHandler
 from llmrouter.workers.health import HealthServer
+from llmrouter.workers.kinds import WorkerKind
 from llmrouter.workers.lifecycle import (
     ConfigReloader,
     answerable,
@@ -35,13 +38,12 @@ from llmrouter.workers.lifecycle import (
     log_startup,
     subscription_pattern,
 )
+from llmrouter.workers.metrics import METRICS
 from llmrouter.workers.outputs import ErrorPolicy, WorkerIdentity
-from llmrouter.workers.runtime import TransactionalWorker, WorkerOptions
 
 __all__ = [
     "CLASSIFIER_GROUP",
     "ROUTER_GROUP",
-    "WorkerKind",
     "WorkerSettings",
     "build_worker",
     "run_workers",
@@ -49,7 +51,6 @@ __all__ = [
 
 log = structlog.get_logger("llmrouter.workers")
 
-WorkerKind = Literal["classifier", "router"]
 CLASSIFIER_GROUP = "llmrouter-classifier"
 ROUTER_GROUP = "llmrouter-router"
 
@@ -128,7 +129,7 @@ def build_worker(
         else RouterHandler(router, max_message_bytes=settings.max_message_bytes, identity=identity)
     )
     policy = ErrorPolicy(identity)
-    worker = TransactionalWorker(options, settings.kafka, handler, policy)
+    worker = TransactionalWorker(options, settings.kafka, handler, policy, metrics=METRICS)
     policy.answerable = answerable(handler, worker.has_topic)
     return worker
 

@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from llmrouter.router.ratelimit import QUEUE_FULL
+from llmrouter.runtime.reporting import TransactionOutcome
 from llmrouter.schemas import AttemptOutcome, LLMResult
 
 __all__ = ["METRICS", "Metrics"]
@@ -156,6 +157,17 @@ class Metrics:
             self.tokens.labels(attempt.model, "output").inc(attempt.output_tokens)
             if attempt.cost_usd:
                 self.cost.labels(result.task, attempt.model).inc(float(attempt.cost_usd))
+
+    # What the exactly-once runtime reports (llmrouter.runtime.reporting.RuntimeMetrics).
+
+    def count_transaction(self, worker: str, outcome: TransactionOutcome) -> None:
+        self.transactions.labels(worker, outcome).inc()
+
+    def count_results_held(self, worker: str, records: int) -> None:
+        self.results_held.labels(worker).inc(records)
+
+    def count_skipped_done(self, worker: str, records: int) -> None:
+        self.skipped_done.labels(worker).inc(records)
 
 
 class _LimitQueueFull(Collector):

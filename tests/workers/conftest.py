@@ -21,7 +21,8 @@ from llmrouter.router.config_loader import parse_config
 from llmrouter.schemas import decode
 from llmrouter.schemas.topics import router_topics
 from llmrouter.workers.health import HealthServer
-from llmrouter.workers.launch import WorkerKind, WorkerSettings, run_workers
+from llmrouter.workers.kinds import WorkerKind
+from llmrouter.workers.launch import WorkerSettings, run_workers
 from tests.factories import catalog, routing_config, static_route
 
 M = TypeVar("M", bound=BaseModel)

@@ -13,7 +13,7 @@ from llmrouter.core.errors import ConfigError
 from llmrouter.kafkaio import transactions as kafka_transactions
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.producers import client as producer_client
-from llmrouter.workers import runtime as worker_runtime
+from llmrouter.runtime import worker as runtime_worker
 
 SASL_ENV = {
     "KAFKA_BOOTSTRAP_SERVERS": "broker-1:9096",
@@ -113,9 +113,9 @@ async def test_every_client_gets_the_settings(
     from llmrouter.workers.launch import WorkerSettings, build_worker, prepare_topics
 
     _Recorder.calls.clear()
-    for module in (worker_runtime, producer_client):
-        monkeypatch.setattr(module, "AIOKafkaProducer", Producer)
-        monkeypatch.setattr(module, "AIOKafkaConsumer", Consumer)
+    monkeypatch.setattr(runtime_worker, "AIOKafkaConsumer", Consumer)
+    monkeypatch.setattr(producer_client, "AIOKafkaProducer", Producer)
+    monkeypatch.setattr(producer_client, "AIOKafkaConsumer", Consumer)
     monkeypatch.setattr(kafka_transactions, "AIOKafkaProducer", Producer)
     monkeypatch.setattr(aiokafka.admin, "AIOKafkaAdminClient", Admin)
 
@@ -125,7 +125,7 @@ async def test_every_client_gets_the_settings(
 
     router = RoutingEngine(config)
     with pytest.raises(_Stop):
-        await build_worker("router", router, settings)._new_producer()
+        await build_worker("router", router, settings)._publisher._new_producer()
     worker = build_worker("classifier", router, settings)
 
     async def no_producer() -> (
@@ -133,7 +133,7 @@ async def test_every_client_gets_the_settings(
     ):  # a producer with nothing behind it: only the consumer is checked
         return SimpleNamespace(_sender=SimpleNamespace())
 
-    monkeypatch.setattr(worker, "_new_producer", no_producer)
+    monkeypatch.setattr(worker._publisher, "_new_producer", no_producer)
     with pytest.raises(_Stop):
         await worker.start()  # the consumer's start raises
     assert {"Producer", "Consumer"} <= {name for name, _ in _Recorder.calls}

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from llmrouter.workers.done_offsets import DEFAULT_LIMIT, DoneRanges, encode
+from llmrouter.runtime.done_offsets import DEFAULT_LIMIT, DoneRanges, encode
 
 __all__ = ["PartitionProgress", "Plan"]
 

@@ -1,21 +1,12 @@
-"""What a worker runs with: its options, its statistics, and the shapes of a handler,
-an error policy and an output (workers/runtime.py runs them)."""
+"""What a worker runs with: its name, group, subscription, transactional id and limits."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from aiokafka import ConsumerRecord
+from llmrouter.runtime.done_offsets import DEFAULT_LIMIT
 
-from llmrouter.kafkaio.transactions import Output
-from llmrouter.workers.done_offsets import DEFAULT_LIMIT
-
-__all__ = ["ErrorPolicy", "Handler", "Output", "RuntimeStats", "WorkerOptions"]
-
-
-Handler = Callable[[ConsumerRecord[bytes, bytes]], Awaitable[Sequence[Output]]]
-ErrorPolicy = Callable[[ConsumerRecord[bytes, bytes], Exception], Sequence[Output]]
+__all__ = ["WorkerOptions"]
 
 
 @dataclass(frozen=True)
@@ -47,20 +38,3 @@ class WorkerOptions:
     @property
     def max_tracked(self) -> int:
         return 8 * self.max_in_flight
-
-
-@dataclass
-class RuntimeStats:
-    processed: int = 0
-    committed: int = 0
-    transactions: int = 0
-    failed_transactions: int = 0
-    #: records a previous owner had published already, skipped on assignment
-    skipped: int = 0
-    #: time from a record finishing to its outputs being committed, s
-    hold_s: list[float] = field(default_factory=list)
-
-    def record_hold(self, values: list[float]) -> None:
-        self.hold_s.extend(values)
-        if len(self.hold_s) > 100_000:
-            del self.hold_s[: len(self.hold_s) - 50_000]

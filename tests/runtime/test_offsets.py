@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmrouter.workers.done_offsets import PREFIX, DoneRanges, decode, encode
-from llmrouter.workers.progress import PartitionProgress
+from llmrouter.runtime.done_offsets import PREFIX, DoneRanges, decode, encode
+from llmrouter.runtime.progress import PartitionProgress
 
 ranges_st = st.lists(st.tuples(st.integers(0, 5000), st.integers(1, 300)), max_size=60).map(
     lambda pairs: DoneRanges((s, s + n) for s, n in pairs)

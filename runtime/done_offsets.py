@@ -16,14 +16,15 @@ to the committed offset C:
 
 Every run and every gap after the first is at least 1; the empty set is the empty string
 (what a plain commit writes). Offsets that hold no record a consumer sees (transaction
-markers, aborted records) may be counted in either kind of run; the workers put them in
+markers, aborted records) may be counted in either kind of run; the runtime puts them in
 done runs, so only records still in flight break a run.
 
 Size: Kafka refuses metadata over `offset.metadata.max.bytes` (4096 by default), so
 `encode` returns None when the text would exceed `limit`; the worker then holds the
-outputs above the prefix until the prefix catches up (and counts that in
-`llmrouter_results_held`). A subset of an encodable set, taken above a larger committed
-offset, is never longer — so what is already published always stays describable.
+outputs above the prefix until the prefix catches up (and reports them as held,
+`RuntimeMetrics.count_results_held`). A subset of an encodable set, taken above a larger
+committed offset, is never longer — so what is already published always stays
+describable.
 """
 
 from __future__ import annotations

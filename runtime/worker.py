@@ -1,25 +1,11 @@
-"""The Kafka runtime shared by every worker: consume concurrently, publish exactly once.
+"""The transactional worker: the consumer loop of the exactly-once runtime.
 
-    assignment ──► stable committed offset + done-offsets record (OffsetFetch v7,
-                   require_stable) ──► seek; records a previous owner published are skipped
-    fetch ──► handler tasks (up to max_in_flight, across and within partitions)
-                 │ outputs, or an exception the error policy turns into outputs
-                 ▼
-    PartitionProgress per partition ──► flush: one transaction per batch holding every
-                 finished record's outputs, and per partition the offset of its first
-                 record still in flight with, as metadata, which records above it are done
-
-At-least-once consumption, exactly-once publication: a crash before a commit aborts the
-transaction (nothing of it is visible to read_committed readers) and its records are
-processed again by the next owner; a committed transaction published its records'
-outputs and recorded them as done atomically, so the next owner skips exactly those.
-See workers/progress.py and workers/done_offsets.py for the book-keeping and its format.
-
-Why not FastStream's subscriber runtime here: its ack policies commit one message at a
-time and it has no transactional producer, so neither atomic output+offset commits nor
-commits over concurrent in-partition work can be expressed with it. The apps are still
-declared with FastStream (workers/declaration.py) for their AsyncAPI description; this
-module is what runs them against a real cluster.
+It fetches records, starts a handler task per record (up to `max_in_flight`, across and
+within partitions), pauses partitions when full, and hands partitions over on rebalances.
+It holds the parts that share its partition book (runtime/book.py), each given the book
+and the clients it needs: the publisher (runtime/publisher.py) commits finished records in
+transactions, the adopter (runtime/adopter.py) starts newly assigned partitions from their
+stable committed offsets. See the package's description for the whole picture.
 """
 
 from __future__ import annotations
@@ -30,63 +16,70 @@ import time
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
 from llmrouter.core.errors import KafkaUnavailable
 from llmrouter.kafkaio.errors import kafka_errors
-from llmrouter.kafkaio.group_offset_commit import bind_group_membership
 from llmrouter.kafkaio.settings import KafkaSettings
-from llmrouter.kafkaio.transactions import TransactionClock
-from llmrouter.workers.assignment import Adopter
-from llmrouter.workers.metrics import METRICS
-from llmrouter.workers.options import ErrorPolicy, Handler, Output, RuntimeStats, WorkerOptions
-from llmrouter.workers.progress import PartitionProgress
-from llmrouter.workers.publishing import Publisher
+from llmrouter.kafkaio.transactions import Output
+from llmrouter.runtime.adopter import Adopter
+from llmrouter.runtime.book import PartitionBook
+from llmrouter.runtime.handler import Handler, OnError
+from llmrouter.runtime.options import WorkerOptions
+from llmrouter.runtime.progress import PartitionProgress
+from llmrouter.runtime.publisher import Publisher
+from llmrouter.runtime.reporting import NO_METRICS, RuntimeMetrics
+from llmrouter.runtime.stats import RuntimeStats
 
-__all__ = ["Output", "RuntimeStats", "TransactionalWorker", "WorkerOptions"]
+__all__ = ["TransactionalWorker"]
 
 log = structlog.get_logger("llmrouter.runtime")
 
 
-class TransactionalWorker(Publisher, Adopter):
+class TransactionalWorker:
     def __init__(
         self,
         options: WorkerOptions,
         kafka: KafkaSettings,
         handler: Handler,
-        on_error: ErrorPolicy,
+        on_error: OnError,
+        *,
+        metrics: RuntimeMetrics = NO_METRICS,
     ) -> None:
         self.options = options
         self._kafka = kafka
         self._handler = handler
         self._on_error = on_error
-        self._progress: dict[TopicPartition, PartitionProgress[Output]] = {}
-        self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
-        #: assigned partitions whose committed offsets are still being read, with the
-        #: serial number of the assignment (a newer one makes an older answer stale)
-        self._adopting: dict[TopicPartition, int] = {}
-        self._assignments = 0
-        self._adopter: asyncio.Task[None] | None = None
-        self._flush_lock = asyncio.Lock()
-        self._wake_flush = asyncio.Event()
+        self._metrics = metrics
+        self.stats = RuntimeStats()
+        self._book = PartitionBook()
+        self._publisher = Publisher(options, kafka, self._book, self.stats, metrics)
+        self._adopter = Adopter(options, self._book)
         self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
-        self._clock = TransactionClock()
-        self._paused: set[TopicPartition] = set()
         self._probe_lock = asyncio.Lock()
         self._closed = False
-        self.stats = RuntimeStats()
-        self.assigned: set[TopicPartition] = set()
-        self.started_at = self.last_record_at = self.last_commit_at = time.monotonic()
-        self.fatal: BaseException | None = None
+        self.started_at = self.last_record_at = time.monotonic()
+
+    @property
+    def fatal(self) -> BaseException | None:
+        """Why the worker stopped on its own (a real fence), if it did."""
+        return self._publisher.fatal
+
+    @property
+    def last_commit_at(self) -> float:
+        return self._publisher.last_commit_at
+
+    @property
+    def assigned(self) -> set[TopicPartition]:
+        return self._book.assigned
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
         o = self.options
-        self._producer = await self._new_producer()
+        await self._publisher.start()
         self._consumer = AIOKafkaConsumer(
             **self._kafka.client_kwargs(),
             # the transactional id, so a fenced worker can see who else holds it
@@ -101,12 +94,13 @@ class TransactionalWorker(Publisher, Adopter):
             heartbeat_interval_ms=max(500, o.session_timeout_ms // 4),
         )
         # offsets committed by a consumer that lost its partitions are refused
-        bind_group_membership(self._producer, self._consumer)
+        self._publisher.bind(self._consumer)
+        self._adopter.bind(self._consumer)
         try:
             with kafka_errors(f"{o.name}: cannot connect to Kafka"):
                 await self._consumer.start()
         except KafkaUnavailable:
-            await self._producer.stop()
+            await self._publisher.stop()
             raise
         self._consumer.subscribe(pattern=o.pattern, listener=_Rebalance(self))
         log.info("worker started", worker=o.name, group=o.group_id, pattern=o.pattern)
@@ -114,7 +108,7 @@ class TransactionalWorker(Publisher, Adopter):
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then drain in-flight work and commit it."""
         assert self._consumer is not None
-        flusher = asyncio.create_task(self._flush_loop(stop), name=f"{self.options.name}-flush")
+        flusher = asyncio.create_task(self._publisher.run(stop), name=f"{self.options.name}-flush")
         try:
             while not stop.is_set() and self.fatal is None:
                 self._apply_backpressure()
@@ -139,7 +133,7 @@ class TransactionalWorker(Publisher, Adopter):
             raise self.fatal
 
     async def _drain(self) -> None:
-        tasks = [t for ts in self._tasks.values() for t in ts]
+        tasks = self._book.all_tasks()
         if tasks:
             log.info("draining", worker=self.options.name, in_flight=len(tasks))
             _, pending = await asyncio.wait(tasks, timeout=self.options.grace_s)
@@ -155,7 +149,7 @@ class TransactionalWorker(Publisher, Adopter):
                 await asyncio.gather(*pending, return_exceptions=True)
         if self.fatal is None:
             with contextlib.suppress(Exception):
-                await self._flush()
+                await self._publisher.flush()
 
     async def abandon(self) -> None:
         """Close a started worker that will not run (another one failed to start)."""
@@ -166,19 +160,13 @@ class TransactionalWorker(Publisher, Adopter):
         # racing consumer.stop() opens a connection after the client closed them all.
         async with self._probe_lock:
             self._closed = True
-        if self._adopter is not None:
-            self._adopter.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._adopter
+        await self._adopter.close()
         # bounded: a client that cannot reach Kafka must not keep the process alive
         if self._consumer is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(self.options.grace_s):
                     await self._consumer.stop()
-        if self._producer is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(self.options.grace_s):
-                    await self._producer.stop()
+        await self._publisher.close()
         log.info("worker stopped", worker=self.options.name, **self._summary())
 
     def _summary(self) -> dict[str, int]:
@@ -195,28 +183,29 @@ class TransactionalWorker(Publisher, Adopter):
     def _capacity(self) -> int:
         """Records we may take on now: in-flight and finished-but-unpublished ones hold
         memory; published ones behind a stuck record hold a few bytes each."""
-        busy = sum(p.in_flight + p.unpublished for p in self._progress.values())
-        tracked = sum(p.tracked for p in self._progress.values())
+        busy = self._book.uncommitted
+        tracked = self._book.tracked
         o = self.options
         return min(o.max_poll_records, o.max_in_flight - busy, o.max_tracked - tracked)
 
     def _apply_backpressure(self) -> None:
         consumer = self._consumer
         assert consumer is not None
+        book = self._book
         assigned = consumer.assignment()
-        wanted = set(assigned) if self._capacity() <= 0 else self._adopting.keys() & assigned
-        self._paused &= assigned
-        if wanted - self._paused:
-            consumer.pause(*(wanted - self._paused))
-        if self._paused - wanted:
-            consumer.resume(*(self._paused - wanted))
-        self._paused = wanted
+        wanted = set(assigned) if self._capacity() <= 0 else book.adopting.keys() & assigned
+        book.paused &= assigned
+        if wanted - book.paused:
+            consumer.pause(*(wanted - book.paused))
+        if book.paused - wanted:
+            consumer.resume(*(book.paused - wanted))
+        book.paused = wanted
 
     def _dispatch(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        progress = self._progress.get(tp)
+        progress = self._book.progress.get(tp)
         if progress is None:  # not adopted yet: its offsets are read again after the seek
             return
-        tasks = self._tasks.setdefault(tp, set())
+        tasks = self._book.tasks.setdefault(tp, set())
         skipped = 0
         for record in records:
             verdict = progress.accept(record.offset)
@@ -230,15 +219,15 @@ class TransactionalWorker(Publisher, Adopter):
             task.add_done_callback(tasks.discard)
         if skipped:
             self.stats.skipped += skipped
-            METRICS.skipped_done.labels(self.options.name).inc(skipped)
-            self._wake_flush.set()
+            self._metrics.count_skipped_done(self.options.name, skipped)
+            self._publisher.wake()
 
     async def _process(
         self, progress: PartitionProgress[Output], record: ConsumerRecord[bytes, bytes]
     ) -> None:
         try:
             outputs = await self._handler(record)
-        except Exception as exc:  # the error policy decides: failed result, dead letter
+        except Exception as exc:  # on_error decides: a failed result, a dead letter
             if _abandoned():
                 raise asyncio.CancelledError from exc
             outputs = self._on_error(record, exc)
@@ -246,32 +235,26 @@ class TransactionalWorker(Publisher, Adopter):
             raise asyncio.CancelledError
         if progress.finish(record.offset, outputs):
             self.stats.processed += 1
-            self._wake_flush.set()
+            self._publisher.wake()
 
     # -- rebalances ----------------------------------------------------------------------
 
+    def on_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Pause the new partitions until their committed offsets are known for sure."""
+        self._adopter.on_assigned(assigned)
+
     async def on_revoked(self, revoked: list[TopicPartition]) -> None:
         """Give in-flight work a moment, commit what finished, hand over the rest."""
-        tasks = [t for tp in revoked for t in self._tasks.get(tp, ())]
+        tasks = self._book.tasks_of(revoked)
         if tasks:
             await asyncio.wait(tasks, timeout=self.options.rebalance_grace_s)
         if self.fatal is None:
             try:
-                await self._flush()
+                await self._publisher.flush()
             except Exception as exc:  # the new owner redoes anything not committed
                 log.warning("commit on revoke failed", worker=self.options.name, error=repr(exc))
-        abandoned = 0
-        async with self._flush_lock:  # no transaction may still carry the revoked ones
-            for tp in revoked:
-                progress = self._progress.pop(tp, None)
-                if progress is not None:
-                    progress.closed = True
-                    abandoned += progress.in_flight + progress.unpublished
-                for task in self._tasks.pop(tp, set()):
-                    task.cancel()
-        self.assigned.difference_update(revoked)
-        for tp in revoked:
-            self._adopting.pop(tp, None)
+        async with self._publisher.lock:  # no transaction may still carry the revoked ones
+            abandoned = self._book.release(revoked)
         log.info(
             "partitions revoked",
             worker=self.options.name,
@@ -279,13 +262,15 @@ class TransactionalWorker(Publisher, Adopter):
             handed_over_uncommitted=abandoned,
         )
 
+    # -- what health checks and tests look at -------------------------------------------
+
     @property
     def in_flight(self) -> int:
-        return sum(p.in_flight for p in self._progress.values())
+        return self._book.in_flight
 
     @property
     def uncommitted(self) -> int:
-        return sum(p.in_flight + p.unpublished for p in self._progress.values())
+        return self._book.uncommitted
 
     async def sample_lag(self, timeout_s: float) -> dict[tuple[str, int], int] | None:
         """Records behind the (last stable) end of each assigned partition; None when
@@ -293,7 +278,7 @@ class TransactionalWorker(Publisher, Adopter):
         consumer = self._consumer
         if consumer is None or self._closed:
             return None
-        partitions = [tp for tp in self.assigned if tp in self._progress]
+        partitions = [tp for tp in self._book.assigned if tp in self._book.progress]
         try:
             async with self._probe_lock, asyncio.timeout(timeout_s):
                 if self._closed:
