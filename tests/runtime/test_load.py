@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.producers import RequestProducer
 from llmrouter.runtime.options import WorkerOptions
 from llmrouter.schemas import LLMResult, results_topic
@@ -21,14 +20,14 @@ from tests.workers.conftest import Pipeline, read_topic
 MakePipeline = Callable[..., Awaitable[Pipeline]]
 
 BACKLOG = 2000
-#: the runtime's default, which the worker settings take over
-DEFAULT_IN_FLIGHT = WorkerOptions("w", "g", ".*", "t").max_in_flight
+#: the runtime's defaults, which WorkerSettings takes as its own
+DEFAULTS = WorkerOptions("w", "g", ".*", "t")
 
 
 def test_the_default_in_flight_holds_500_requests_a_second_at_1_5_s() -> None:
     needed = 500 * 1.5
-    assert DEFAULT_IN_FLIGHT >= 1000 > needed
-    assert WorkerSettings(kafka=KafkaSettings()).max_in_flight == DEFAULT_IN_FLIGHT
+    assert DEFAULTS.max_in_flight >= 1000 > needed
+    assert WorkerSettings.model_fields["max_in_flight"].default == DEFAULTS.max_in_flight
 
 
 @pytest.mark.slow
@@ -38,7 +37,7 @@ async def test_a_backlog_never_starves_the_event_loop(pipeline: MakePipeline) ->
     summ = p.tasks["summ"]
     # the default metadata refresh: under a pattern subscription each refresh decodes the
     # metadata of every topic of the (shared, test-crowded) cluster in one go
-    await p.start(max_in_flight=DEFAULT_IN_FLIGHT, metadata_max_age_ms=30_000)
+    await p.start(max_in_flight=DEFAULTS.max_in_flight, metadata_max_age_ms=30_000)
     async with RequestProducer.from_env(p.bootstrap) as producer:
         # one request first: the first provider call of a process sets up its SDK client
         warm = await producer.submit(summ, "warm up")
@@ -75,7 +74,7 @@ async def test_a_backlog_never_starves_the_event_loop(pipeline: MakePipeline) ->
         running = False
         await watcher
     assert max(Counter(r.request_id for r in results).values()) == 1
-    assert max(in_flight) <= DEFAULT_IN_FLIGHT
+    assert max(in_flight) <= DEFAULTS.max_in_flight
     # A burst shorter than half the session timeout cannot cost the group membership; the
     # starvation this guards against (every fetched record started at once) ran for longer.
     assert max(cpu_s) < 5.0, f"the event loop ran {max(cpu_s):.2f}s of CPU without a break"
