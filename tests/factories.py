@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import yaml
 
-__all__ = ["CATALOG", "catalog", "routing_config", "static_route"]
+__all__ = ["CATALOG", "catalog", "routing_config", "static_route", "with_route"]
 
 #: The models most tests route over, by the names the configs give them. The simulator
 #: answers every one of these model ids (its profiles name them); prices are per 1k tokens.
@@ -82,5 +82,18 @@ def routing_config(
     config["models"] = dict(models if models is not None else catalog())
     config.update(sections)
     config["tasks"] = dict(tasks)
-    text: str = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, width=1000)
+    return _dump(config)
+
+
+def with_route(config_text: str, task: str, route: Mapping[str, Any]) -> str:
+    """`config_text` (a routing config as YAML) with `task`'s route replaced by `route`;
+    edited as data, so the text's layout does not matter."""
+    config = yaml.safe_load(config_text)
+    assert task in config["tasks"], f"no task {task!r} in the config"
+    config["tasks"][task]["route"] = dict(route)
+    return _dump(config)
+
+
+def _dump(config: Mapping[str, Any]) -> str:
+    text: str = yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=False, width=1000)
     return text

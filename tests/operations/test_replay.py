@@ -32,24 +32,19 @@ from llmrouter.schemas import (
     results_topic,
 )
 from llmrouter.workers.launch import CLASSIFIER_GROUP, ROUTER_GROUP
+from tests.factories import static_route, with_route
 from tests.operations.conftest import Pipeline, read_topic
 
 MakePipeline = Callable[..., Awaitable[Pipeline]]
 
-_QA_ROUTE = (
-    "      strategy: complexity\n"
-    "      classifier: rules\n"
-    "      levels: {SIMPLE: cheap, MEDIUM: mid, COMPLEX: big}\n"
-    "      fallback: [big]\n"
-)
+
+def candidate_text(p: Pipeline) -> str:
+    """The pipeline's config with the qa task sent to `big` only."""
+    return with_route(p.config_text, p.tasks["qa"], static_route("big")["route"])
 
 
 def candidate_config(p: Pipeline) -> RouterConfig:
-    """The pipeline's config with the qa task sent to `big` only."""
-    assert _QA_ROUTE in p.config_text
-    return parse_config(
-        p.config_text.replace(_QA_ROUTE, "      strategy: static\n      model: big\n")
-    )
+    return parse_config(candidate_text(p))
 
 
 def run_id() -> str:

@@ -19,7 +19,7 @@ from llmrouter.operations.replay_outcomes import replay_outcomes
 from llmrouter.producers import RequestProducer
 from llmrouter.schemas import LLMResult, ResultStatus, replay_results_topic, results_topic
 from tests.operations.conftest import Pipeline, read_topic
-from tests.operations.test_replay import _QA_ROUTE, run_id
+from tests.operations.test_replay import candidate_text, run_id
 
 MakePipeline = Callable[..., Awaitable[Pipeline]]
 
@@ -145,11 +145,7 @@ async def test_replay_writes_outcomes_the_reader_accepts(
     await p.stop_all()
     live = {r.request_id: r for r in live_list}
     candidate_yaml = tmp_path / "candidate.yaml"
-    assert _QA_ROUTE in p.config_text
-    candidate_yaml.write_text(
-        p.config_text.replace(_QA_ROUTE, "      strategy: static\n      model: big\n"),
-        encoding="utf-8",
-    )
+    candidate_yaml.write_text(candidate_text(p), encoding="utf-8")
     run, out = run_id(), tmp_path / "out" / "replay.jsonl"
 
     code = await asyncio.to_thread(

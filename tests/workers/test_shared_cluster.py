@@ -38,6 +38,7 @@ from llmrouter.schemas import (
 from llmrouter.schemas.topics import router_topics
 from llmrouter.workers.launch import WorkerSettings, run_workers
 from llmrouter.workers.metrics import METRICS
+from tests.factories import static_route, with_route
 from tests.workers.conftest import Pipeline, read_topic
 
 MakePipeline = Callable[..., Awaitable[Pipeline]]
@@ -271,13 +272,8 @@ async def test_sighup_reloads_the_config(pipeline: MakePipeline, tmp_path: Path)
         async with RequestProducer.from_env(p.bootstrap) as producer:
             first = await producer.submit_and_wait(summ, "before", timeout_s=60)
             assert first.model == "cheap"
-            path.write_text(
-                p.config_text.replace(
-                    "route: {strategy: static, model: cheap, fallback: [mid]}",
-                    "route: {strategy: static, model: mid}",
-                ),
-                encoding="utf-8",
-            )
+            mid_only = static_route("mid")["route"]
+            path.write_text(with_route(p.config_text, summ, mid_only), encoding="utf-8")
             os.kill(os.getpid(), signal.SIGHUP)
             async with asyncio.timeout(30):  # the reload runs in the background
                 while (await producer.submit_and_wait(summ, "after", timeout_s=30)).model != "mid":
