@@ -7,7 +7,7 @@
 # Default command: `llmrouter run` (both workers in one process). Health and metrics
 # are served on $LLMROUTER_METRICS_PORT (9400): /healthz, /readyz, /metrics.
 # No API key or other secret is baked in: pass them at run time (environment variables
-# or mounted files, see README and helm/llmrouter/README.md).
+# or mounted files, see docs/security.md and helm/llmrouter/README.md).
 #
 # Works with the classic builder too (no BuildKit-only syntax), so docker-compose v1
 # can build it.

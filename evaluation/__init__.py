@@ -12,5 +12,5 @@
     session     one evaluation end to end, starting a provider simulator when offline
     learn/      learned routing: outcomes, training, AIQ/APGR/CPT evaluation (`llmrouter learn`)
 
-Entry points: `llmrouter eval` and `llmrouter compare` (llmrouter/eval_commands.py).
+Entry points: `llmrouter eval` and `llmrouter compare` (cli/eval_commands.py).
 """

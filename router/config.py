@@ -1,6 +1,6 @@
 """The routing config: one YAML file, validated into these models at start-up.
 
-Layout (every key is documented in the README's "Routing config" section):
+Layout (every key is documented in docs/configuration.md):
 
     version: 1
     defaults:   retry, cooldown, cache, limits that apply unless a model or task overrides

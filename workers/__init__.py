@@ -1,1 +1,1 @@
-"""The long-running Kafka processes and their runtime."""
+"""The two LLM workers (classifier and router) on the exactly-once runtime: their handlers, error policy, health, metrics and launch."""

@@ -51,7 +51,7 @@ class AnthropicProvider(SdkProvider):
                 block["text"] for block in data["content"] if block.get("type") == "text"
             )
             usage = data["usage"]
-            # Prompt-cache reads and writes are input tokens too (billed; see README on costs).
+            # Prompt-cache reads and writes are input tokens too (billed; see docs/configuration.md on costs).
             input_tokens = (
                 usage["input_tokens"]
                 + (usage.get("cache_creation_input_tokens") or 0)
