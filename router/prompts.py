@@ -6,11 +6,17 @@ any other `{name}` a key of the request's `context` that the task declares under
 twice: `{{"label": "safe"}}` reaches the model as `{"label": "safe"}`. Templates are checked
 when the config loads (`prompt_problems`), so a bad one stops start-up instead of failing
 every request.
+
+Every template is filled in one pass: text that comes in (the input, a context value) is
+never read as a template again, so an input full of `{input}` costs its own length and no
+more. The LLM classifier's prompt is plain text with `{input}` / `{question}` markers
+(`fill_markers`), filled in one pass too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +28,7 @@ __all__ = [
     "REQUEST_VARIABLES",
     "RenderedPrompt",
     "TemplateProblem",
+    "fill_markers",
     "prompt_problems",
     "render_prompt",
     "template_problems",
@@ -73,6 +80,15 @@ def render_prompt(
     except (ValueError, IndexError, KeyError, AttributeError) as exc:
         # Only a template that skipped the load-time check gets here.
         raise ConfigError(f"prompt template of model {model!r} cannot be filled: {exc}") from None
+
+
+_MARKER = re.compile(r"\{(?:input|question)\}")
+
+
+def fill_markers(template: str, text: str) -> str:
+    """`template` with each `{input}` / `{question}` replaced by `text`, in one pass: the
+    other braces stay as written, and markers inside `text` are left as they are."""
+    return _MARKER.sub(lambda _match: text, template)
 
 
 class _Vars(dict[str, Any]):

@@ -16,7 +16,7 @@ from llmrouter.router.calls import MODEL_UNAVAILABLE, CallLedger, ModelCaller
 from llmrouter.router.classifiers.base import ClassifierVerdict
 from llmrouter.router.classifiers.rules import RuleClassifier
 from llmrouter.router.config import LLMClassifierSpec
-from llmrouter.router.prompts import RenderedPrompt
+from llmrouter.router.prompts import RenderedPrompt, fill_markers
 from llmrouter.schemas import Complexity, LLMRequest
 
 __all__ = ["LLM_CONFIDENCE", "LLMClassifier", "parse_complexity"]
@@ -59,7 +59,7 @@ class LLMClassifier:
         spec = self._spec
         prompt = RenderedPrompt(
             system=None,
-            user=spec.prompt.replace("{question}", request.input).replace("{input}", request.input),
+            user=fill_markers(spec.prompt, request.input),
             json_mode=False,
             version="classifier",
         )
