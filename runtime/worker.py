@@ -26,6 +26,7 @@ from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.kafkaio.transactions import Output
 from llmrouter.runtime.adopter import Adopter
 from llmrouter.runtime.book import PartitionBook
+from llmrouter.runtime.fitting import checked_outputs, error_outputs
 from llmrouter.runtime.handler import Handler, OnError
 from llmrouter.runtime.options import WorkerOptions
 from llmrouter.runtime.progress import PartitionProgress
@@ -225,12 +226,22 @@ class TransactionalWorker:
     async def _process(
         self, progress: PartitionProgress[Output], record: ConsumerRecord[bytes, bytes]
     ) -> None:
+        # Whatever the record holds, it finishes (runtime/fitting.py): outputs too large
+        # to send go to on_error instead, and a failing on_error finishes it with none.
+        limit_bytes = self._publisher.max_request_size
         try:
-            outputs = await self._handler(record)
+            outputs = checked_outputs(await self._handler(record), limit_bytes)
         except Exception as exc:  # on_error decides: a failed result, a dead letter
             if _abandoned():
                 raise asyncio.CancelledError from exc
-            outputs = self._on_error(record, exc)
+            outputs = error_outputs(
+                self._on_error,
+                record,
+                exc,
+                limit_bytes=limit_bytes,
+                worker=self.options.name,
+                metrics=self._metrics,
+            )
         if _abandoned():  # handed over or shut down: the next owner processes it
             raise asyncio.CancelledError
         if progress.finish(record.offset, outputs):
@@ -273,8 +284,15 @@ class TransactionalWorker:
         return self._book.uncommitted
 
     async def sample_lag(self, timeout_s: float) -> dict[tuple[str, int], int] | None:
-        """Records behind the (last stable) end of each assigned partition; None when
-        Kafka did not answer within `timeout_s` — which is also the readiness probe."""
+        """Records between the committed offset of the group and the (last stable) end of
+        each adopted partition, so a record stuck in a handler counts, and every record
+        that arrives after it, however many later ones finished; None when Kafka did not
+        answer within `timeout_s` — which is also the readiness probe.
+
+        The committed offset is the one this worker last committed for the group (read
+        from the group on adoption). With nothing fetched above it, the consumer's
+        position is used instead: it is past the transaction markers of a transactional
+        input topic, which no commit ever covers."""
         consumer = self._consumer
         if consumer is None or self._closed:
             return None
@@ -289,8 +307,13 @@ class TransactionalWorker:
                 ends = await consumer.end_offsets(partitions)
                 lag = {}
                 for tp in partitions:
-                    position = await consumer.position(tp)
-                    lag[(tp.topic, tp.partition)] = max(0, ends[tp] - position)
+                    progress = self._book.progress.get(tp)
+                    if progress is None:  # revoked while we looked
+                        continue
+                    committed = progress.committed
+                    if not progress.tracked:
+                        committed = max(committed, await consumer.position(tp))
+                    lag[(tp.topic, tp.partition)] = max(0, ends[tp] - committed)
                 return lag
         except (TimeoutError, KafkaError, AssertionError):
             # AssertionError: the partition was revoked while we looked

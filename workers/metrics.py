@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from llmrouter.router.ratelimit import QUEUE_FULL
-from llmrouter.runtime.reporting import TransactionOutcome
+from llmrouter.runtime.reporting import TransactionOutcome, UnpublishedReason
 from llmrouter.schemas import AttemptOutcome, LLMResult
 
 __all__ = ["METRICS", "Metrics"]
@@ -107,7 +107,8 @@ class Metrics:
         )
         self.consumer_lag = Gauge(
             "llmrouter_consumer_lag",
-            "Records behind the end of the partition",
+            "Records between the group's committed offset and the end of the partition:"
+            " a record stuck in its handler holds it up, so it grows with every later one",
             ["worker", "topic", "partition"],
             registry=r,
         )
@@ -128,6 +129,13 @@ class Metrics:
             "llmrouter_results_held",
             "Finished records held back because the done-offsets record was full",
             ["worker"],
+            registry=r,
+        )
+        self.unpublished = Counter(
+            "llmrouter_unpublished_outputs",
+            "Error outputs of finished records not published: the error policy raised"
+            " (error_policy_failed) or the output was too large to send (too_large)",
+            ["worker", "reason"],
             registry=r,
         )
         self.ready = Gauge(
@@ -168,6 +176,9 @@ class Metrics:
 
     def count_skipped_done(self, worker: str, records: int) -> None:
         self.skipped_done.labels(worker).inc(records)
+
+    def count_unpublished(self, worker: str, reason: UnpublishedReason, outputs: int) -> None:
+        self.unpublished.labels(worker, reason).inc(outputs)
 
 
 class _LimitQueueFull(Collector):
