@@ -3,6 +3,7 @@ provider, pinned model id, prices, limits and endpoint."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -10,8 +11,12 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from llmrouter.router.config_fields import PositiveUSD, StrictModel, expand_env
+from llmrouter.router.config_prices import PriceOverrides
 
 __all__ = ["ModelSpec", "Provider"]
+
+#: the default of the per-1K prices, replaced by `_priced` before anyone reads them
+_PRICED_LATER = Decimal(-1)
 
 
 class Provider(StrEnum):
@@ -27,8 +32,12 @@ class ModelSpec(StrictModel):
     provider: Provider
     #: the pinned provider model id sent to the API, e.g. gpt-4-turbo-2024-04-09
     model_id: str = Field(min_length=1)
-    input_usd_per_1k: PositiveUSD
-    output_usd_per_1k: PositiveUSD
+    #: the input and output price overrides per 1K tokens (default: from `prices`, else
+    #: genai-prices; always set once validated)
+    input_usd_per_1k: PositiveUSD = _PRICED_LATER
+    output_usd_per_1k: PositiveUSD = _PRICED_LATER
+    #: per-class overrides per 1M tokens (router/pricing.py, docs/configuration.md "Prices")
+    prices: PriceOverrides = Field(default_factory=PriceOverrides)
     context_window_tokens: int = Field(default=8192, ge=1)
     timeout_s: float | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, ge=1)
@@ -59,6 +68,27 @@ class ModelSpec(StrictModel):
                 raise ValueError(f"{given[0]} is only for provider azure-openai")
         elif self.api_version is None:
             raise ValueError("provider azure-openai needs api_version (e.g. 2024-10-21)")
+        return self
+
+    @model_validator(mode="after")
+    def _priced(self) -> ModelSpec:
+        """Every model has an input and an output price, from the config or genai-prices."""
+        from llmrouter.router.pricing import PriceClass, price_table
+
+        per_1m = self.prices
+        for name, key in (("input", "input_usd_per_1k"), ("output", "output_usd_per_1k")):
+            other = getattr(per_1m, f"{name}_usd_per_1m")
+            if key in self.model_fields_set and other is not None:
+                raise ValueError(f"set {key} or prices.{name}_usd_per_1m, not both")
+        table = price_table(self)
+        thousand = Decimal(1000)
+        # set once, at validation: the model stays frozen for everyone else
+        for key, price_class in (
+            ("input_usd_per_1k", PriceClass.INPUT),
+            ("output_usd_per_1k", PriceClass.OUTPUT),
+        ):
+            if key not in self.model_fields_set:
+                object.__setattr__(self, key, table[price_class] / thousand)
         return self
 
     @field_validator("base_url", "endpoint")
