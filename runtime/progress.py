@@ -16,6 +16,12 @@ if still in flight.
 
 Offsets are tracked in fetch order, not as offset+1: transactional input topics have gaps
 where commit markers sit, which consumers never see. Such a gap is counted as done.
+
+Planning only looks. Every change (a record finished, a done record skipped) bumps a
+change count; a plan carries the count it saw, and only `published` (its transaction
+committed) settles the partition up to that count. A flush that fails anywhere — before a
+producer exists, while sending, during the offset commit or EndTxn — settles nothing, so
+the next plan is built again from everything not committed.
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ class Plan(Generic[T]):
     held: int = 0
     #: finished records left for the next transaction by the per-plan record cap
     capped: int = 0
+    #: the partition's change count this plan saw (`PartitionProgress.published` settles it)
+    changes: int = 0
 
 
 class PartitionProgress(Generic[T]):
@@ -81,7 +89,10 @@ class PartitionProgress(Generic[T]):
         self._limit = limit
         self._entries: deque[_Entry[T]] = deque()
         self._by_offset: dict[int, _Entry[T]] = {}
-        self._dirty = False
+        #: changes seen (records finished or skipped), and how many are settled: committed,
+        #: or found to need no commit. More changes than settled ones: plan again.
+        self._changes = 0
+        self._settled = 0
         #: set when the partition was revoked: late finishers are dropped, not published
         self.closed = False
         self.in_flight = 0
@@ -104,7 +115,7 @@ class PartitionProgress(Generic[T]):
         self._entries.append(entry)
         if done:
             self.skipped += 1
-            self._dirty = True
+            self._changes += 1
         else:
             self._by_offset[offset] = entry
             self.in_flight += 1
@@ -121,23 +132,31 @@ class PartitionProgress(Generic[T]):
         entry.finished_at = time.monotonic()
         self.in_flight -= 1
         self.unpublished += 1
-        self._dirty = True
+        self._changes += 1
         return True
+
+    @property
+    def dirty(self) -> bool:
+        """Whether something changed since the last settled plan."""
+        return self._changes != self._settled and not self.closed
 
     def plan(self) -> Plan[T] | None:
         """This partition's outputs and offset commit for the next transaction, or None
-        when nothing changed since the last one. Only looks: `published` applies it."""
-        if not self._dirty or self.closed:
+        when nothing changed since the last committed one. Only looks: `published` applies
+        it, and a plan whose transaction failed is simply planned again."""
+        if not self.dirty:
             return None
-        self._dirty = False
+        changes = self._changes
         plan = self._plan(hold=False) or self._plan(hold=True)
-        if plan is None:  # cannot happen while every committed record fit; stay safe
-            self._dirty = True
+        if plan is None:  # cannot happen while every committed record fit; stay dirty
             return None
+        plan.changes = changes
         self.held = plan.held
         if plan.held:
             self.overflows += 1
         if plan.offset == self.committed and not plan.publish:
+            # nothing to commit for these changes (all held back): wait for the next one
+            self._settled = changes
             return None
         return plan
 
@@ -196,10 +215,6 @@ class PartitionProgress(Generic[T]):
         outputs = [out for e in publish for out in e.outputs or ()]
         return Plan(offset, metadata, outputs, publish, held, capped)
 
-    def retry(self) -> None:
-        """The transaction carrying the last plan failed: plan again next time."""
-        self._dirty = True
-
     def published(self, plan: Plan[T]) -> list[float]:
         """The plan's transaction committed: returns the finish times of what it published."""
         finished = []
@@ -208,8 +223,8 @@ class PartitionProgress(Generic[T]):
             e.done = True
             finished.append(e.finished_at)
         self.unpublished -= len(plan.publish)
-        if plan.held or plan.capped:
-            self._dirty = True  # try again as soon as anything changes
+        if not (plan.held or plan.capped):  # held or capped: plan the rest next time
+            self._settled = max(self._settled, plan.changes)
         self.committed = plan.offset
         entries = self._entries
         while entries and entries[0].offset < plan.offset:

@@ -3,7 +3,12 @@
 Every partition's plan (runtime/progress.py) goes into one transaction with the outputs it
 publishes and, per partition, the offset and done-offsets record to commit. A failed
 transaction is aborted and retried with a fresh producer; a fence stops the worker only
-when another live process holds its transactional id (runtime/fence_check.py).
+when another live process holds its transactional id (runtime/fence_check.py). A failed
+flush forgets nothing: plans only look, and only a commit settles them. A commit that
+failed with its outcome unknown (EndTxn under way: kafkaio/transactions.py) is resolved
+before anything is published again: once a fresh producer has fenced the one that ran it,
+the stable committed offsets tell whether it landed (runtime/commit_outcome.py); if so its
+plans count as published, else they are planned and published again.
 
 It owns the transactional producer, the flush lock (held while a transaction is planned
 and committed, so a revoked partition is never carried by one in progress) and the event
@@ -24,6 +29,7 @@ from aiokafka.structs import OffsetAndMetadata
 from llmrouter.core.errors import KafkaFenced, KafkaUnavailable
 from llmrouter.kafkaio.group_offset_commit import bind_group_membership
 from llmrouter.kafkaio.settings import KafkaSettings
+from llmrouter.kafkaio.stable_offsets import fetch_stable_offsets
 from llmrouter.kafkaio.transactions import (
     Output,
     TransactionClock,
@@ -31,9 +37,10 @@ from llmrouter.kafkaio.transactions import (
     start_transactional_producer,
 )
 from llmrouter.runtime.book import PartitionBook
+from llmrouter.runtime.commit_outcome import Unresolved, committed_as_planned
 from llmrouter.runtime.fence_check import other_holder_alive, outlived_timeout
 from llmrouter.runtime.options import WorkerOptions
-from llmrouter.runtime.progress import Plan
+from llmrouter.runtime.progress import PartitionProgress, Plan
 from llmrouter.runtime.reporting import RuntimeMetrics
 from llmrouter.runtime.stats import RuntimeStats
 
@@ -65,6 +72,11 @@ class Publisher:
         #: why the worker must stop (a real fence), set by the flush loop
         self.fatal: BaseException | None = None
         self.last_commit_at = time.monotonic()
+        #: the last transaction, if its commit failed with its outcome unknown
+        self._unresolved: Unresolved | None = None
+        #: transactions of unknown outcome found committed / found not committed
+        self.found_committed = 0
+        self.found_not_committed = 0
 
     # -- the producer --------------------------------------------------------------------
 
@@ -109,8 +121,10 @@ class Publisher:
         fences the old and aborts whatever it left open."""
         old = self._producer
         if old is not None:
+            # bounded: stopping flushes what the old one buffered, which may never go out
             with contextlib.suppress(Exception):
-                await old.stop()
+                async with asyncio.timeout(self._options.grace_s):
+                    await old.stop()
         self._producer = None
         try:
             self._producer = await self._new_producer()
@@ -196,6 +210,7 @@ class Publisher:
         outputs, and its offset with the done-offsets record."""
         progress_of = self._book.progress
         async with self.lock:
+            await self._resolve()
             plans: dict[TopicPartition, Plan[Output]] = {}
             for tp, progress in progress_of.items():
                 overflows = progress.overflows
@@ -206,6 +221,7 @@ class Publisher:
                     plans[tp] = plan
             if not plans:
                 return
+            # planning settled nothing: whatever fails from here on is planned again
             producer = self._producer
             if producer is None:
                 raise KafkaUnavailable(f"{self._options.name}: no transactional producer")
@@ -221,18 +237,78 @@ class Publisher:
                         clock=self._clock,
                     )
             except BaseException:
-                for tp in plans:  # plan again next time, from the same state
-                    progress_of[tp].retry()
+                if self._clock.outcome_unknown:
+                    self._unresolved = Unresolved(
+                        producer, {tp: (progress_of[tp], plan) for tp, plan in plans.items()}
+                    )
+                    log.warning(
+                        "commit failed with its outcome unknown; will read it back",
+                        worker=self._options.name,
+                        partitions=len(plans),
+                    )
                 raise
-            now = time.monotonic()
-            published = 0
-            for tp, plan in plans.items():
-                finished = progress_of[tp].published(plan)
-                self._stats.record_hold([now - t for t in finished])
-                published += len(finished)
-            self._stats.transactions += 1
-            self._stats.committed += published
-            self.last_commit_at = now
-            self._metrics.count_transaction(self._options.name, "committed")
-            if any(plan.capped for plan in plans.values()):
-                self._wake.set()  # the rest of a capped partition goes next
+            self._apply({tp: (progress_of[tp], plan) for tp, plan in plans.items()})
+
+    async def _resolve(self) -> None:
+        """Settle a transaction whose commit failed with its outcome unknown: mark its
+        plans published if it committed, else leave them to be planned again. Raises
+        KafkaUnavailable (and stays unresolved) while that cannot be told yet."""
+        unresolved = self._unresolved
+        if unresolved is None:
+            return
+        held = {
+            tp: (progress, plan)
+            for tp, (progress, plan) in unresolved.plans.items()
+            if self._book.progress.get(tp) is progress
+        }
+        if not held:  # every partition was handed over: the next owners read the offsets
+            self._unresolved = None
+            return
+        producer = self._producer
+        if producer is None or producer is unresolved.producer:
+            # until a fresh producer has fenced it, the old one may still commit
+            raise KafkaUnavailable(
+                f"{self._options.name}: the last commit's outcome is unknown until a fresh"
+                " transactional producer has started"
+            )
+        if self._consumer is None:
+            raise KafkaUnavailable(f"{self._options.name}: no consumer to read offsets with")
+        committed = await fetch_stable_offsets(
+            self._consumer,
+            self._options.group_id,
+            held,
+            timeout_s=self._options.transaction_timeout_ms / 1000,
+        )
+        self._unresolved = None
+        if committed_as_planned({tp: plan for tp, (_, plan) in held.items()}, committed):
+            self.found_committed += 1
+            log.warning(
+                "the commit of unknown outcome had landed; not publishing it again",
+                worker=self._options.name,
+                partitions=len(held),
+            )
+            self._apply(held)
+        else:
+            self.found_not_committed += 1
+            log.warning(
+                "the commit of unknown outcome had not landed; publishing it again",
+                worker=self._options.name,
+                partitions=len(held),
+            )
+
+    def _apply(
+        self, plans: dict[TopicPartition, tuple[PartitionProgress[Output], Plan[Output]]]
+    ) -> None:
+        """The transaction carrying `plans` committed."""
+        now = time.monotonic()
+        published = 0
+        for progress, plan in plans.values():
+            finished = progress.published(plan)
+            self._stats.record_hold([now - t for t in finished])
+            published += len(finished)
+        self._stats.transactions += 1
+        self._stats.committed += published
+        self.last_commit_at = now
+        self._metrics.count_transaction(self._options.name, "committed")
+        if any(plan.capped for _, plan in plans.values()):
+            self._wake.set()  # the rest of a capped partition goes next
