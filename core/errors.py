@@ -4,7 +4,8 @@
      ├── ConfigError(ValueError)            bad routing config; names the key path and line
      ├── InvalidMessage(ValueError)         bytes that are not a valid message of the contract
      │    ├── UnknownTask                   a task with no route in the config
-     │    └── MessageTooLarge               over the configured size limit
+     │    ├── MessageTooLarge               over the configured size limit
+     │    └── DuplicateConflict             a request id reused for another input within the dedupe window
      ├── ProviderError                      one provider call failed (model, provider, status_code)
      │    ├── RateLimited                   429; carries retry_after_s when the provider said
      │    ├── ProviderTimeout               no answer within the model's timeout_s
@@ -19,6 +20,7 @@
      ├── LimitQueueFull                     no rate-limit slot within the model's queue_s; no call was made
      ├── BudgetSpent                        the task's daily budget was reached while a call waited; no call was made
      ├── CallBudgetExhausted                the per-request bound on upstream calls was reached
+     │    └── RequestExpired                past its deadline or max age before a call; no call was made
      ├── AllModelsFailed(ExceptionGroup)    every model of a route failed; holds every error
      ├── KafkaUnavailable                   the broker could not be reached or the client failed
      │    ├── KafkaAccessDenied             authentication or authorization refused: never retried
@@ -53,6 +55,7 @@ __all__ = [
     "ConfigError",
     "ContentPolicyViolation",
     "ContextLengthExceeded",
+    "DuplicateConflict",
     "InvalidMessage",
     "KafkaAccessDenied",
     "KafkaFenced",
@@ -71,6 +74,7 @@ __all__ = [
     "ProviderUnavailable",
     "QuotaExceeded",
     "RateLimited",
+    "RequestExpired",
     "StateStoreError",
     "StateStoreUnavailable",
     "UnknownTask",
@@ -110,6 +114,11 @@ class UnknownTask(InvalidMessage):
 
 class MessageTooLarge(InvalidMessage):
     """The message (or its input) is over the configured limit."""
+
+
+class DuplicateConflict(InvalidMessage):
+    """The request id already has a request of another input (or context) within the
+    dedupe window: no call is made and the earlier answer is not handed out."""
 
 
 class ProviderError(LLMRouterError):
@@ -223,6 +232,12 @@ class BudgetSpent(LLMRouterError):
 
 class CallBudgetExhausted(LLMRouterError):
     """The request reached its configured bound on upstream calls."""
+
+
+class RequestExpired(CallBudgetExhausted):
+    """The request passed its deadline (or its task's max age) before a call could be made,
+    e.g. while it waited for a rate-limit slot or between retries: the call is not made and
+    the walk ends, as when the bound on calls is reached."""
 
 
 class AllModelsFailed(ExceptionGroup[Exception], LLMRouterError):

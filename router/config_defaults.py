@@ -83,5 +83,8 @@ class Defaults(StrictModel):
     state: StateSettings = StateSettings()
     #: a request_id that already has a result within this window is not routed again
     dedupe_window_s: int = Field(default=86_400, ge=1)
+    #: the largest result kept for duplicates; a larger one is kept as a marker only, and a
+    #: duplicate of it gets a failed result saying it was answered
+    dedupe_max_result_bytes: int = Field(default=65_536, ge=0)
     #: what a duplicate request_id publishes: its stored result marked duplicate, or nothing
     duplicates: Literal["republish", "drop"] = "republish"

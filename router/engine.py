@@ -37,7 +37,7 @@ from llmrouter.router.decision import RouteDecision, SelectedRoute, downgraded, 
 from llmrouter.router.learned import load_learned_routes
 from llmrouter.router.providers.pool import ProviderPool
 from llmrouter.router.routed import Earlier, Routed
-from llmrouter.router.state.dedupe import route_once
+from llmrouter.router.state.dedupe import input_fingerprint, route_once
 from llmrouter.router.state.wiring import RouterState, local_state
 from llmrouter.schemas import (
     ClassifiedRequest,
@@ -147,7 +147,8 @@ class RoutingEngine:
         self, request: LLMRequest, origin: str, task: TaskSpec | None = None
     ) -> Routed | Earlier:
         """`route`, unless the request id has a result already: the `Earlier` one. `origin`
-        names the record the request came in (a redelivery of it is not a duplicate)."""
+        names the record the request came in (a redelivery of it is not a duplicate). The id
+        is the task's; reused for another input it raises `DuplicateConflict`, calling nothing."""
         defaults = self.config.defaults
         return await route_once(
             self.state.dedupe,
@@ -156,6 +157,8 @@ class RoutingEngine:
             origin,
             # as long as the owner's whole request may take
             wait_s=defaults.timeout_s * defaults.max_calls_per_request,
+            task=request.task,
+            fingerprint=input_fingerprint(request),
         )
 
     # -- the steps -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 from aiokafka import ConsumerRecord
 
 from llmrouter.core import tracing
-from llmrouter.core.errors import InvalidMessage, MessageTooLarge
+from llmrouter.core.errors import DuplicateConflict, InvalidMessage, MessageTooLarge
 from llmrouter.kafkaio.transactions import Output
 from llmrouter.router import RoutingEngine
 from llmrouter.router.classifiers import ClassifierVerdict
@@ -41,6 +41,7 @@ from llmrouter.schemas import (
 from llmrouter.workers.metrics import METRICS
 from llmrouter.workers.outputs import (
     WorkerIdentity,
+    dead_letter,
     earlier_outputs,
     failed_result,
     result_outputs,
@@ -104,6 +105,23 @@ def _expired_result(request: LLMRequest, task: TaskSpec, stage: str) -> LLMResul
     METRICS.expired.labels(request.task, stage).inc()
     METRICS.observe_result(result)
     return result
+
+
+def _conflict_outputs(
+    request: LLMRequest,
+    record: ConsumerRecord[bytes, bytes],
+    identity: WorkerIdentity,
+    exc: DuplicateConflict,
+) -> list[Output]:
+    """A request id reused for another input: its `duplicate_conflict` failed result (no
+    call made, the earlier answer not handed out) and the request kept on the DLQ."""
+    result = failed_result(
+        request.request_id, request.task, str(exc), metadata=request.metadata
+    ).model_copy(update={"user_tier": request.user_tier, "priority": request.priority})
+    METRICS.duplicates.labels(request.task, "conflict").inc()
+    METRICS.observe_result(result)
+    outputs = result_outputs(result, tracing.headers_with_context(record.headers))
+    return [*outputs, dead_letter(identity, record, exc)]
 
 
 def _stage_attributes(request: LLMRequest, record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
@@ -202,7 +220,11 @@ class RouterHandler(_StageHandler):
             if expired is not None:
                 span.set(_result_attributes(expired))
                 return result_outputs(expired, tracing.headers_with_context(record.headers))
-            routed = await router.route_once(request, origin_of(record), task=task)
+            try:
+                routed = await router.route_once(request, origin_of(record), task=task)
+            except DuplicateConflict as exc:
+                span.error(str(exc))
+                return _conflict_outputs(request, record, self.identity, exc)
             headers = tracing.headers_with_context(record.headers)
             if isinstance(routed, Earlier):
                 drop = router.config.defaults.duplicates == "drop"

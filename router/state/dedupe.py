@@ -1,4 +1,4 @@
-"""`request_id` as an idempotency key: one provider-answered result per request id.
+"""`request_id` as an idempotency key: one provider-answered result per task and request id.
 
 A worker claims a request id before routing it (`claim`). The first claimant owns it —
 under a lease it renews while working, so a SIGKILLed owner's claim expires and the
@@ -15,6 +15,17 @@ transaction that publishes it, together with the record it came from (`origin`):
   original, with its cost events, so nothing is billed twice and nothing goes missing;
 - a record arriving while the id is claimed waits for the owner's result.
 
+The key is the task and the request id together: the same id on two tasks is two
+requests, each answered on its own task's topic. A claim records a fingerprint of what
+the answer depends on (`input_fingerprint`: the input, the context and the user tier); a
+record of the same id with another fingerprint is a conflict (`DuplicateConflict`): it
+gets no call and never the earlier answer, which may be another client's.
+
+A stored result is at most `max_result_bytes` (`defaults.dedupe_max_result_bytes`); a
+larger one is kept as a marker that the id was answered: a later duplicate then gets a
+`failed` result saying so (marked `duplicate`, or dropped), and a redelivery of the very
+record routes again (its result was never published).
+
 Failed results are not stored: a client retrying after a failure gets a new attempt.
 `MemoryDedupe` does the same within one process (and forgets on restart);
 `SharedDedupe` keeps it in the store for every replica and across restarts.
@@ -28,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 import uuid
 from collections import OrderedDict
@@ -37,18 +49,21 @@ from typing import Protocol
 
 import structlog
 
-from llmrouter.core.errors import StateStoreError
+from llmrouter.core.errors import DuplicateConflict, StateStoreError
 from llmrouter.router.routed import Earlier, Routed
 from llmrouter.router.state.store import StateStore
-from llmrouter.schemas import LLMResult, ResultStatus, decode, encode
+from llmrouter.schemas import LLMRequest, LLMResult, ResultStatus, decode, dumps, encode
 
 __all__ = [
     "DEFAULT_CLAIM_LEASE_S",
+    "DEFAULT_MAX_RESULT_BYTES",
+    "DUPLICATE_CONFLICT",
     "Claim",
     "Dedupe",
     "MemoryDedupe",
     "SeenResult",
     "SharedDedupe",
+    "input_fingerprint",
     "route_once",
 ]
 
@@ -57,17 +72,46 @@ log = structlog.get_logger("llmrouter.state")
 #: a claim's lease when nothing better is known (the workers' default session timeout)
 DEFAULT_CLAIM_LEASE_S = 10.0
 
+#: the largest result kept for duplicates; a larger one is kept as a marker only
+DEFAULT_MAX_RESULT_BYTES = 65_536
+
+#: the reason a conflicting request's failed result starts with
+DUPLICATE_CONFLICT = "duplicate_conflict"
+
+
+def input_fingerprint(request: LLMRequest) -> str:
+    """A hash of what the answer depends on: the input, the context and the user tier."""
+    material = dumps([request.input, _sorted(request.context), request.user_tier])
+    return hashlib.sha256(material).hexdigest()[:32]
+
+
+def _sorted(value: object) -> object:
+    """`value` with every mapping's keys in order, so equal contexts hash alike."""
+    if isinstance(value, dict):
+        return {str(k): _sorted(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
 
 @dataclass(frozen=True, slots=True)
 class SeenResult:
     """A result already stored for the request id, and the record that produced it."""
 
     origin: str
+    #: the encoded result; empty when it was over `max_result_bytes` (only a marker kept),
+    #: or when the id's owner is still working (a conflict seen early)
     result: bytes
+    #: the input fingerprint of the request that claimed the id ("" for an old entry)
+    fingerprint: str = ""
 
     def redelivered(self, origin: str) -> bool:
         """True when `origin` is the very record that produced it (not a duplicate)."""
         return self.origin == origin
+
+    def conflicts(self, fingerprint: str) -> bool:
+        """True when the id was claimed for another input than `fingerprint`'s."""
+        return bool(self.fingerprint and fingerprint and self.fingerprint != fingerprint)
 
 
 class Claim(Protocol):
@@ -81,9 +125,18 @@ class Claim(Protocol):
 
 
 class Dedupe(Protocol):
-    async def claim(self, request_id: str, origin: str, *, wait_s: float) -> Claim | SeenResult:
-        """Ownership of `request_id`, or the result it already has (waiting up to
-        `wait_s` for an owner that is still working)."""
+    async def claim(
+        self,
+        request_id: str,
+        origin: str,
+        *,
+        wait_s: float,
+        task: str = "",
+        fingerprint: str = "",
+    ) -> Claim | SeenResult:
+        """Ownership of `request_id` within `task`, or the result it already has (waiting
+        up to `wait_s` for an owner that is still working, unless its `fingerprint`
+        differs: a conflict is told at once)."""
 
     async def aclose(self) -> None: ...
 
@@ -98,12 +151,29 @@ async def route_once(
     origin: str,
     *,
     wait_s: float,
+    task: str = "",
+    fingerprint: str = "",
 ) -> Routed | Earlier:
-    """`route()` unless `request_id` has a result already (`Earlier`). An answer is kept
-    for later duplicates before it is returned; a failure, or an error, frees the id."""
-    claim = await dedupe.claim(request_id, origin, wait_s=wait_s)
+    """`route()` unless `request_id` has a result already within `task` (`Earlier`). An
+    answer is kept for later duplicates before it is returned; a failure, or an error,
+    frees the id. Raises `DuplicateConflict`, having called nothing, when the id was
+    claimed for another input (`fingerprint`, from `input_fingerprint`)."""
+    claim = await dedupe.claim(
+        request_id, origin, wait_s=wait_s, task=task, fingerprint=fingerprint
+    )
     if isinstance(claim, SeenResult):
-        return Earlier(decode(claim.result, LLMResult), claim.redelivered(origin))
+        if claim.conflicts(fingerprint):
+            raise DuplicateConflict(
+                f"{DUPLICATE_CONFLICT}: request id {request_id!r} was used for another input "
+                f"of task {task!r} within the dedupe window; no call was made",
+                request_id=request_id,
+            )
+        if claim.result:
+            return Earlier(decode(claim.result, LLMResult), claim.redelivered(origin))
+        if not claim.redelivered(origin):
+            return Earlier(_answered_marker(request_id, task), redelivered=False)
+        # This very record's answer was too large to keep and never published: route again.
+        return await route()
     try:
         routed = await route()
     except BaseException:
@@ -116,6 +186,27 @@ async def route_once(
     return routed
 
 
+def _answered_marker(request_id: str, task: str) -> LLMResult:
+    """What a duplicate of an answer too large to keep gets: a failed result saying so."""
+    return LLMResult(
+        request_id=request_id,
+        task=task,
+        status=ResultStatus.FAILED,
+        error="duplicate: this request id was answered before; its answer was over "
+        "defaults.dedupe_max_result_bytes and is not kept",
+    )
+
+
+def _kept(result: bytes, max_result_bytes: int) -> bytes:
+    """`result`, or the empty marker when it is over the bound."""
+    return result if len(result) <= max_result_bytes else b""
+
+
+def _dedupe_name(task: str, request_id: str) -> str:
+    """The claim's name: task and id (a task name never holds a '/')."""
+    return f"{task}/{request_id}" if task else request_id
+
+
 # -- in one process ------------------------------------------------------------------------
 
 
@@ -123,6 +214,7 @@ async def route_once(
 class _Entry:
     origin: str
     done: asyncio.Event
+    fingerprint: str = ""
     result: bytes | None = None
     expires_at: float = 0.0
 
@@ -132,7 +224,7 @@ class _MemoryClaim:
         self._owner, self._id, self._entry = owner, request_id, entry
 
     async def store(self, result: bytes) -> None:
-        self._entry.result = result
+        self._entry.result = _kept(result, self._owner.max_result_bytes)
         self._entry.expires_at = time.monotonic() + self._owner.window_s
         self._entry.done.set()
 
@@ -145,31 +237,49 @@ class _MemoryClaim:
 class MemoryDedupe:
     """Per process: duplicates are caught only when the same replica sees both copies."""
 
-    def __init__(self, window_s: float, *, max_entries: int = 200_000) -> None:
+    def __init__(
+        self,
+        window_s: float,
+        *,
+        max_entries: int = 200_000,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+    ) -> None:
         self.window_s = window_s
+        self.max_result_bytes = max_result_bytes
         self._max_entries = max_entries
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
-    async def claim(self, request_id: str, origin: str, *, wait_s: float) -> Claim | SeenResult:
+    async def claim(
+        self,
+        request_id: str,
+        origin: str,
+        *,
+        wait_s: float,
+        task: str = "",
+        fingerprint: str = "",
+    ) -> Claim | SeenResult:
+        name = _dedupe_name(task, request_id)
         deadline = time.monotonic() + wait_s
         while True:
-            entry = self._entries.get(request_id)
+            entry = self._entries.get(name)
             now = time.monotonic()
             if entry is not None and entry.result is not None and entry.expires_at <= now:
-                del self._entries[request_id]
+                del self._entries[name]
                 entry = None
             if entry is None:
-                entry = _Entry(origin, asyncio.Event())
-                self._entries[request_id] = entry
+                entry = _Entry(origin, asyncio.Event(), fingerprint)
+                self._entries[name] = entry
                 while len(self._entries) > self._max_entries:
                     self._entries.popitem(last=False)
-                return _MemoryClaim(self, request_id, entry)
+                return _MemoryClaim(self, name, entry)
             if entry.result is not None:
-                return SeenResult(entry.origin, entry.result)
+                return SeenResult(entry.origin, entry.result, entry.fingerprint)
+            if entry.fingerprint and fingerprint and entry.fingerprint != fingerprint:
+                return SeenResult(entry.origin, b"", entry.fingerprint)
             remaining = deadline - now
             if remaining <= 0:
                 log.warning("duplicate waited too long for the first; routing it", id=request_id)
-                return _MemoryClaim(self, request_id, _Entry(origin, asyncio.Event()))
+                return _MemoryClaim(self, name, _Entry(origin, asyncio.Event(), fingerprint))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(entry.done.wait(), remaining)
 
@@ -179,19 +289,23 @@ class MemoryDedupe:
 
 # -- shared through the store --------------------------------------------------------------
 
-# KEYS[1] the id's hash; ARGV origin, owner token, lease ms.
-# Returns {'claimed'} | {'done', origin, result} | {'busy', origin, pttl}.
+# KEYS[1] the id's hash; ARGV origin, owner token, lease ms, input fingerprint.
+# Returns {'claimed'} | {'done', origin, result, fingerprint}
+#       | {'busy', origin, pttl, fingerprint}.
 _CLAIM = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then
-  redis.call('HSET', KEYS[1], 'state', 'claimed', 'origin', ARGV[1], 'owner', ARGV[2])
+  redis.call('HSET', KEYS[1], 'state', 'claimed', 'origin', ARGV[1], 'owner', ARGV[2],
+             'input', ARGV[4])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return {'claimed'}
 end
+local input = redis.call('HGET', KEYS[1], 'input') or ''
 if state == 'done' then
-  return {'done', redis.call('HGET', KEYS[1], 'origin'), redis.call('HGET', KEYS[1], 'result')}
+  return {'done', redis.call('HGET', KEYS[1], 'origin'),
+          redis.call('HGET', KEYS[1], 'result') or '', input}
 end
-return {'busy', redis.call('HGET', KEYS[1], 'origin'), redis.call('PTTL', KEYS[1])}
+return {'busy', redis.call('HGET', KEYS[1], 'origin'), redis.call('PTTL', KEYS[1]), input}
 """
 
 # ARGV owner token, result, window s, origin: store unless a result is already stored.
@@ -240,9 +354,10 @@ class _SharedClaim:
 
     async def store(self, result: bytes) -> None:
         await self._stop_renewing()
+        kept = _kept(result, self._dedupe.max_result_bytes)
         try:
             await self._dedupe._store(
-                [self._key], [self._token, result, int(self._dedupe.window_s), self._origin]
+                [self._key], [self._token, kept, int(self._dedupe.window_s), self._origin]
             )
         except StateStoreError as exc:
             # The result is still published; only a later duplicate could be answered twice.
@@ -270,11 +385,17 @@ class SharedDedupe:
     """Every replica's claims and results in the store, for `window_s`."""
 
     def __init__(
-        self, store: StateStore, window_s: float, *, lease_s: float = DEFAULT_CLAIM_LEASE_S
+        self,
+        store: StateStore,
+        window_s: float,
+        *,
+        lease_s: float = DEFAULT_CLAIM_LEASE_S,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
     ) -> None:
         self._keys = store
         self.window_s = window_s
         self.lease_s = lease_s
+        self.max_result_bytes = max_result_bytes
         self._claim = store.script(_CLAIM)
         self._store = store.script(_STORE)
         self._lease = store.script(_LEASE)
@@ -300,14 +421,25 @@ class SharedDedupe:
                 except StateStoreError as exc:
                     log.warning("dedupe lease renewal failed", error=str(exc))
 
-    async def claim(self, request_id: str, origin: str, *, wait_s: float) -> Claim | SeenResult:
-        key = self._keys.key("dedupe", request_id)
+    async def claim(
+        self,
+        request_id: str,
+        origin: str,
+        *,
+        wait_s: float,
+        task: str = "",
+        fingerprint: str = "",
+    ) -> Claim | SeenResult:
+        # The hash tag is the task and id together: one slot per claim, as before.
+        key = self._keys.key("dedupe", _dedupe_name(task, request_id))
         claim = _SharedClaim(self, key, origin)
         deadline = time.monotonic() + wait_s
         delay_s = 0.02
         while True:
             try:
-                reply = await self._claim([key], [origin, claim._token, int(self.lease_s * 1000)])
+                reply = await self._claim(
+                    [key], [origin, claim._token, int(self.lease_s * 1000), fingerprint]
+                )
             except StateStoreError as exc:
                 log.warning("dedupe check failed; routing without it", error=str(exc))
                 return _Unclaimed()
@@ -316,7 +448,10 @@ class SharedDedupe:
                 claim.start_renewing()
                 return claim
             if kind == "done":
-                return SeenResult(_text(reply[1]), bytes(reply[2]))
+                return SeenResult(_text(reply[1]), bytes(reply[2]), _text(reply[3]))
+            owner_fingerprint = _text(reply[3])
+            if owner_fingerprint and fingerprint and owner_fingerprint != fingerprint:
+                return SeenResult(_text(reply[1]), b"", owner_fingerprint)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 log.warning("duplicate waited too long for the first; routing it", id=request_id)

@@ -68,7 +68,10 @@ def local_state(config: RouterConfig, *, replicas: int = 1) -> RouterState:
         limiters=limiters,
         breakers={name: CircuitBreaker(name, config.defaults.cooldown) for name in config.models},
         budget=BudgetTracker(),
-        dedupe=MemoryDedupe(config.defaults.dedupe_window_s),
+        dedupe=MemoryDedupe(
+            config.defaults.dedupe_window_s,
+            max_result_bytes=config.defaults.dedupe_max_result_bytes,
+        ),
         local_limiters=limiters,
     )
 
@@ -143,6 +146,11 @@ def open_state(
             for name in config.models
         },
         budget=SharedBudget(store, budgeted, rebuild=rebuild),
-        dedupe=SharedDedupe(store, defaults.dedupe_window_s, lease_s=claim_lease_s),
+        dedupe=SharedDedupe(
+            store,
+            defaults.dedupe_window_s,
+            lease_s=claim_lease_s,
+            max_result_bytes=defaults.dedupe_max_result_bytes,
+        ),
         store=store,
     )
