@@ -21,6 +21,7 @@ from llmrouter.simulator.answers import Prompt
 from llmrouter.simulator.engine import Call, Engine, Failure, Reply, RequestError
 from llmrouter.simulator.faults import DirectiveError, Fault
 from llmrouter.simulator.keys import ENGINE
+from llmrouter.simulator.prompt_cache import TTL_1H_S, TTL_5M_S, Breakpoint
 
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "stop_sequence": "stop_sequence"}
 
@@ -76,14 +77,59 @@ def parse(body: dict[str, Any]) -> tuple[Call, bool]:
         )
     system = body.get("system")
     stops = body.get("stop_sequences") or ()
+    breakpoints = _breakpoints(system, messages)
     call = Call(
         api="anthropic",
         model=model,
         prompt=Prompt(system=_text_of(system, "system") if system else "", messages=tuple(turns)),
         max_tokens=max_tokens,
         stop=tuple(s for s in stops if isinstance(s, str)),
+        cache_breakpoints=breakpoints,
     )
     return call, bool(body.get("stream"))
+
+
+def _ttl_s(block: dict[str, Any]) -> float | None:
+    """The TTL of a block's `cache_control` (5 minutes unless `"ttl": "1h"`), or None."""
+    control = block.get("cache_control")
+    if not isinstance(control, dict) or control.get("type") != "ephemeral":
+        return None
+    return TTL_1H_S if control.get("ttl") == "1h" else TTL_5M_S
+
+
+def _block_texts(content: Any) -> list[tuple[str, float | None]]:
+    """(text, cache TTL) of each block of a system prompt or message content."""
+    if isinstance(content, str):
+        return [(content, None)]
+    if not isinstance(content, list):
+        return []
+    out: list[tuple[str, float | None]] = []
+    for block in content:
+        if isinstance(block, dict) and block.get("type") in ("text", "tool_result"):
+            text = block.get("text", "")
+            if block.get("type") == "tool_result":
+                text = _text_of(block.get("content", ""), "content")
+            out.append((str(text), _ttl_s(block)))
+    return out
+
+
+def _breakpoints(system: Any, messages: list[Any]) -> tuple[Breakpoint, ...]:
+    """The `cache_control` marks as character offsets into the prompt text (system and
+    messages joined by newlines, each message's blocks too: `Prompt.text`)."""
+    parts = [_block_texts(system)] if system else []
+    parts.extend(_block_texts(m.get("content", "")) for m in messages)
+    marks: list[Breakpoint] = []
+    offset = 0
+    for i, blocks in enumerate(parts):
+        if i:
+            offset += 1  # the newline between parts
+        for j, (text, ttl_s) in enumerate(blocks):
+            if j:
+                offset += 1  # the newline between blocks
+            offset += len(text)
+            if ttl_s is not None:
+                marks.append(Breakpoint(offset, ttl_s))
+    return tuple(marks)
 
 
 def failure_response(failure: Failure) -> web.Response:
@@ -129,11 +175,17 @@ def failure_response(failure: Failure) -> web.Response:
 
 
 def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:
+    """Anthropic counts cache reads and writes apart from `input_tokens`."""
+    cache = reply.cache
     return {
-        "input_tokens": reply.prompt_tokens,
+        "input_tokens": reply.prompt_tokens - cache.read_tokens - cache.write_tokens,
         "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": cache.write_tokens,
+        "cache_read_input_tokens": cache.read_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": cache.write_5m_tokens,
+            "ephemeral_1h_input_tokens": cache.write_1h_tokens,
+        },
         "service_tier": "standard",
     }
 

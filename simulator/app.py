@@ -6,6 +6,8 @@
 | `POST /v1/messages`                 | Anthropic Messages (also `/messages`)               |
 | `POST /openai/deployments/{d}/chat/completions?api-version=V` | Azure OpenAI (key in `api-key`) |
 | `GET /healthz`                      | `{"status": "ok", ...}`                             |
+| `GET /v1/organization/usage/completions`, `/v1/organization/costs` | OpenAI usage / cost reports |
+| `GET /v1/organizations/usage_report/messages`, `/v1/organizations/cost_report` | Anthropic's |
 | `GET /_sim/stats`                   | calls per model id and outcome                      |
 | `GET /_sim/calls`                   | the call journal: the latest calls, one row each    |
 | `POST /_sim/reset`                  | zero the stats, empty the journal, restart streams  |
@@ -20,7 +22,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from llmrouter.simulator import anthropic_api, openai_api, transport
+from llmrouter.simulator import anthropic_api, openai_api, transport, usage_reports
 from llmrouter.simulator.config import SimConfig
 from llmrouter.simulator.engine import Engine
 from llmrouter.simulator.evals import EvalIndex
@@ -85,6 +87,7 @@ def create_app(
     app.router.add_post(
         "/openai/deployments/{deployment}/chat/completions", openai_api.azure_chat_completions
     )
+    usage_reports.add_routes(app)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/_sim/stats", _stats)
     app.router.add_get("/_sim/calls", _calls)

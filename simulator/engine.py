@@ -14,7 +14,7 @@ import asyncio
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from llmrouter.simulator import faults
@@ -22,12 +22,15 @@ from llmrouter.simulator.answers import Answerer, Prompt
 from llmrouter.simulator.config import SimConfig
 from llmrouter.simulator.evals import EvalIndex
 from llmrouter.simulator.faults import Directive, Fault
-from llmrouter.simulator.journal import CANCELLED, CallJournal
+from llmrouter.simulator.journal import CANCELLED, CallJournal, CallUsage
 from llmrouter.simulator.profiles import ModelProfile, resolve_profile
+from llmrouter.simulator.prompt_cache import NO_CACHE, Breakpoint, CacheUsage, PromptCache
 from llmrouter.simulator.stats import INVALID_REQUEST, OK, Stats
 from llmrouter.simulator.tokens import estimate_tokens, truncate_to_tokens
 
 INVALID_KEY = "sk-sim-invalid"
+#: a reasoning model thinks this many hidden tokens per visible output token
+REASONING_PER_OUTPUT_TOKEN = 2
 
 Api = Literal["openai", "anthropic"]
 Finish = Literal["stop", "length", "stop_sequence"]
@@ -42,6 +45,8 @@ class Call:
     prompt: Prompt
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
+    #: Anthropic `cache_control` marks (OpenAI caches prefixes without them)
+    cache_breakpoints: tuple[Breakpoint, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +55,12 @@ class Reply:
     finish: Finish
     stop_sequence: str | None
     prompt_tokens: int
+    #: every output token, the reasoning ones included
     completion_tokens: int
+    #: the prompt cache's share of prompt_tokens (prompt_cache.py)
+    cache: CacheUsage = NO_CACHE
+    #: part of completion_tokens: a reasoning model's hidden reasoning
+    reasoning_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +115,7 @@ class Engine:
         self.answerer = Answerer(self.index, seed=config.seed)
         self.stats = Stats()
         self.journal = CallJournal(config.journal_size)
+        self.prompt_cache = PromptCache()
         self._states: dict[str, _ModelState] = {}
         self._fault_counts: dict[tuple[str, str, int], int] = {}
         self.closing = False  # set when the server shuts down: hanging calls let go
@@ -124,6 +135,7 @@ class Engine:
         `*N` fault counter."""
         self.stats.reset()
         self.journal.clear()
+        self.prompt_cache.clear()
         self._states.clear()
         self._fault_counts.clear()
 
@@ -169,8 +181,10 @@ class Engine:
         except BaseException:  # the client went away (or the server stops) mid-call
             self.journal.finish(record, CANCELLED, time.monotonic())
             raise
-        label = OK if isinstance(outcome, Reply) else outcome.fault.value
-        self.journal.finish(record, label, time.monotonic())
+        if isinstance(outcome, Reply):
+            self.journal.finish(record, OK, time.monotonic(), usage=usage_of(outcome))
+        else:
+            self.journal.finish(record, outcome.fault.value, time.monotonic())
         return outcome
 
     async def _run(self, call: Call, directive: Directive) -> Outcome:
@@ -199,7 +213,28 @@ class Engine:
         self.stats.record(call.api, call.model, OK)
         await self._sleep(state, directive)
         text = self.answerer.answer(call.model, profile.quality, call.prompt)
-        return self._finish(text, call, prompt_tokens)
+        reply = self._finish(text, call, prompt_tokens)
+        return self._bill(reply, call, profile)
+
+    def _bill(self, reply: Reply, call: Call, profile: ModelProfile) -> Reply:
+        """The usage details of a reply: its prompt cache share and reasoning tokens."""
+        if call.api == "openai":
+            cache = self.prompt_cache.openai(call.model, call.prompt.text)
+        else:
+            cache = self.prompt_cache.anthropic(
+                call.model, call.prompt.text, call.cache_breakpoints
+            )
+        reasoning = 0
+        if profile.reasoning:
+            reasoning = REASONING_PER_OUTPUT_TOKEN * reply.completion_tokens
+            if call.max_tokens is not None:
+                reasoning = max(0, min(reasoning, call.max_tokens - reply.completion_tokens))
+        return replace(
+            reply,
+            cache=cache,
+            reasoning_tokens=reasoning,
+            completion_tokens=reply.completion_tokens + reasoning,
+        )
 
     def _directed_fault(self, call: Call, directive: Directive) -> Fault | None:
         if directive.fault is None or not directive.applies_to(call.model):
@@ -236,3 +271,15 @@ class Engine:
             if cut_short:
                 finish, stop_sequence = "length", None
         return Reply(text, finish, stop_sequence, prompt_tokens, estimate_tokens(text))
+
+
+def usage_of(reply: Reply) -> CallUsage:
+    """A reply's usage by token class, for the call journal and the usage reports."""
+    return CallUsage(
+        input_tokens=reply.prompt_tokens,
+        cache_read_tokens=reply.cache.read_tokens,
+        cache_write_5m_tokens=reply.cache.write_5m_tokens,
+        cache_write_1h_tokens=reply.cache.write_1h_tokens,
+        output_tokens=reply.completion_tokens,
+        reasoning_tokens=reply.reasoning_tokens,
+    )

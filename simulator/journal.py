@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from llmrouter.simulator.answers import Prompt
 
-__all__ = ["CANCELLED", "CallJournal", "CallRecord", "prompt_hash"]
+__all__ = ["CANCELLED", "CallJournal", "CallRecord", "CallUsage", "prompt_hash"]
 
 CANCELLED = "cancelled"
 
@@ -47,6 +48,19 @@ def prompt_hash(prompt: Prompt) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class CallUsage:
+    """The tokens an answered call billed, by class. The cache counts are parts of
+    `input_tokens` (the prompt), `reasoning_tokens` a part of `output_tokens`."""
+
+    input_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
 @dataclass(slots=True)
 class CallRecord:
     api: str
@@ -55,6 +69,10 @@ class CallRecord:
     started_at: float
     ended_at: float | None = None
     outcome: str | None = None
+    #: `time.time()` at the start: the day the usage reports bill the call to
+    wall_at: float = 0.0
+    #: set when the call was answered (`ok`); failed calls bill nothing
+    usage: CallUsage | None = None
 
 
 class CallJournal:
@@ -71,15 +89,17 @@ class CallJournal:
         return self._calls.maxlen or 0
 
     def begin(self, api: str, model: str, prompt: Prompt, at: float) -> CallRecord:
-        record = CallRecord(api, model, prompt_hash(prompt), at)
+        record = CallRecord(api, model, prompt_hash(prompt), at, wall_at=time.time())
         self._calls.append(record)
         self.total += 1
         if self._changed is not None:
             self._changed.set()
         return record
 
-    def finish(self, record: CallRecord, outcome: str, at: float) -> None:
-        record.outcome, record.ended_at = outcome, at
+    def finish(
+        self, record: CallRecord, outcome: str, at: float, usage: CallUsage | None = None
+    ) -> None:
+        record.outcome, record.ended_at, record.usage = outcome, at, usage
         if self._changed is not None:
             self._changed.set()
 
@@ -116,6 +136,8 @@ class CallJournal:
                     "started_at": r.started_at,
                     "ended_at": r.ended_at,
                     "outcome": r.outcome,
+                    "wall_at": r.wall_at,
+                    "usage": asdict(r.usage) if r.usage is not None else None,
                 }
                 for r in self._calls
             ],

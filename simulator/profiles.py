@@ -8,6 +8,7 @@ covers `claude-3-haiku-20240307`), else a default chosen by cues in the name.
 from __future__ import annotations
 
 import math
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any, Self
@@ -39,6 +40,9 @@ class ModelProfile(BaseModel):
     rate_hang: float = _rate()
     rate_malformed: float = _rate()
     retry_after_s: float = Field(default=1.0, ge=0.0)
+    #: a reasoning model: its replies spend hidden reasoning tokens, reported apart
+    #: (OpenAI `completion_tokens_details.reasoning_tokens`) and billed as output
+    reasoning: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -83,13 +87,18 @@ _NAME_CUES: tuple[tuple[tuple[str, ...], ModelProfile], ...] = (
 )
 
 
+#: ids of OpenAI's reasoning models (o1, o3-mini, o4-mini, gpt-5...)
+_REASONING_IDS = re.compile(r"^(o\d|gpt-5)")
+
+
 def default_profile_for(model_id: str) -> ModelProfile:
-    """The profile an unconfigured model id gets, by cues in its name (mid-tier if none)."""
+    """The profile an unconfigured model id gets, by cues in its name (mid-tier if none);
+    a reasoning model's id marks it as one."""
     name = model_id.lower()
-    for cues, profile in _NAME_CUES:
-        if any(cue in name for cue in cues):
-            return profile
-    return MID
+    chosen = next((p for cues, p in _NAME_CUES if any(cue in name for cue in cues)), MID)
+    if _REASONING_IDS.match(name):
+        return chosen.model_copy(update={"reasoning": True})
+    return chosen
 
 
 def load_profiles(path: Path) -> dict[str, ModelProfile]:
