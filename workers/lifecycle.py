@@ -17,6 +17,7 @@ from llmrouter.core.errors import ConfigError
 from llmrouter.router import RouterConfig, RoutingEngine, load_config
 from llmrouter.router.preflight import check_api_keys, reachable_models
 from llmrouter.router.providers.pool import SIMULATOR_ENV
+from llmrouter.router.state.store import redacted_url
 from llmrouter.schemas.topics import TASK_NAME_PATTERN, results_topic, task_topic_pattern
 
 __all__ = [
@@ -89,7 +90,7 @@ def log_startup(
         tasks_pattern=tasks_pattern or "(the config's tasks)",
         providers=sorted({config.models[m].provider.value for m in models}),
         models=sorted(models),
-        simulator=os.environ.get(SIMULATOR_ENV) or None,
+        simulator=redacted_url(url) if (url := os.environ.get(SIMULATOR_ENV)) else None,
         group_prefix=group_prefix,
         instance_id=instance_id,
     )

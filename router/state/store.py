@@ -122,14 +122,37 @@ def translate(exc: BaseException, url: str) -> LLMRouterError:
 
 
 def redacted_url(url: str) -> str:
-    """The URL with any password replaced by `***`: the only form that is ever logged."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """The URL with any password replaced by `***`, in its user information or in its
+    query (`?password=`, which redis-py also reads): the only form that is ever logged."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        host, port = parts.hostname or "", parts.port
+    except ValueError:  # not a URL we can take apart: show none of it
+        return "(unparsable URL)"
+    netloc = parts.netloc
+    if password is not None:
+        host = f"[{host}]" if ":" in host else host
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{port}" if port else "")
+    query = "&".join(
+        f"{name}=***" if _secret_param(name) else pair
+        for pair in (parts.query.split("&") if parts.query else [])
+        for name in [unquote(pair.partition("=")[0])]
+    )
+    return (
+        f"{parts.scheme}://{netloc}{parts.path}"
+        + (f"?{query}" if query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )
+
+
+def _secret_param(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_PARAM_WORDS)
+
+
+#: query parameters whose value is a secret (`password`, `sasl_password`, `token`, ...)
+_SECRET_PARAM_WORDS = ("password", "passwd", "secret", "token", "key", "auth")
 
 
 def cluster_option(url: str, *, key: str = CONFIG_KEY) -> tuple[str, bool]:
