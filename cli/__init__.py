@@ -1,6 +1,6 @@
 """The `llmrouter` command line. Every group of commands is a module of this package
 (`kafka_commands`, `config_commands`, `commands`, `pipeline_commands`, `eval_commands`,
-`learn_commands`, `ops_commands`) that drives the packages below it; `errors` turns a user
+`learn_commands`, `ops_commands`, `money_commands`) that drives the packages below it; `errors` turns a user
 mistake into one line."""
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def _register() -> None:
         config_commands,
         eval_commands,
         learn_commands,
+        money_commands,
         ops_commands,
         pipeline_commands,
     )
@@ -84,6 +85,8 @@ def _register() -> None:
     app.command()(ops_commands.replay)
     app.command()(ops_commands.report)
     app.command("export-finetune")(ops_commands.export_finetune)
+    app.command()(money_commands.prices)
+    app.command()(money_commands.reconcile)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

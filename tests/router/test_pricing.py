@@ -144,7 +144,7 @@ def test_library_prices_fill_the_per_1k_fields() -> None:
 def test_a_model_nobody_prices_is_a_config_error_naming_its_key_and_line() -> None:
     models = catalog("cheap")
     models["mystery"] = {"provider": "openai-compatible", "model_id": "my-own-model"}
-    text = routing_config(models=models, tasks={"qa": {"route": static_route("cheap")}})
+    text = routing_config(models=models, tasks={"qa": static_route("cheap")})
     with pytest.raises(ConfigError) as info:
         parse_config(text, source="routing.yaml")
     error = info.value

@@ -66,7 +66,9 @@ async def test_openai_usage_and_costs_per_model_and_day(
     second = replies[1].usage
     assert second is not None
     assert second.prompt_tokens_details is not None
-    assert big["input_cached_tokens"] == second.prompt_tokens_details.cached_tokens > 0
+    cached = second.prompt_tokens_details.cached_tokens or 0
+    assert cached > 0
+    assert big["input_cached_tokens"] == cached
     assert big["output_tokens"] == sum(r.usage.completion_tokens for r in replies if r.usage)
     assert rows["gpt-4o-mini"]["num_model_requests"] == 1
 
