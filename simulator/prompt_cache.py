@@ -46,6 +46,8 @@ ANTHROPIC_MIN_TOKENS = 1024
 HAIKU_MIN_TOKENS = 2048
 TTL_5M_S = 300.0
 TTL_1H_S = 3600.0
+#: expired entries are swept after this many writes, so a long load test stays bounded
+_SWEEP_EVERY = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,7 @@ class PromptCache:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._expiry: dict[str, float] = {}
+        self._writes = 0
 
     def clear(self) -> None:
         self._expiry.clear()
@@ -105,6 +108,14 @@ class PromptCache:
 
     def _keep(self, key: str, until: float) -> None:
         self._expiry[key] = max(self._expiry.get(key, 0.0), until)
+        self._writes += 1
+        if self._writes % _SWEEP_EVERY == 0:
+            now = self._clock()
+            self._expiry = {k: v for k, v in self._expiry.items() if v > now}
+
+    def __len__(self) -> int:
+        """Entries kept, expired ones not yet swept included."""
+        return len(self._expiry)
 
     def openai(self, model: str, text: str) -> CacheUsage:
         """Automatic prefix caching of one OpenAI prompt: its cached tokens, and every

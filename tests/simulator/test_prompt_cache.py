@@ -207,3 +207,12 @@ def test_anthropic_ttls_and_the_longest_hit() -> None:
     assert (third.read_tokens, third.write_tokens) == (2500, 0)
     clock.now += TTL_1H_S + 1
     assert cache.anthropic("claude-sonnet-4-5", text, marks).read_tokens == 0
+
+
+def test_expired_entries_are_swept_as_writes_go_on() -> None:
+    clock = _Clock()
+    cache = PromptCache(clock)
+    for i in range(30):
+        cache.openai("m", f"{i:04d}" + "w" * 4 * 100_000)  # ~780 increments each
+        clock.now += TTL_5M_S + 1  # every earlier entry has expired
+    assert len(cache) < 5_000  # 30 × ~780 writes without the sweep
