@@ -1,16 +1,27 @@
 """Create topics and wait for their leaders; our brokers never create a topic on first use,
-so a misspelt name fails at once instead of quietly making a new topic."""
+so a misspelt name fails at once instead of quietly making a new topic. Also read the
+largest record batch the brokers accept (`message_max_bytes`), which bounds what a
+producer may send."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import structlog
 
 from llmrouter.core.errors import KafkaUnavailable
 from llmrouter.kafkaio.errors import kafka_errors, translate_kafka_error
 
-__all__ = ["ensure_topics"]
+__all__ = ["DEFAULT_MESSAGE_MAX_BYTES", "ensure_topics", "message_max_bytes"]
+
+log = structlog.get_logger("llmrouter.kafkaio")
+
+#: what a producer may send when the brokers' limit cannot be read: the producer's own
+#: default, just under the brokers' default `message.max.bytes` (1048588)
+DEFAULT_MESSAGE_MAX_BYTES = 1_048_576
 
 
 async def ensure_topics(
@@ -97,3 +108,55 @@ async def _wait_for_leaders(admin: Any, wanted: Mapping[str, int]) -> None:
             return
         names = [n for n in names if n not in ready]
         await asyncio.sleep(0.1)
+
+
+async def message_max_bytes(
+    bootstrap: str,
+    *,
+    client_kwargs: dict[str, Any] | None = None,
+    timeout_s: float = 10,
+    fallback_bytes: int = DEFAULT_MESSAGE_MAX_BYTES,
+) -> int:
+    """The largest record batch every broker accepts: the smallest `message.max.bytes`
+    the brokers report (DescribeConfigs). `fallback_bytes` when the cluster does not
+    answer within `timeout_s`, refuses (no DescribeConfigs permission) or reports none:
+    a worker must start all the same, with the producer's default."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(client_kwargs or {}))
+    try:
+        async with asyncio.timeout(timeout_s):
+            await admin.start()
+            limits = await _broker_limits(admin)
+    except Exception as exc:  # any failure: fall back, the limit is an optimisation
+        log.warning(
+            "could not read the brokers' message.max.bytes; using the fallback",
+            fallback_bytes=fallback_bytes,
+            error=type(exc).__name__,
+        )
+        return fallback_bytes
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    if not limits:
+        return fallback_bytes
+    return min(limits)
+
+
+async def _broker_limits(admin: Any) -> list[int]:
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    metadata = await admin._client.fetch_all_metadata()
+    resources = [
+        ConfigResource(ConfigResourceType.BROKER, str(broker.nodeId), {"message.max.bytes": None})
+        for broker in metadata.brokers()
+    ]
+    if not resources:
+        return []
+    limits: list[int] = []
+    for response in await admin.describe_configs(resources):
+        for error_code, _message, _type, _name, entries in response.resources:
+            if error_code:
+                continue
+            limits += [int(e[1]) for e in entries if e[0] == "message.max.bytes" and e[1]]
+    return limits

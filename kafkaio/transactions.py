@@ -72,10 +72,12 @@ async def start_transactional_producer(
     *,
     transaction_timeout_ms: int = 60_000,
     linger_ms: int = 5,
+    max_request_size: int = 1_048_576,
     who: str = "llmrouter",
 ) -> AIOKafkaProducer:
     """A started producer holding `transactional_id`. Starting it (init_transactions) fences
-    any older producer with the same id and completes or aborts what that one left open."""
+    any older producer with the same id and completes or aborts what that one left open.
+    `max_request_size` caps one record (the brokers' `message.max.bytes` is the real cap)."""
     producer = AIOKafkaProducer(
         **kafka.client_kwargs(),
         transactional_id=transactional_id,
@@ -83,6 +85,7 @@ async def start_transactional_producer(
         acks="all",
         linger_ms=linger_ms,
         transaction_timeout_ms=transaction_timeout_ms,
+        max_request_size=max_request_size,
     )
     try:
         with kafka_errors(f"{who}: cannot start the transactional producer"):

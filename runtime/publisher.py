@@ -27,6 +27,7 @@ from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 from aiokafka.structs import OffsetAndMetadata
 
 from llmrouter.core.errors import KafkaFenced, KafkaUnavailable
+from llmrouter.kafkaio.admin import DEFAULT_MESSAGE_MAX_BYTES, message_max_bytes
 from llmrouter.kafkaio.group_offset_commit import bind_group_membership
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.kafkaio.stable_offsets import fetch_stable_offsets
@@ -72,6 +73,8 @@ class Publisher:
         #: why the worker must stop (a real fence), set by the flush loop
         self.fatal: BaseException | None = None
         self.last_commit_at = time.monotonic()
+        #: the largest record the producer may send: the brokers' limit, known at start
+        self.max_request_size = DEFAULT_MESSAGE_MAX_BYTES
         #: the last transaction, if its commit failed with its outcome unknown
         self._unresolved: Unresolved | None = None
         #: transactions of unknown outcome found committed / found not committed
@@ -81,7 +84,11 @@ class Publisher:
     # -- the producer --------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the transactional producer (which fences an older self)."""
+        """Start the transactional producer (which fences an older self), allowed records
+        as large as the brokers accept (`max_request_size`, read from the cluster)."""
+        kwargs = self._kafka.client_kwargs()
+        bootstrap = kwargs.pop("bootstrap_servers")
+        self.max_request_size = await message_max_bytes(bootstrap, client_kwargs=kwargs)
         self._producer = await self._new_producer()
 
     def bind(self, consumer: AIOKafkaConsumer) -> None:
@@ -110,6 +117,7 @@ class Publisher:
             self._kafka,
             self._options.transactional_id,
             transaction_timeout_ms=self._options.transaction_timeout_ms,
+            max_request_size=self.max_request_size,
             who=self._options.name,
         )
         if self._consumer is not None:

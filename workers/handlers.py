@@ -25,7 +25,7 @@ from llmrouter.kafkaio.transactions import Output
 from llmrouter.router import RoutingEngine
 from llmrouter.router.classifiers import ClassifierVerdict
 from llmrouter.router.config import TaskSpec
-from llmrouter.router.expiry import EXPIRED, expiry_reason
+from llmrouter.router.expiry import expiry_reason
 from llmrouter.router.routed import Earlier
 from llmrouter.schemas import (
     Classification,
@@ -34,13 +34,16 @@ from llmrouter.schemas import (
     LLMResult,
     classified_topic,
     decode,
+    dumps,
     encode,
     task_of_topic,
     utc_now,
 )
 from llmrouter.workers.metrics import METRICS
 from llmrouter.workers.outputs import (
+    MAX_ECHOED_METADATA_BYTES,
     WorkerIdentity,
+    bounded_headers,
     dead_letter,
     earlier_outputs,
     failed_result,
@@ -48,16 +51,25 @@ from llmrouter.workers.outputs import (
     routed_outputs,
 )
 
-__all__ = ["ClassifierHandler", "RouterHandler", "origin_of"]
+__all__ = ["ClassifierHandler", "RouterHandler", "origin_of", "record_size_bytes"]
 
 
 def _read(
     record: ConsumerRecord[bytes, bytes], model: type[LLMRequest], max_bytes: int
 ) -> LLMRequest:
-    size = len(record.value) if record.value is not None else 0
+    size = record_size_bytes(record)
     if size > max_bytes:
-        raise MessageTooLarge(f"message of {size} bytes is over the limit of {max_bytes}")
+        raise MessageTooLarge(
+            f"message of {size} bytes (key, value and headers) is over the limit of {max_bytes}"
+        )
     request = decode(record.value, model)
+    metadata_bytes = len(dumps(request.metadata))
+    if metadata_bytes > MAX_ECHOED_METADATA_BYTES:  # a result echoes it: keep that bounded
+        raise InvalidMessage(
+            f"metadata of {metadata_bytes} bytes is over the limit of"
+            f" {MAX_ECHOED_METADATA_BYTES} a result echoes",
+            request_id=request.request_id,
+        )
     topic_task = task_of_topic(record.topic)
     if topic_task is not None and topic_task != request.task:
         raise InvalidMessage(
@@ -68,6 +80,15 @@ def _read(
         created = datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)
         request = request.model_copy(update={"created_at": created})
     return request
+
+
+def record_size_bytes(record: ConsumerRecord[bytes, bytes]) -> int:
+    """What a record brings in: its key, value and headers (names and values)."""
+    headers = sum(
+        len(name.encode(errors="replace")) + len(value or b"")
+        for name, value in record.headers or ()
+    )
+    return len(record.key or b"") + len(record.value or b"") + headers
 
 
 def origin_of(record: ConsumerRecord[bytes, bytes]) -> str:
@@ -187,7 +208,7 @@ class ClassifierHandler(_StageHandler):
                     else "none",
                 }
             )
-            headers = tuple(tracing.headers_with_context(record.headers))
+            headers = bounded_headers(tracing.headers_with_context(record.headers))
         return [Output(classified_topic(request.task), encode(classified), record.key, headers)]
 
 
@@ -230,8 +251,6 @@ class RouterHandler(_StageHandler):
                 drop = router.config.defaults.duplicates == "drop"
                 return earlier_outputs(routed, drop=drop, headers=headers)
             METRICS.observe_result(routed.result)
-            if (routed.result.error or "").startswith(EXPIRED):  # ran out of time at a call
-                METRICS.expired.labels(request.task, "call").inc()
             span.set(_result_attributes(routed.result))
             if routed.failure is not None:
                 span.error(f"{type(routed.failure).__name__}: {routed.failure}")

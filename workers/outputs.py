@@ -1,8 +1,14 @@
-"""Turning results and failures into the messages a worker publishes."""
+"""Turning results and failures into the messages a worker publishes.
+
+Every output is bounded whatever the record held: a dead letter carries at most
+`PAYLOAD_PREFIX_BYTES` of the original value (with its size and SHA-256), a result
+echoes at most `MAX_ECHOED_METADATA_BYTES` of request metadata and
+`MAX_ECHOED_HEADERS_BYTES` of record headers, and the error policy never raises.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import structlog
@@ -20,30 +26,48 @@ from llmrouter.schemas import (
     DeadLetter,
     LLMResult,
     ResultStatus,
+    dumps,
     encode,
-    encode_payload,
     loads,
     peek_request_id,
     results_topic,
     task_of_topic,
     validate_task_name,
 )
+from llmrouter.schemas.dlq import payload_prefix
 from llmrouter.workers.metrics import METRICS
 
 log = structlog.get_logger("llmrouter.workers")
 
 __all__ = [
+    "MAX_ECHOED_HEADERS_BYTES",
+    "MAX_ECHOED_METADATA_BYTES",
+    "MAX_REQUEST_ID_CHARS",
     "ErrorPolicy",
     "WorkerIdentity",
+    "bounded_headers",
     "cost_events",
     "dead_letter",
     "earlier_outputs",
     "failed_result",
+    "last_resort_dead_letter",
     "result_outputs",
     "routed_outputs",
 ]
 
 _MAX_REASON_CHARS = 300
+#: the longest request id a result can carry (`RequestId` in the wire contract)
+MAX_REQUEST_ID_CHARS = 256
+#: request metadata a result echoes: a request with more is refused (workers/handlers.py),
+#: and a failed result of one echoes none
+MAX_ECHOED_METADATA_BYTES = 16_384
+#: record headers (names and values) a result echoes, in order; later ones that would go
+#: over are left off
+MAX_ECHOED_HEADERS_BYTES = 16_384
+#: the most of a record's key a dead letter carries (and is keyed by)
+_MAX_KEY_BYTES = 1024
+#: the most of the value a dead letter carries when even the error policy failed
+_LAST_RESORT_PREFIX_BYTES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +83,7 @@ class WorkerIdentity:
 def result_outputs(result: LLMResult, headers: Headers = ()) -> list[Output]:
     """The result on `llm.results.<task>` and one cost event per attempt on `llm.costs`."""
     key = result.request_id.encode()
-    hdrs = tuple(headers)
+    hdrs = bounded_headers(headers)
     outputs = [Output(results_topic(result.task), encode(result), key, headers=hdrs)]
     outputs += [Output(COSTS_TOPIC, encode(event), key) for event in cost_events(result)]
     return outputs
@@ -92,7 +116,21 @@ def earlier_outputs(earlier: Earlier, *, drop: bool, headers: Headers = ()) -> l
         return []
     copy = result.model_copy(update={"duplicate": True})
     key = result.request_id.encode()
-    return [Output(results_topic(result.task), encode(copy), key, headers=tuple(headers))]
+    return [Output(results_topic(result.task), encode(copy), key, headers=bounded_headers(headers))]
+
+
+def bounded_headers(headers: Iterable[tuple[str, bytes | None]]) -> tuple[tuple[str, bytes], ...]:
+    """`headers` in order, leaving off any that would take the echoed names and values
+    over `MAX_ECHOED_HEADERS_BYTES`."""
+    kept: list[tuple[str, bytes]] = []
+    total = 0
+    for name, value in headers:
+        size = len(name.encode(errors="replace")) + len(value or b"")
+        if total + size > MAX_ECHOED_HEADERS_BYTES:
+            continue
+        total += size
+        kept.append((name, value or b""))
+    return tuple(kept)
 
 
 def cost_events(result: LLMResult) -> list[CostEvent]:
@@ -124,38 +162,86 @@ def cost_events(result: LLMResult) -> list[CostEvent]:
 def failed_result(
     request_id: str, task: str, reason: str, *, metadata: object = None, latency_ms: float = 0.0
 ) -> LLMResult:
-    """A `failed` result that made no provider call, so a waiting client hears the reason."""
+    """A `failed` result that made no provider call, so a waiting client hears the reason;
+    it echoes `metadata` only when that is within `MAX_ECHOED_METADATA_BYTES`."""
     return LLMResult(
         request_id=request_id,
         task=task,
         status=ResultStatus.FAILED,
         error=redact(reason)[:_MAX_REASON_CHARS],
-        metadata=metadata if isinstance(metadata, dict) else {},
+        metadata=metadata if isinstance(metadata, dict) and _echoable(metadata) else {},
         latency_ms=max(0.0, latency_ms),
     )
+
+
+def _echoable(metadata: dict[str, object]) -> bool:
+    try:
+        return len(dumps(metadata)) <= MAX_ECHOED_METADATA_BYTES
+    except (TypeError, ValueError):
+        return False
 
 
 def dead_letter(
     identity: WorkerIdentity, record: ConsumerRecord[bytes, bytes], exc: BaseException
 ) -> Output:
-    """`record` on `llm.dlq`, with why (`exc`) and who wrote it (`identity`)."""
-    payload, encoding = encode_payload(record.value)
+    """`record` on `llm.dlq`, with why (`exc`) and who wrote it (`identity`): at most
+    `PAYLOAD_PREFIX_BYTES` of its value, with the size and SHA-256 of all of it. A request
+    id too long for a result is not echoed: the reason says so."""
+    request_id = _request_id(record, exc)
+    error = _reason(exc, 1000)
+    if request_id is not None and len(request_id) > MAX_REQUEST_ID_CHARS:
+        error = f"{_too_long_id(request_id)}; {error}"
+        request_id = None
+    key = record.key[:_MAX_KEY_BYTES] if record.key is not None else None
+    prefix = payload_prefix(record.value)
     letter = DeadLetter(
         stage=identity.kind,
         source_topic=record.topic,
         partition=record.partition,
         offset=record.offset,
         error_type=type(exc).__name__,
-        error=_reason(exc, 1000),
-        payload=payload,
-        payload_encoding=encoding,
-        key=record.key.decode(errors="replace") if record.key is not None else None,
-        request_id=_request_id(record, exc),
+        error=error,
+        payload=prefix.payload,
+        payload_encoding=prefix.payload_encoding,
+        payload_size_bytes=prefix.payload_size_bytes,
+        payload_sha256=prefix.payload_sha256,
+        payload_truncated=prefix.payload_truncated,
+        key=key.decode(errors="replace") if key is not None else None,
+        request_id=request_id,
         worker=identity.kind,
         group_id=identity.group_id,
         instance_id=identity.instance_id,
     )
-    return Output(DLQ_TOPIC, encode(letter), record.key)
+    return Output(DLQ_TOPIC, encode(letter), key)
+
+
+def last_resort_dead_letter(
+    identity: WorkerIdentity,
+    record: ConsumerRecord[bytes, bytes],
+    exc: BaseException,
+    policy_exc: BaseException,
+) -> Output:
+    """The dead letter of a record the error policy itself failed on, built only from
+    what is certainly valid: where the record was, the error types, and a short prefix of
+    its value with the size and SHA-256 of all of it."""
+    prefix = payload_prefix(record.value, _LAST_RESORT_PREFIX_BYTES)
+    letter = DeadLetter(
+        stage=identity.kind,
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        error_type=type(exc).__name__,
+        error=f"the error policy failed too ({type(policy_exc).__name__})",
+        payload=prefix.payload,
+        payload_encoding=prefix.payload_encoding,
+        payload_size_bytes=prefix.payload_size_bytes,
+        payload_sha256=prefix.payload_sha256,
+        payload_truncated=prefix.payload_truncated,
+        worker=identity.kind,
+        group_id=identity.group_id,
+        instance_id=identity.instance_id,
+    )
+    return Output(DLQ_TOPIC, encode(letter))
 
 
 class ErrorPolicy:
@@ -175,10 +261,28 @@ class ErrorPolicy:
         self.answerable = answerable or (lambda _task: True)
 
     def __call__(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> list[Output]:
+        """Never raises: should building the outputs fail, the record gets a minimal dead
+        letter (`last_resort_dead_letter`) instead."""
+        try:
+            return self._outputs(record, exc)
+        except Exception as policy_exc:
+            log.error(
+                "the error policy failed; minimal dead letter",
+                stage=self.identity.kind,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                error_type=type(exc).__name__,
+                policy_error_type=type(policy_exc).__name__,
+            )
+            METRICS.dead_letters.labels(self.identity.kind, type(exc).__name__).inc()
+            return [last_resort_dead_letter(self.identity, record, exc, policy_exc)]
+
+    def _outputs(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> list[Output]:
         stage = self.identity.kind
         METRICS.dead_letters.labels(stage, type(exc).__name__).inc()
         letter = dead_letter(self.identity, record, exc)
-        headers = tuple(record.headers or ())
+        headers = bounded_headers(record.headers or ())
         if not isinstance(exc, LLMRouterError):  # a bug, not bad input: say so loudly
             log.error("unexpected error; dead-lettered", stage=stage, error=repr(exc), exc_info=exc)
         answer = self._answer(record, exc)
@@ -193,8 +297,17 @@ class ErrorPolicy:
         task = _readable_task(record.topic, fields.get("task"))
         if request_id is None or task is None or not self.answerable(task):
             return None
+        if len(request_id) > MAX_REQUEST_ID_CHARS:  # no result can carry it: dead letter only
+            return None
         reason = f"{type(exc).__name__}: {_reason(exc, _MAX_REASON_CHARS)}"
         return failed_result(request_id, task, reason, metadata=fields.get("metadata"))
+
+
+def _too_long_id(request_id: str) -> str:
+    return (
+        f"request_id of {len(request_id)} characters is over the limit of"
+        f" {MAX_REQUEST_ID_CHARS}: no result can carry it"
+    )
 
 
 def _reason(exc: BaseException, limit: int) -> str:
@@ -202,7 +315,8 @@ def _reason(exc: BaseException, limit: int) -> str:
 
 
 def _request_id(record: ConsumerRecord[bytes, bytes], exc: BaseException) -> str | None:
-    return getattr(exc, "request_id", None) or peek_request_id(record.value)
+    rid = getattr(exc, "request_id", None) or peek_request_id(record.value)
+    return rid if isinstance(rid, str) and rid else None
 
 
 def _fields(raw: bytes | None) -> dict[str, object]:
