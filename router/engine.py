@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import structlog
 
@@ -52,6 +54,28 @@ __all__ = ["RoutingEngine"]
 
 log = structlog.get_logger("llmrouter.router")
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _counted(
+    method: Callable[Concatenate[RoutingEngine, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[RoutingEngine, P], Coroutine[Any, Any, R]]:
+    """Counts the engine's calls in progress, for `RoutingEngine.idle`."""
+
+    async def counted(self: RoutingEngine, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        self._calls += 1
+        self._idle.clear()
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self._calls -= 1
+            if not self._calls:
+                self._idle.set()
+
+    functools.update_wrapper(counted, method)
+    return counted
+
 
 class RoutingEngine:
     def __init__(
@@ -79,11 +103,23 @@ class RoutingEngine:
         self._classifiers = load_classifiers(config, self.caller)
         #: every learned route's router, loaded now so a bad file stops start-up
         self._learned = load_learned_routes(config)
+        #: calls of `classify`, `route` and `route_once` in progress (see `idle`)
+        self._calls = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, keep_state: bool = False) -> None:
+        """Close the provider clients and the cache, and the state unless `keep_state`
+        (a reloaded router runs on with it: workers/lifecycle.py)."""
         await self.pool.aclose()
         await self.cache.close()
-        await self.state.aclose()
+        if not keep_state:
+            await self.state.aclose()
+
+    async def idle(self) -> None:
+        """Returns once no call is in progress: a replaced engine's records finish with
+        it before its clients close."""
+        await self._idle.wait()
 
     # -- the way in ----------------------------------------------------------------------
 
@@ -100,6 +136,7 @@ class RoutingEngine:
             )
         return task
 
+    @_counted
     async def classify(
         self, request: LLMRequest, task: TaskSpec | None = None
     ) -> ClassifierVerdict | None:
@@ -114,6 +151,7 @@ class RoutingEngine:
         # The pipeline bills the classifier's calls with the request's result.
         return dataclasses.replace(verdict, attempts=list(ledger.attempts))
 
+    @_counted
     async def route(self, request: LLMRequest, task: TaskSpec | None = None) -> Routed:
         """Select, classify, plan, walk, account: the request's result, `ok` or `failed`.
         `task` is the request's spec when the caller has validated it already."""
@@ -143,6 +181,7 @@ class RoutingEngine:
         failure = AllModelsFailed(f"every model failed for request {request.request_id}", errors)
         return Routed(result, failure)
 
+    @_counted
     async def route_once(
         self, request: LLMRequest, origin: str, task: TaskSpec | None = None
     ) -> Routed | Earlier:

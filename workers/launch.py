@@ -208,14 +208,13 @@ async def run_workers(
             config_path,
             users,
             router,
-            make_router=lambda cfg: RoutingEngine(
+            # on the running store: a reload opens no second connection
+            make_state=lambda cfg, store: open_state(
                 cfg,
-                state=open_state(
-                    cfg,
-                    kafka=settings.kafka,
-                    namespace=settings.group_prefix,
-                    claim_lease_s=claim_lease_s,
-                ),
+                kafka=settings.kafka,
+                store=store,
+                namespace=settings.group_prefix,
+                claim_lease_s=claim_lease_s,
             ),
         )
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):

@@ -17,7 +17,9 @@ from llmrouter.core.errors import ConfigError
 from llmrouter.router import RouterConfig, RoutingEngine, load_config
 from llmrouter.router.preflight import check_api_keys, reachable_models
 from llmrouter.router.providers.pool import SIMULATOR_ENV
-from llmrouter.router.state.store import redacted_url
+from llmrouter.router.state.carry import carry_over
+from llmrouter.router.state.store import StateStore, redacted_url
+from llmrouter.router.state.wiring import RouterState, local_state, open_state
 from llmrouter.schemas.topics import TASK_NAME_PATTERN, results_topic, task_topic_pattern
 
 __all__ = [
@@ -98,10 +100,18 @@ def log_startup(
 
 class ConfigReloader:
     """SIGHUP: read the config file again, check it as start-up does, and swap a new router
-    into every handler. A bad file keeps the old config and logs why. Records in flight
-    finish with the router they began with; replaced routers are closed at shutdown. The
-    share of each limit a replica takes (without a shared store) carries over; a change of
-    the group's size after a reload reaches it at the next restart."""
+    into every handler. A bad file keeps the old config and logs why.
+
+    The new router runs on the old one's state wherever the settings it was made from did
+    not change (router/state/carry.py): the same store connection, the same token buckets
+    (a model at its rpm stays at its rpm), breakers, budget reservations and request-id
+    claims. Records in flight finish with the router they began with; then its provider
+    clients and cache are closed (`retiring`), not its state. The share of each limit a
+    replica takes (without a shared store) carries over; a change of the group's size
+    after a reload reaches it at the next restart.
+
+    `make_state(config, store)` makes the state for a new config on the running store
+    (None: per process); `make_router(config, state)` the router."""
 
     def __init__(
         self,
@@ -109,13 +119,16 @@ class ConfigReloader:
         users: Sequence[RouterUser],
         router: RoutingEngine,
         *,
-        make_router: Callable[[RouterConfig], RoutingEngine] = RoutingEngine,
+        make_state: Callable[[RouterConfig, StateStore | None], RouterState] | None = None,
+        make_router: Callable[[RouterConfig, RouterState], RoutingEngine] | None = None,
     ) -> None:
         self.path = path
-        self._make_router = make_router
+        self._make_state = make_state or _state_on
+        self._make_router = make_router or _router_with
         self._users = list(users)
         self.router = router
-        self.retired: list[RoutingEngine] = []
+        #: replaced routers whose records are still in flight, each closing when idle
+        self.retiring: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Task[bool]] = set()
 
@@ -127,14 +140,20 @@ class ConfigReloader:
 
     async def reload(self) -> bool:
         async with self._lock:
+            old = self.router
             try:
                 config = await asyncio.to_thread(load_config, self.path)
                 await check_before_serving(config)
-                router = self._make_router(config)
+                if (
+                    old.state.store is not None
+                    and config.defaults.state.redis_url != old.config.defaults.state.redis_url
+                ):
+                    log.warning("defaults.state.redis_url changed: the store changes at restart")
+                fresh = self._make_state(config, old.state.store)
+                router = self._make_router(config, carry_over(old.state, old.config, fresh, config))
             except (ConfigError, ValueError, OSError) as exc:
                 log.error("config reload rejected; keeping the old config", error=str(exc))
                 return False
-            old = self.router
             # Without a shared store each replica takes its share of the limits; keep it.
             shares = [lim.replicas for lim in old.state.local_limiters.values()]
             router.state.set_replicas(max(shares, default=1))
@@ -146,11 +165,28 @@ class ConfigReloader:
             for user in self._users:
                 user.router = router
             self.router = router
-            self.retired.append(old)
+            task = asyncio.get_running_loop().create_task(_retire(old))
+            self.retiring.add(task)
+            task.add_done_callback(self.retiring.discard)
             log.info("config reloaded", config=str(self.path), tasks=sorted(config.tasks))
             return True
 
     async def aclose(self) -> None:
-        for router in self.retired:
-            await router.aclose()
-        self.retired.clear()
+        """Wait for the replaced routers to finish their records and close (the workers
+        have drained by now, so none is left waiting long)."""
+        if self.retiring:
+            await asyncio.gather(*self.retiring, return_exceptions=True)
+
+
+async def _retire(router: RoutingEngine) -> None:
+    await router.idle()
+    await router.aclose(keep_state=True)
+    log.debug("replaced router closed")
+
+
+def _state_on(config: RouterConfig, store: StateStore | None) -> RouterState:
+    return open_state(config, store=store) if store is not None else local_state(config)
+
+
+def _router_with(config: RouterConfig, state: RouterState) -> RoutingEngine:
+    return RoutingEngine(config, state=state)
