@@ -147,7 +147,13 @@ def test_dockerignore_keeps_out_local_state_but_not_the_packages() -> None:
 
 
 #: values that are one Kubernetes object each, documented as a whole
-_OBJECT_VALUES = ("resources", "podSecurityContext", "securityContext", "rollingUpdate")
+_OBJECT_VALUES = (
+    "resources",
+    "podSecurityContext",
+    "securityContext",
+    "rollingUpdate",
+    "namespaceSelector",
+)
 
 
 def _leaf_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
@@ -213,3 +219,163 @@ def test_helm_chart_lints_renders_and_validates() -> None:
         env={**os.environ, "PYTHON": sys.executable},
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- the bundled Redis and the network policies -----------------------------------------
+
+
+def test_compose_redis_has_a_password_and_a_memory_cap_that_never_evicts_state() -> None:
+    services = _compose()["services"]
+    state, cache = services["redis"], services["redis-cache"]
+    assert cache["profiles"] == ["redis"]
+    state_command = " ".join(state["command"])
+    assert "--maxmemory-policy noeviction" in state_command
+    assert "--maxmemory" in state_command
+    assert "requirepass" in state_command
+    # the password is read from the environment by the container's shell, never written here
+    assert "$$REDIS_PASSWORD" in state_command
+    assert "allkeys-lru" in " ".join(cache["command"])
+    assert "requirepass" in " ".join(cache["command"])
+    for service in (state, cache):
+        assert "REDISCLI_AUTH" in " ".join(service["healthcheck"]["test"])
+    # The workers authenticate with the state store's password, from the same variable.
+    for kind in WORKERS:
+        env = services[kind]["environment"]
+        assert env["LLMROUTER_REDIS_PASSWORD"] == state["environment"]["REDIS_PASSWORD"]
+        assert "redis-cache" in env["REDIS_URL"]
+
+
+def _helm() -> str | None:
+    if helm := os.environ.get("HELM") or shutil.which("helm"):
+        return helm
+    go = shutil.which("go")
+    if go is None:
+        return None
+    gopath = subprocess.run(
+        [go, "env", "GOPATH"], capture_output=True, text=True, timeout=30
+    ).stdout.strip()
+    built = Path(gopath) / "bin" / "helm"
+    return str(built) if gopath and built.is_file() else None
+
+
+def _render(*args: str) -> list[dict[str, Any]]:
+    helm = _helm()
+    if helm is None:
+        pytest.skip("helm is not installed (`.ci/helm-check` builds it)")
+    result = subprocess.run(
+        [helm, "template", "ci", str(CHART), "--namespace", "llm", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def _named(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} rendered"
+    return found[0]
+
+
+def _ports(rule: dict[str, Any]) -> set[tuple[int | str, str]]:
+    return {(p["port"], p["protocol"]) for p in rule.get("ports", [])}
+
+
+def test_chart_network_policy_lets_workers_reach_only_what_they_need() -> None:
+    docs = _render()
+    policy = _named(docs, "NetworkPolicy", "ci-llmrouter-workers")
+    spec = policy["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    selected = spec["podSelector"]["matchExpressions"][0]
+    assert selected["key"] == "app.kubernetes.io/component"
+    assert set(selected["values"]) == set(WORKERS)
+    # every worker pod is selected by the policy
+    for kind in WORKERS:
+        labels = _named(docs, "Deployment", f"ci-llmrouter-{kind}")["spec"]["template"]["metadata"][
+            "labels"
+        ]
+        assert spec["podSelector"]["matchLabels"].items() <= labels.items()
+        assert labels["app.kubernetes.io/component"] in selected["values"]
+    # ingress: the metrics port only, from the monitoring namespace only
+    (ingress,) = spec["ingress"]
+    assert _ports(ingress) == {("metrics", "TCP")}
+    (peer,) = ingress["from"]
+    assert peer["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+    }
+    # egress: DNS, Kafka (the bootstrap servers' port), the providers' HTTPS; no store
+    egress = [_ports(rule) for rule in spec["egress"]]
+    assert {(53, "UDP"), (53, "TCP")} in egress
+    assert {(9092, "TCP")} in egress
+    assert {(443, "TCP")} in egress
+    assert len(egress) == 3
+    assert all("to" not in rule for rule in spec["egress"])  # any address by default
+
+
+def test_chart_network_policy_follows_the_values() -> None:
+    docs = _render(
+        "--set",
+        "kafka.bootstrapServers=k-0:9093\\,k-1:9094",
+        "--set",
+        "state.redis.url=rediss://store.example:6380/0",
+        "--set",
+        "networkPolicy.metrics.namespaceSelector.matchLabels.team=obs",
+        "--set-json",
+        'networkPolicy.egress.to=[{"ipBlock":{"cidr":"10.0.0.0/8"}}]',
+    )
+    spec = _named(docs, "NetworkPolicy", "ci-llmrouter-workers")["spec"]
+    egress = [_ports(rule) for rule in spec["egress"]]
+    assert {(9093, "TCP"), (9094, "TCP")} in egress
+    assert {(6380, "TCP")} in egress
+    assert all(rule["to"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}] for rule in spec["egress"])
+    selector = spec["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]
+    assert selector["team"] == "obs"
+    assert not [
+        d for d in _render("--set", "networkPolicy.enabled=false") if d["kind"] == "NetworkPolicy"
+    ]
+
+
+def test_chart_bundled_redis_has_a_secret_password_and_a_memory_cap() -> None:
+    docs = _render("--set", "state.bundled.enabled=true", "--set", "simulator.enabled=true")
+    secret = _named(docs, "Secret", "ci-llmrouter-redis-password")
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert len(secret["data"]["password"]) >= 32
+    container = _named(docs, "Deployment", "ci-llmrouter-redis")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    command = " ".join(container["command"])
+    assert "--maxmemory 192mb --maxmemory-policy noeviction" in command
+    assert "requirepass" in command
+    assert secret["data"]["password"] not in command
+    (password_env,) = container["env"]
+    assert password_env["valueFrom"]["secretKeyRef"] == {
+        "name": "ci-llmrouter-redis-password",
+        "key": "password",
+    }
+    # the workers read the same Secret, as a file
+    for kind in WORKERS:
+        pod = _named(docs, "Deployment", f"ci-llmrouter-{kind}")["spec"]["template"]["spec"]
+        env = {e["name"]: e for e in pod["containers"][0]["env"]}
+        assert env["LLMROUTER_REDIS_URL"]["value"] == "redis://ci-llmrouter-redis:6379/0"
+        assert env["LLMROUTER_REDIS_PASSWORD_FILE"]["value"] == "/etc/llmrouter/redis/password"
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["redis-password"]["secret"]["secretName"] == "ci-llmrouter-redis-password"
+    # Redis and the simulator take connections from the workers only; workers reach both.
+    for component, port in (("redis", 6379), ("simulator", 8700)):
+        spec = _named(docs, "NetworkPolicy", f"ci-llmrouter-{component}")["spec"]
+        assert spec["policyTypes"] == ["Ingress", "Egress"]
+        (ingress,) = spec["ingress"]
+        assert _ports(ingress) == {(port, "TCP")}
+        peer = ingress["from"][0]["podSelector"]["matchExpressions"][0]
+        assert set(peer["values"]) == set(WORKERS)
+    workers = _named(docs, "NetworkPolicy", "ci-llmrouter-workers")["spec"]["egress"]
+    assert {(6379, "TCP")} in [_ports(rule) for rule in workers]
+    assert {(8700, "TCP")} in [_ports(rule) for rule in workers]
+    assert {(443, "TCP")} not in [_ports(rule) for rule in workers], "the simulator answers"
+    # An existing Secret instead: none generated.
+    docs = _render(
+        "--set", "state.bundled.enabled=true", "--set", "state.bundled.password.existingSecret=pw"
+    )
+    assert not [d for d in docs if d["kind"] == "Secret"]
