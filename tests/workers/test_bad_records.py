@@ -159,7 +159,7 @@ async def _read(
     topics: Iterable[str],
     *,
     until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
-    timeout_s: float = 120.0,
+    timeout_s: float = 60.0,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of `topics` (read_committed) until `until(records)` holds, then one
     more second of reading to catch anything published twice."""
