@@ -147,7 +147,9 @@ async def test_every_client_gets_the_settings(
 
     kinds = {name for name, _ in _Recorder.calls}
     assert kinds == {"Producer", "Consumer", "Admin"}
-    assert len(_Recorder.calls) == 5  # 2 transactional-worker clients, producer, waiter, admin
+    # 2 transactional-worker clients, the admin client reading the brokers' message size
+    # limit as the worker starts, producer, waiter, admin
+    assert len(_Recorder.calls) == 6
     for name, kwargs in _Recorder.calls:
         assert kwargs["security_protocol"] == "SASL_SSL", name
         assert kwargs["sasl_mechanism"] == "SCRAM-SHA-512", name
