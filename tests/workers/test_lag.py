@@ -56,7 +56,13 @@ async def test_a_stuck_record_shows_as_growing_lag(
         lambda _record, _exc: [],
     )
     metrics = Metrics()
-    readiness = Readiness(worker, metrics)
+    # /readyz calls a worker stuck when it has lag and fetched and committed nothing for
+    # this long: a blocked record with nothing else arriving is just that.
+    readiness = Readiness(worker, metrics, stuck_after_s=1.0)
+
+    async def stuck() -> bool:
+        await readiness.probe()
+        return any(reason.startswith("stuck: lag 8") for reason in readiness.reasons)
 
     async def lag() -> float:
         await readiness.probe()
@@ -93,10 +99,12 @@ async def test_a_stuck_record_shows_as_growing_lag(
             await plain.send_and_wait(topic, f"later {i}".encode())
         await _until(lambda: _true(len(finished) == 10))
         await _until(lambda: _eq(lag(), 8.0))
+        await _until(stuck)
 
         release.set()
         await _until(lambda: _true(worker.uncommitted == 0))
         await _until(lambda: _eq(lag(), 0.0))
+        assert not readiness.reasons
     finally:
         release.set()
         stop.set()
