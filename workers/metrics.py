@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from llmrouter.router.ratelimit import QUEUE_FULL
+from llmrouter.router.state.budget import DEGRADED as BUDGET_DEGRADED
 from llmrouter.runtime.reporting import TransactionOutcome, UnpublishedReason
 from llmrouter.schemas import AttemptOutcome, LLMResult
 
@@ -142,6 +143,7 @@ class Metrics:
             "llmrouter_ready", "1 when the worker reports ready", ["worker"], registry=r
         )
         r.register(_LimitQueueFull(QUEUE_FULL))
+        r.register(_StateDegraded())
 
     def observe_result(self, result: LLMResult) -> None:
         model = result.model or "none"
@@ -196,6 +198,20 @@ class _LimitQueueFull(Collector):
         )
         for model, count in sorted(self._counts.items()):
             family.add_metric([model], count)
+        yield family
+
+
+class _StateDegraded(Collector):
+    """`llmrouter_state_degraded{part}`: 1 while a part of the shared state works from this
+    process's share because the store cannot be reached (router/state/budget.py)."""
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "llmrouter_state_degraded",
+            "1 while the state store is unreachable and this replica enforces its share",
+            labels=["part"],
+        )
+        family.add_metric(["budget"], 1.0 if len(BUDGET_DEGRADED) else 0.0)
         yield family
 
 

@@ -10,12 +10,24 @@ the others wait for it (bounded), so none routes on a counter that forgot the da
 refresh reads that marker with the counter (one MGET): a store that lost the day while a
 replica ran, or a rebuilder that died, is noticed by the next decision. The hash tag
 `{<day>}` keeps a day's counters and its marker in one slot of a Redis Cluster.
+
+While the store cannot be reached the budget degrades to a local share, by the rule the
+rate limits use: each of the N replicas of the routing group (workers/group_share.py)
+may spend 1/N of what was left of the day when it last read the counter. A replica counts
+its spend meanwhile and sees `last known spend + N × its own spend since`, so the fleet
+downgrades once the remainder is spent however the work is spread (a replica that never
+read the day counts from zero). The spend counted meanwhile is added to the counters when
+the store answers again; if the store lost the day meanwhile, the rebuild from `llm.costs`
+holds it instead. A write whose answer was lost may be counted twice: the budget errs
+towards spending less, never more. `DEGRADED` (the gauge
+`llmrouter_state_degraded{part="budget"}`) holds the budgets in that mode.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -35,7 +47,7 @@ from llmrouter.router.budget import (
 from llmrouter.router.state.store import StateStore
 from llmrouter.schemas import COSTS_TOPIC, CostEvent, decode, utc_now
 
-__all__ = ["Rebuild", "SharedBudget", "spend_from_costs"]
+__all__ = ["DEGRADED", "Rebuild", "SharedBudget", "spend_from_costs"]
 
 log = structlog.get_logger("llmrouter.state")
 
@@ -45,6 +57,9 @@ Rebuild = Callable[[date, frozenset[str]], Awaitable[Mapping[str, int]]]
 _KEEP_S = 3 * 86400  # counters outlive their day a little, for late settles and reports
 _BUILDING_S = 120  # a rebuilder that died frees the claim after this long
 _WAIT_FOR_REBUILD_S = 60.0
+
+#: the shared budgets of this process that cannot reach the store (a metric)
+DEGRADED: weakref.WeakSet[SharedBudget] = weakref.WeakSet()
 
 _ADD = """
 local total = redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -81,6 +96,20 @@ class SharedBudget:
         self._fetched_at: dict[str, float] = {}
         self._rebuilt_day: date | None = None
         self._rebuild_lock = asyncio.Lock()
+        #: the routing group's size: while degraded, this replica's share is 1/replicas
+        self._replicas = 1
+        #: spend counted while the store was down: per task today, and not yet in the store
+        self._local: dict[str, int] = {}
+        self._unsynced: dict[tuple[date, str], int] = {}
+
+    @property
+    def degraded(self) -> bool:
+        """True while the store cannot be reached: the local share is enforced."""
+        return self in DEGRADED
+
+    def set_replicas(self, replicas: int) -> None:
+        """The routing group's size, for the local share while the store is down."""
+        self._replicas = max(1, replicas)
 
     def _key(self, day: date, task: str) -> str:
         # under "spent:", so no task name (even one called "rebuilt") meets the marker
@@ -95,12 +124,23 @@ class SharedBudget:
             self._day = today
             self._spent.clear()
             self._fetched_at.clear()
+            self._local.clear()
         return today
 
     def snapshot(self) -> BudgetState:
         self._roll()
-        spent = {task: from_micro_usd(micro) for task, micro in self._spent.items()}
+        spent = {
+            task: from_micro_usd(self._seen(task)) for task in self._spent.keys() | self._local
+        }
         return BudgetState(day=self._day, spent_usd=spent)
+
+    def _seen(self, task: str) -> int:
+        """The spend a decision sees: the store's, or while degraded the last known spend
+        plus this replica's own since, times the replicas sharing what was left."""
+        known = self._spent.get(task, 0)
+        if not self.degraded:
+            return known
+        return max(known, known + self._replicas * self._local.get(task, 0))
 
     async def refresh(self, task: str) -> None:
         if task not in self._tasks:
@@ -114,12 +154,16 @@ class SharedBudget:
             await self._ensure_rebuilt(day)
             raw, done = await self._store.run(lambda c: c.mget([self._key(day, task), marker]))
             if done is None:  # the store lost the day since (flushed, failed over): rebuild
+                self._forget_unsynced(day)
                 self._rebuilt_day = None
                 await self._ensure_rebuilt(day)
+            if done is None or self._unsynced:
+                await self._reconcile()
                 raw = await self._store.run(lambda c: c.get(self._key(day, task)))
         except StateStoreError as exc:
-            log.warning("budget refresh failed; using the last known spend", error=str(exc))
+            self._degrade(exc)
             return
+        self._recovered()
         self._spent[task] = int(raw or 0)
         self._fetched_at[task] = now
 
@@ -140,15 +184,52 @@ class SharedBudget:
 
     async def _apply(self, day: date, task: str, delta_micro: int) -> None:
         try:
+            if self._unsynced:
+                await self._reconcile()
             total = await self._add([self._key(day, task)], [delta_micro, _KEEP_S])
         except StateStoreError as exc:
-            # Spend is still recorded on llm.costs; the counter catches up on the next
-            # rebuild. Failing the request here would lose an answer already paid for.
-            log.warning("budget update failed", task=task, error=str(exc))
+            # Counted here until the store answers again (and recorded on llm.costs).
+            # Failing the request would lose an answer already paid for.
+            self._degrade(exc)
+            self._unsynced[(day, task)] = self._unsynced.get((day, task), 0) + delta_micro
+            if day == self._day:
+                self._local[task] = self._local.get(task, 0) + delta_micro
             return
+        self._recovered()
         if day == self._day:
             self._spent[task] = int(total)
             self._fetched_at[task] = time.monotonic()
+
+    async def _reconcile(self) -> None:
+        """Add the spend counted while the store was down to its counters."""
+        for (day, task), delta in list(self._unsynced.items()):
+            if delta:
+                await self._add([self._key(day, task)], [delta, _KEEP_S])
+            del self._unsynced[(day, task)]
+
+    def _forget_unsynced(self, day: date) -> None:
+        """The day is being rebuilt from llm.costs, which holds what was counted meanwhile."""
+        if self._rebuild is None:
+            return
+        for key in [k for k in self._unsynced if k[0] == day]:
+            del self._unsynced[key]
+
+    def _degrade(self, exc: StateStoreError) -> None:
+        if self.degraded:
+            return
+        DEGRADED.add(self)
+        log.warning(
+            "budget store unreachable: this replica enforces its share of the day's remainder",
+            share=f"1/{self._replicas}",
+            error=str(exc),
+        )
+
+    def _recovered(self) -> None:
+        if not self.degraded or self._unsynced:
+            return
+        DEGRADED.discard(self)
+        self._local.clear()
+        log.info("budget store reachable again: the spend counted meanwhile is in it")
 
     async def _ensure_rebuilt(self, day: date) -> None:
         if self._rebuilt_day == day:
@@ -175,6 +256,7 @@ class SharedBudget:
                 log.warning("budget rebuild from llm.costs failed", error=str(exc))
                 await self._store.run(lambda c: c.delete(marker))
                 raise StateStoreError("budget rebuild failed; will retry") from None
+        self._forget_unsynced(day)
         for task, micro in spent.items():
             if micro:
                 await self._add([self._key(day, task)], [micro, _KEEP_S])
@@ -196,7 +278,7 @@ class SharedBudget:
             delay_s = min(delay_s * 2, 1.0)
 
     async def aclose(self) -> None:
-        return None
+        DEGRADED.discard(self)
 
 
 async def spend_from_costs(

@@ -48,12 +48,16 @@ class RouterState:
         return self.store is not None
 
     def set_replicas(self, replicas: int) -> None:
-        """Without a store: each process takes 1/`replicas` of every model's limits."""
+        """Without a store (or while it is down): each process takes 1/`replicas` of every
+        model's limits, and of the day's remaining budget (router/state/budget.py)."""
         for limiter in self.local_limiters.values():
             limiter.set_replicas(replicas)
+        if isinstance(self.budget, SharedBudget):
+            self.budget.set_replicas(replicas)
 
     async def aclose(self) -> None:
         await self.dedupe.aclose()
+        await self.budget.aclose()
         if self.store is not None:
             await self.store.aclose()
 
