@@ -6,7 +6,10 @@ the provider, and records exactly one `Attempt` whatever happens. A call that ge
 within the model's `queue_s` is not made: it raises `LimitQueueFull`, records no attempt,
 gives the upstream call back and leaves the breaker as it was. A call on the task's
 budgeted route that finds the day's budget spent once it has its slot is not made either:
-it raises `BudgetSpent` the same way, and the cascade ends the route's walk there.
+it raises `BudgetSpent` the same way, and the cascade ends the route's walk there. A call
+of a request past its deadline or max age (router/expiry.py), checked before the call
+asks for its slot and again once it has it, is not made either: it raises `RequestExpired`,
+which ends the walk, and the request's result is `failed` with reason `expired`.
 `call_with_retries` repeats a call on the same model as the retry settings allow.
 `CallLedger` is the request's book: the attempts made, the errors seen, the calls spent
 against the per-request bound.
@@ -30,19 +33,28 @@ from llmrouter.core.errors import (
     LimitQueueFull,
     ModelCoolingDown,
     ProviderError,
+    RequestExpired,
 )
 from llmrouter.router.backoff import retries_allowed, retry_delay_s
 from llmrouter.router.breaker import Breaker
 from llmrouter.router.budget import Budget, Reservation
 from llmrouter.router.config import Defaults, ModelSpec, RouterConfig, TaskSpec
 from llmrouter.router.decision import budget_spent
+from llmrouter.router.expiry import expiry_reason
 from llmrouter.router.prompts import RenderedPrompt
 from llmrouter.router.providers.base import ChatRequest, Completion
 from llmrouter.router.providers.usage import estimate_tokens
 from llmrouter.router.ratelimit import Limiter
 from llmrouter.router.state.wiring import RouterState, local_state
 from llmrouter.router.telemetry import provider_call_span, record_attempt
-from llmrouter.schemas import Attempt, AttemptOutcome, LLMRequest, token_cost_usd
+from llmrouter.schemas import (
+    Attempt,
+    AttemptOutcome,
+    ClassifiedRequest,
+    LLMRequest,
+    token_cost_usd,
+    utc_now,
+)
 
 if TYPE_CHECKING:
     from llmrouter.router.providers.pool import ProviderPool
@@ -72,6 +84,16 @@ class CallLedger:
     #: True while the request is on its task's budgeted route: each call checks the day's
     #: spend again once it has its model's slot (it may have waited long)
     on_budget: bool = False
+
+    #: whether each call checks the request's deadline and max age just before it is made
+    #: (router/expiry.py); None: when the request came through the pipeline (a classified
+    #: request), not for a replay or an evaluation, whose requests' deadlines are history
+    check_expiry: bool | None = None
+
+    def expires_at_call_time(self) -> bool:
+        if self.check_expiry is not None:
+            return self.check_expiry
+        return isinstance(self.request, ClassifiedRequest)
 
     def take_call(self) -> None:
         """Spend one upstream call, or raise when the request's bound is reached."""
@@ -159,6 +181,7 @@ class ModelCaller:
                 model=model,
                 provider=spec.provider.value,
             )
+        self._check_expiry(ledger)
         breaker = self.breakers[model]
         await breaker.admit()
         ledger.take_call()
@@ -192,6 +215,7 @@ class ModelCaller:
             except BaseException as exc:  # cancelled while queued: free a probe slot
                 breaker.record_failure(exc)
                 raise
+            self._check_expiry(ledger, breaker)
             if ledger.on_budget:
                 await self._check_budget(ledger, breaker)
             with provider_call_span(model, spec.provider.value, chat, purpose) as span:
@@ -219,6 +243,24 @@ class ModelCaller:
         _log_attempt(ledger, level="debug")
         await self._settle(reservation, ledger.attempts[-1].cost_usd)
         return completion
+
+    def _check_expiry(self, ledger: CallLedger, breaker: Breaker | None = None) -> None:
+        """Raise RequestExpired, making no call, when the request is past its deadline or
+        its task's max age: checked before a call asks for its slot and again once it has
+        it (it may have queued long). With `breaker`, the call taken is given back and a
+        half-open probe slot freed, the breaker neither healthier nor sicker."""
+        request = ledger.request
+        task = self.config.tasks.get(request.task)
+        if task is None or not ledger.expires_at_call_time():
+            return
+        reason = expiry_reason(request, task, utc_now())
+        if reason is None:
+            return
+        exc = RequestExpired(reason)
+        if breaker is not None:
+            ledger.give_back_call()
+            breaker.record_failure(exc)
+        raise exc
 
     async def _check_budget(self, ledger: CallLedger, breaker: Breaker) -> None:
         """Raise BudgetSpent, making no call, when the task's daily budget was spent while

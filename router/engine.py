@@ -27,6 +27,7 @@ from llmrouter.core.errors import (
     AllModelsFailed,
     LLMRouterError,
     MessageTooLarge,
+    RequestExpired,
     UnknownTask,
 )
 from llmrouter.router.budget import Budget
@@ -177,6 +178,9 @@ class RoutingEngine:
         )
         if outcome.answer is not None:
             return Routed(result)
+        expired = _expired(ledger.errors)
+        if expired is not None:  # out of time, not failed by the models: no dead letter
+            return Routed(result.model_copy(update={"error": str(expired)}))
         errors = ledger.errors or [LLMRouterError("no model was tried")]
         failure = AllModelsFailed(f"every model failed for request {request.request_id}", errors)
         return Routed(result, failure)
@@ -285,6 +289,12 @@ def _latency_ms(request: LLMRequest, started: float) -> float:
     if request.created_at is not None:
         return max(0.0, (utc_now() - request.created_at).total_seconds() * 1000)
     return (time.monotonic() - started) * 1000
+
+
+def _expired(errors: list[Exception]) -> RequestExpired | None:
+    """The expiry that ended the walk (router/calls.py), if one did."""
+    last = errors[-1] if errors else None
+    return last if isinstance(last, RequestExpired) else None
 
 
 def _summary(errors: list[Exception]) -> str:

@@ -25,7 +25,7 @@ from llmrouter.kafkaio.transactions import Output
 from llmrouter.router import RoutingEngine
 from llmrouter.router.classifiers import ClassifierVerdict
 from llmrouter.router.config import TaskSpec
-from llmrouter.router.expiry import expiry_reason
+from llmrouter.router.expiry import EXPIRED, expiry_reason
 from llmrouter.router.routed import Earlier
 from llmrouter.schemas import (
     Classification,
@@ -251,6 +251,8 @@ class RouterHandler(_StageHandler):
                 drop = router.config.defaults.duplicates == "drop"
                 return earlier_outputs(routed, drop=drop, headers=headers)
             METRICS.observe_result(routed.result)
+            if (routed.result.error or "").startswith(EXPIRED):  # ran out of time at a call
+                METRICS.expired.labels(request.task, "call").inc()
             span.set(_result_attributes(routed.result))
             if routed.failure is not None:
                 span.error(f"{type(routed.failure).__name__}: {routed.failure}")
