@@ -51,12 +51,13 @@ class AnthropicProvider(SdkProvider):
                 block["text"] for block in data["content"] if block.get("type") == "text"
             )
             usage = data["usage"]
-            # Prompt-cache reads and writes are input tokens too (billed; see docs/configuration.md on costs).
-            input_tokens = (
-                usage["input_tokens"]
-                + (usage.get("cache_creation_input_tokens") or 0)
-                + (usage.get("cache_read_input_tokens") or 0)
-            )
+            # Anthropic reports cache reads and writes beside `input_tokens`; ours holds
+            # all input, with the cache classes as parts of it, priced apart.
+            cache_read_tokens = usage.get("cache_read_input_tokens") or 0
+            cache_write_tokens = usage.get("cache_creation_input_tokens") or 0
+            creation = usage.get("cache_creation") or {}
+            cache_write_1h_tokens = creation.get("ephemeral_1h_input_tokens") or 0
+            input_tokens = usage["input_tokens"] + cache_read_tokens + cache_write_tokens
             output_tokens = usage["output_tokens"]
             stop_reason = data.get("stop_reason")
             model = data.get("model")
@@ -64,7 +65,8 @@ class AnthropicProvider(SdkProvider):
             raise MalformedResponse(
                 "answer without content or usage", model=request.model_id, provider=self.provider
             ) from None
-        if not isinstance(input_tokens, int) or not isinstance(output_tokens, int):
+        counts = (input_tokens, output_tokens, cache_read_tokens, cache_write_1h_tokens)
+        if not all(isinstance(count, int) for count in counts):
             raise MalformedResponse(
                 "answer with unreadable usage", model=request.model_id, provider=self.provider
             )
@@ -78,4 +80,7 @@ class AnthropicProvider(SdkProvider):
             output_tokens=output_tokens,
             model_version=str(model or request.model_id),
             finish_reason=stop_reason if isinstance(stop_reason, str) else None,
+            cache_read_tokens=cache_read_tokens,
+            cache_write_tokens=cache_write_tokens,
+            cache_write_1h_tokens=min(cache_write_1h_tokens, cache_write_tokens),
         )

@@ -28,6 +28,13 @@ class Completion:
     #: the model id the provider says answered (may be more specific than the one asked)
     model_version: str
     finish_reason: str | None = None
+    #: parts of `input_tokens` the provider billed as prompt-cache reads and writes
+    #: (`cache_write_1h_tokens` is the part of the writes kept for an hour)
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    #: the part of `output_tokens` the model spent reasoning
+    reasoning_tokens: int = 0
 
 
 class ProviderClient(Protocol):

@@ -62,6 +62,8 @@ class OpenAIProvider(SdkProvider):
             prompt_tokens = usage.get("prompt_tokens") if usage is not None else None
             completion_tokens = usage.get("completion_tokens") if usage is not None else None
             model = data.get("model")
+            cached_tokens = _detail(usage, "prompt_tokens_details", "cached_tokens")
+            reasoning_tokens = _detail(usage, "completion_tokens_details", "reasoning_tokens")
         except (AttributeError, IndexError, KeyError, TypeError):
             raise MalformedResponse(
                 "answer without choices", model=request.model_id, provider=self.provider
@@ -82,10 +84,24 @@ class OpenAIProvider(SdkProvider):
         else:  # some compatible servers omit usage; an estimate beats a zero cost
             input_tokens = estimate_tokens((request.system or "") + request.user)
             output_tokens = estimate_tokens(text)
+            cached_tokens = reasoning_tokens = 0
         return Completion(
             text=text,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             model_version=str(model or request.model_id),
             finish_reason=finish if isinstance(finish, str) else None,
+            # parts of the totals: a server reporting more than the total is not believed
+            cache_read_tokens=min(cached_tokens, input_tokens),
+            reasoning_tokens=min(reasoning_tokens, output_tokens),
         )
+
+
+def _detail(usage: Any, details: str, name: str) -> int:
+    """A count inside `usage.<details>.<name>`, 0 where the server does not report it
+    (OpenAI does; many compatible servers send no details or null)."""
+    if not isinstance(usage, dict):
+        return 0
+    part = usage.get(details)
+    value = part.get(name) if isinstance(part, dict) else None
+    return value if isinstance(value, int) and value > 0 else 0
