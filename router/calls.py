@@ -3,7 +3,8 @@
 `ModelCaller.call_once` checks the prompt fits the model's window, asks the model's circuit
 breaker, spends one of the request's upstream calls, waits for a rate-limiter slot, calls
 the provider, and records exactly one `Attempt` whatever happens. A call that gets no slot
-within the model's `queue_s` is not made: it raises `LimitQueueFull`, records no attempt,
+within the model's `queue_s` (for a realtime request on a model without one,
+`defaults.realtime_queue_s`) is not made: it raises `LimitQueueFull`, records no attempt,
 gives the upstream call back and leaves the breaker as it was. A call on the task's
 budgeted route that finds the day's budget spent once it has its slot is not made either:
 it raises `BudgetSpent` the same way, and the cascade ends the route's walk there. A call
@@ -52,6 +53,7 @@ from llmrouter.schemas import (
     AttemptOutcome,
     ClassifiedRequest,
     LLMRequest,
+    Priority,
     token_cost_usd,
     utc_now,
 )
@@ -204,7 +206,11 @@ class ModelCaller:
         async with contextlib.AsyncExitStack() as held:
             try:
                 lease = await held.enter_async_context(
-                    self.limiters[model].slot(prompt_tokens + max_output_tokens)
+                    self.limiters[model].slot(
+                        prompt_tokens + max_output_tokens,
+                        task=ledger.request.task,
+                        default_queue_s=self._default_queue_s(ledger.request),
+                    )
                 )
             except LimitQueueFull as exc:
                 # No call was made: no attempt, the request's call back, the breaker
@@ -243,6 +249,12 @@ class ModelCaller:
         _log_attempt(ledger, level="debug")
         await self._settle(reservation, ledger.attempts[-1].cost_usd)
         return completion
+
+    def _default_queue_s(self, request: LLMRequest) -> float | None:
+        """The wait for a slot of a model with no `queue_s`: bounded for realtime calls."""
+        if request.priority is Priority.BATCH:
+            return None
+        return self.config.defaults.realtime_queue_s
 
     def _check_expiry(self, ledger: CallLedger, breaker: Breaker | None = None) -> None:
         """Raise RequestExpired, making no call, when the request is past its deadline or

@@ -77,6 +77,10 @@ class Defaults(StrictModel):
     max_calls_per_request: int = Field(default=6, ge=1, le=50)
     #: inputs longer than this are rejected before any call (dead-lettered by workers)
     max_input_chars: int = Field(default=200_000, ge=1)
+    #: the longest a realtime request's call waits for a model's rate-limit slot when the
+    #: model sets no `queue_s` (then the route moves on); batch requests wait unbounded.
+    #: null: realtime calls wait unbounded too
+    realtime_queue_s: float | None = Field(default=2.0, ge=0)
     retry: RetrySettings = RetrySettings()
     cooldown: CooldownSettings = CooldownSettings()
     cache: CacheSettings = CacheSettings()

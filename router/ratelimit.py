@@ -8,22 +8,29 @@ so N replicas together stay within the configured limit without talking to each 
 `router/state/limits.py` holds them in the shared store instead, exactly.
 
 A model's `queue_s` bounds the wait: a caller not admitted within it gets `LimitQueueFull`
-and nothing is taken from the limits; without it a caller waits as long as it is let.
+and nothing is taken from the limits. A model without one takes the caller's
+`default_queue_s` (the config's `defaults.realtime_queue_s` for a realtime request, none
+for a batch one); without either a caller waits as long as it is let.
+
+Callers wait in turn per task (router/fair_queue.py): one FIFO queue per task, served
+round-robin, for the concurrency slots and for the buckets alike, so a flood of one task
+waits behind itself and not in front of every other task's calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 from llmrouter.core.errors import LimitQueueFull
 from llmrouter.router.config import ModelSpec
+from llmrouter.router.fair_queue import FairLock, RoundRobin
 
-__all__ = ["QUEUE_FULL", "Limiter", "ModelLimiter", "SlotLease", "turned_away"]
+__all__ = ["QUEUE_FULL", "Limiter", "ModelLimiter", "SlotLease", "queue_bound_s", "turned_away"]
 
 #: callers turned away with `LimitQueueFull` in this process, by model (a metric)
 QUEUE_FULL: Counter[str] = Counter()
@@ -39,9 +46,17 @@ class SlotLease(Protocol):
 
 
 class Limiter(Protocol):
-    def slot(self, estimated_tokens: int) -> AbstractAsyncContextManager[SlotLease]:
-        """Wait for a slot; raise `LimitQueueFull` past the model's `queue_s`."""
+    def slot(
+        self, estimated_tokens: int, *, task: str = "", default_queue_s: float | None = None
+    ) -> AbstractAsyncContextManager[SlotLease]:
+        """Wait for a slot in `task`'s turn; raise `LimitQueueFull` past the model's
+        `queue_s` (`default_queue_s` when the model sets none)."""
         ...
+
+
+def queue_bound_s(spec: ModelSpec, default_queue_s: float | None) -> float | None:
+    """How long a caller may wait for a slot: the model's `queue_s`, else the caller's."""
+    return spec.queue_s if spec.queue_s is not None else default_queue_s
 
 
 class _TokenBucket:
@@ -85,26 +100,26 @@ class _TokenBucket:
 
 
 class _Gate:
-    """A FIFO counting semaphore whose size can change while callers wait."""
+    """A counting semaphore whose size can change while callers wait; waiters are let in
+    FIFO within a task, round-robin across tasks."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.in_use = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters = RoundRobin()
 
-    async def acquire(self) -> None:
+    async def acquire(self, task: str = "") -> None:
         if self.in_use < self.size and not self._waiters:
             self.in_use += 1
             return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        waiter = self._waiters.push(task)
         try:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # granted and cancelled at once: hand it on
-            elif waiter in self._waiters:  # `_wake` may have dropped it already
-                self._waiters.remove(waiter)
+            else:  # `_wake` may have dropped it already
+                self._waiters.remove(task, waiter)
             raise
 
     def release(self) -> None:
@@ -116,11 +131,12 @@ class _Gate:
         self._wake()
 
     def _wake(self) -> None:
-        while self._waiters and self.in_use < self.size:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self.in_use += 1
-                waiter.set_result(None)
+        while self.in_use < self.size:
+            waiter = self._waiters.pop()
+            if waiter is None:
+                return
+            self.in_use += 1
+            waiter.set_result(None)
 
 
 class _Lease:
@@ -138,8 +154,8 @@ class _Lease:
 class ModelLimiter:
     """Admission control for one model in this process.
 
-    A caller first takes a concurrency slot, then queues (FIFO, behind one lock) for the
-    rpm/tpm buckets. The head of the queue sleeps exactly the larger bucket deficit and
+    A caller first takes a concurrency slot, then queues (behind one lock, handed on
+    round-robin across tasks) for the rpm/tpm buckets. The head of the queue sleeps exactly the larger bucket deficit and
     re-checks, so waiting never spins. Both waits together are bounded by `queue_s`.
     `in_flight` and `waiting` are for metrics.
     """
@@ -162,7 +178,7 @@ class ModelLimiter:
         self.model = model
         self.replicas = replicas
         self._gate = _Gate(_share(spec.max_concurrency, replicas))
-        self._buckets_lock = asyncio.Lock()  # waiters are woken in arrival order
+        self._buckets_lock = FairLock()  # waiters are let in by task, in turn
         full = start_full
         self._rpm = _TokenBucket(_share(spec.rpm, replicas), clock, full=full) if spec.rpm else None
         self._tpm = _TokenBucket(_share(spec.tpm, replicas), clock, full=full) if spec.tpm else None
@@ -182,9 +198,12 @@ class ModelLimiter:
             self._tpm.resize(_share(self._spec.tpm, replicas))
 
     @asynccontextmanager
-    async def slot(self, estimated_tokens: int) -> AsyncIterator[SlotLease]:
-        """Wait until concurrency and both buckets allow one call of ~`estimated_tokens`."""
-        queue_s = self._spec.queue_s
+    async def slot(
+        self, estimated_tokens: int, *, task: str = "", default_queue_s: float | None = None
+    ) -> AsyncIterator[SlotLease]:
+        """Wait until concurrency and both buckets allow one call of ~`estimated_tokens`,
+        in `task`'s turn."""
+        queue_s = queue_bound_s(self._spec, default_queue_s)
         deadline = None if queue_s is None else self._clock() + queue_s
         self.waiting += 1
         admitted = False
@@ -195,9 +214,9 @@ class ModelLimiter:
                 # bucket wait itself is bounded on `clock` (the two agree unless a test
                 # fakes the clock).
                 async with asyncio.timeout(queue_s):
-                    await self._gate.acquire()
+                    await self._gate.acquire(task)
                     gate_held = True
-                    admitted = await self._wait_for_buckets(estimated_tokens, deadline)
+                    admitted = await self._wait_for_buckets(estimated_tokens, deadline, task)
             except TimeoutError:
                 admitted = False
             if not admitted:
@@ -214,9 +233,12 @@ class ModelLimiter:
             if not admitted:  # turned away or cancelled while queued
                 self.waiting -= 1
 
-    async def _wait_for_buckets(self, estimated_tokens: int, deadline: float | None) -> bool:
+    async def _wait_for_buckets(
+        self, estimated_tokens: int, deadline: float | None, task: str
+    ) -> bool:
         """Take from the buckets once both allow; False (nothing taken) past `deadline`."""
-        async with self._buckets_lock:
+        await self._buckets_lock.acquire(task)
+        try:
             while True:
                 wait_s = max(
                     self._rpm.wait_s(1) if self._rpm else 0.0,
@@ -239,6 +261,8 @@ class ModelLimiter:
             if self._tpm:
                 self._tpm.take(estimated_tokens)
             return True
+        finally:
+            self._buckets_lock.release()
 
 
 def turned_away(model: str, queue_s: float | None) -> LimitQueueFull:

@@ -13,11 +13,13 @@ One Lua script admits a call atomically against all three, on the store's own cl
 The hash tag `{<model>}` keeps the four in one slot of a Redis Cluster.
 
 A caller that is not admitted sleeps for the script's hint (when the oldest call leaves
-the window, or a short poll for a concurrency slot) and asks again: waiting queues. With
-the model's `queue_s` set, a caller still not admitted when it has passed (queueing in this
-process included) gets `LimitQueueFull` instead, having taken nothing. If the store
-cannot be reached the call falls back to this process's share of the limits
-(router/ratelimit.py) until it can.
+the window, or a short poll for a concurrency slot) and asks again: waiting queues. The
+callers of one process wait in turn per task (router/fair_queue.py: FIFO within a task,
+round-robin across tasks), and only the one whose turn it is asks the store. With a
+bound on the wait (the model's `queue_s`, else the caller's `default_queue_s`), a caller
+still not admitted when it has passed (queueing in this process included) gets
+`LimitQueueFull` instead, having taken nothing. If the store cannot be reached the call
+falls back to this process's share of the limits (router/ratelimit.py) until it can.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ import structlog
 
 from llmrouter.core.errors import StateStoreError
 from llmrouter.router.config import ModelSpec
-from llmrouter.router.ratelimit import ModelLimiter, SlotLease, turned_away
+from llmrouter.router.fair_queue import FairLock
+from llmrouter.router.ratelimit import ModelLimiter, SlotLease, queue_bound_s, turned_away
 from llmrouter.router.state.store import StateStore
 
 __all__ = ["SharedLimiter"]
@@ -142,20 +145,25 @@ class SharedLimiter:
         self._report = store.script(_REPORT)
         self._fallback = fallback or ModelLimiter(spec, model=model)
         self._sleep = sleep
-        self._queue = asyncio.Lock()
+        self._queue = FairLock()
         self.in_flight = 0
         self.waiting = 0
 
     @asynccontextmanager
-    async def slot(self, estimated_tokens: int) -> AsyncIterator[SlotLease]:
+    async def slot(
+        self, estimated_tokens: int, *, task: str = "", default_queue_s: float | None = None
+    ) -> AsyncIterator[SlotLease]:
         call_id = uuid.uuid4().hex
+        queue_s = queue_bound_s(self._spec, default_queue_s)
         self.waiting += 1
         try:
-            admitted = await self._wait(call_id, estimated_tokens)
+            admitted = await self._wait(call_id, estimated_tokens, task, queue_s)
         finally:
             self.waiting -= 1
         if not admitted:  # the store is unreachable: this process's share of the limits
-            async with self._fallback.slot(estimated_tokens) as local:
+            async with self._fallback.slot(
+                estimated_tokens, task=task, default_queue_s=default_queue_s
+            ) as local:
                 yield local
             return
         lease = _SharedLease(self, call_id)
@@ -166,7 +174,7 @@ class SharedLimiter:
             self.in_flight -= 1
             await self._finish(call_id, lease.reported)
 
-    async def _wait(self, call_id: str, tokens: int) -> bool:
+    async def _wait(self, call_id: str, tokens: int, task: str, queue_s: float | None) -> bool:
         spec = self._spec
         args = [
             call_id,
@@ -178,14 +186,13 @@ class SharedLimiter:
             self._lease_ms,
         ]
         keys = [*self._keys, self._leases]
-        queue_s = spec.queue_s
         loop = asyncio.get_running_loop()
         deadline = None if queue_s is None else loop.time() + queue_s
-        # Waiters of this process queue here in arrival order and only the head asks the
-        # store: one round trip per admission, not one per waiter per poll.
+        # Waiters of this process queue here, each task in turn, and only the head asks
+        # the store: one round trip per admission, not one per waiter per poll.
         try:
             async with asyncio.timeout_at(deadline):
-                await self._queue.acquire()
+                await self._queue.acquire(task)
         except TimeoutError:
             raise turned_away(self.model, queue_s) from None
         try:

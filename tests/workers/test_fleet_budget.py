@@ -42,7 +42,12 @@ ROUTERS = 3
 def fleet_config(**changes: dict[str, object]) -> str:
     """`make_fleet`'s template (its `{qa}` becomes the test's own task), `changes` to models."""
     return routing_config(
-        defaults={"cache": {"enabled": False}, "max_output_tokens": MAX_OUTPUT_TOKENS},
+        # calls queue for `big`'s slots as long as it takes: no realtime bound on the wait
+        defaults={
+            "cache": {"enabled": False},
+            "max_output_tokens": MAX_OUTPUT_TOKENS,
+            "realtime_queue_s": None,
+        },
         models=catalog("cheap", "big", **changes),
         tasks={
             "{qa}": static_route(
