@@ -2,7 +2,9 @@
 
 `ModelCaller.call_once` checks the prompt fits the model's window, asks the model's circuit
 breaker, spends one of the request's upstream calls, waits for a rate-limiter slot, calls
-the provider, and records exactly one `Attempt` whatever happens. A call that gets no slot
+the provider, and records exactly one `Attempt` whatever happens (a call cut off in flight,
+cancelled with its record, is `abandoned`: billed at its prompt's estimated input tokens
+and no output tokens, since the provider reported nothing). A call that gets no slot
 within the model's `queue_s` (for a realtime request on a model without one,
 `defaults.realtime_queue_s`) is not made: it raises `LimitQueueFull`, records no attempt,
 gives the upstream call back and leaves the breaker as it was. A call on the task's
@@ -86,6 +88,9 @@ class CallLedger:
     #: True while the request is on its task's budgeted route: each call checks the day's
     #: spend again once it has its model's slot (it may have waited long)
     on_budget: bool = False
+    #: True once a result carrying these attempts is kept for the request id
+    #: (router/state/kept.py): whoever publishes that result publishes their cost events
+    kept: bool = False
 
     #: whether each call checks the request's deadline and max age just before it is made
     #: (router/expiry.py); None: when the request came through the pipeline (a classified
@@ -226,9 +231,11 @@ class ModelCaller:
                 await self._check_budget(ledger, breaker)
             with provider_call_span(model, spec.provider.value, chat, purpose) as span:
                 started = time.monotonic()
+                sent = False
                 try:
                     reservation = await self.budget.reserve(ledger.request.task, worst_case_usd)
                     started = time.monotonic()
+                    sent = True
                     completion = await client.complete(chat)
                     lease.report(completion.input_tokens + completion.output_tokens)
                 except ProviderError as exc:
@@ -241,7 +248,14 @@ class ModelCaller:
                     raise
                 except BaseException as exc:  # cancelled: free a half-open probe slot
                     breaker.record_failure(exc)
-                    await self._settle(reservation, Decimal(0))
+                    cost_usd = Decimal(0)
+                    if sent:  # cut off in flight: the provider may bill it all the same
+                        cut = _abandoned_attempt(model, spec, prompt_tokens, exc, started, purpose)
+                        ledger.attempts.append(cut)
+                        record_attempt(span, cut)
+                        _log_attempt(ledger, level="info")
+                        cost_usd = cut.cost_usd
+                    await self._settle(reservation, cost_usd)
                     raise
                 breaker.record_success()
                 ledger.attempts.append(_ok_attempt(model, spec, completion, started, purpose))
@@ -338,6 +352,31 @@ def _ok_attempt(
             spec.input_usd_per_1k,
             spec.output_usd_per_1k,
         ),
+    )
+
+
+def _abandoned_attempt(
+    model: str,
+    spec: ModelSpec,
+    prompt_tokens: int,
+    exc: BaseException,
+    started: float,
+    purpose: Purpose,
+) -> Attempt:
+    """A call cut off in flight (cancelled, or an error that is no provider's answer): the
+    provider reported nothing, so it is accounted at the prompt's estimated input tokens
+    and no output tokens, priced as such."""
+    return Attempt(
+        model=model,
+        provider=spec.provider.value,
+        model_version=spec.model_id,
+        purpose=purpose,
+        outcome=AttemptOutcome.ABANDONED,
+        latency_ms=(time.monotonic() - started) * 1000,
+        input_tokens=prompt_tokens,
+        output_tokens=0,
+        cost_usd=token_cost_usd(prompt_tokens, 0, spec.input_usd_per_1k, spec.output_usd_per_1k),
+        error=f"abandoned in flight ({type(exc).__name__})",
     )
 
 

@@ -41,6 +41,7 @@ from llmrouter.router.learned import load_learned_routes
 from llmrouter.router.providers.pool import ProviderPool
 from llmrouter.router.routed import Earlier, Routed
 from llmrouter.router.state.dedupe import input_fingerprint, route_once
+from llmrouter.router.state.kept import keeping
 from llmrouter.router.state.wiring import RouterState, local_state
 from llmrouter.schemas import (
     ClassifiedRequest,
@@ -139,26 +140,37 @@ class RoutingEngine:
 
     @_counted
     async def classify(
-        self, request: LLMRequest, task: TaskSpec | None = None
+        self,
+        request: LLMRequest,
+        task: TaskSpec | None = None,
+        *,
+        ledger: CallLedger | None = None,
     ) -> ClassifierVerdict | None:
         """The complexity the request's route needs, or None when its route needs none.
-        `task` is the request's spec when the caller has validated it already."""
+        `task` is the request's spec when the caller has validated it already; `ledger`
+        (from `ledger(request)`) holds the calls made even when this raises or is
+        cancelled."""
         task = self.validate(request) if task is None else task
         selected = await self._select(request, task)
         if selected.classifier is None:
             return None
-        ledger = self._ledger(request)
+        ledger = self.ledger(request) if ledger is None else ledger
         verdict = await self._classifiers[selected.classifier].complexity_of(request, ledger)
-        # The pipeline bills the classifier's calls with the request's result.
+        # The classifier stage publishes these calls' cost events (workers/handlers.py).
         return dataclasses.replace(verdict, attempts=list(ledger.attempts))
 
     @_counted
     async def route(self, request: LLMRequest, task: TaskSpec | None = None) -> Routed:
         """Select, classify, plan, walk, account: the request's result, `ok` or `failed`.
         `task` is the request's spec when the caller has validated it already."""
+        return await self._route(request, task, self.ledger(request))
+
+    async def _route(
+        self, request: LLMRequest, task: TaskSpec | None, ledger: CallLedger
+    ) -> Routed:
+        """`route`, its calls booked in `ledger` (which keeps them if this raises)."""
         task = self.validate(request) if task is None else task
         started = time.monotonic()
-        ledger = self._ledger(request)
         selected = await self._select(request, task)
         complexity = await self._complexity(request, selected, ledger)
         decision, outcome = await self._walk(request, task, selected, complexity, ledger)
@@ -187,15 +199,24 @@ class RoutingEngine:
 
     @_counted
     async def route_once(
-        self, request: LLMRequest, origin: str, task: TaskSpec | None = None
+        self,
+        request: LLMRequest,
+        origin: str,
+        task: TaskSpec | None = None,
+        *,
+        ledger: CallLedger | None = None,
     ) -> Routed | Earlier:
         """`route`, unless the request id has a result already: the `Earlier` one. `origin`
         names the record the request came in (a redelivery of it is not a duplicate). The id
-        is the task's; reused for another input it raises `DuplicateConflict`, calling nothing."""
+        is the task's; reused for another input it raises `DuplicateConflict`, calling nothing.
+        `ledger` (from `ledger(request)`) holds the calls made even when this raises or is
+        cancelled, and says whether a result carrying them was kept (`ledger.kept`)."""
         defaults = self.config.defaults
+        ledger = self.ledger(request) if ledger is None else ledger
         return await route_once(
-            self.state.dedupe,
-            lambda: self.route(request, task),
+            # a result stored marks the ledger `kept` (router/state/kept.py)
+            keeping(self.state.dedupe, ledger),
+            lambda: self._route(request, task, ledger),
             request.request_id,
             origin,
             # as long as the owner's whole request may take
@@ -206,7 +227,8 @@ class RoutingEngine:
 
     # -- the steps -----------------------------------------------------------------------
 
-    def _ledger(self, request: LLMRequest) -> CallLedger:
+    def ledger(self, request: LLMRequest) -> CallLedger:
+        """A fresh book of the request's calls, for `route`, `route_once` or `classify`."""
         return CallLedger(request, self.config.defaults.max_calls_per_request)
 
     async def _select(self, request: LLMRequest, task: TaskSpec) -> SelectedRoute:

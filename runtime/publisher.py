@@ -44,6 +44,7 @@ from llmrouter.runtime.options import WorkerOptions
 from llmrouter.runtime.progress import PartitionProgress, Plan
 from llmrouter.runtime.reporting import RuntimeMetrics
 from llmrouter.runtime.stats import RuntimeStats
+from llmrouter.runtime.unbound import UnboundOutputs
 
 __all__ = ["Publisher"]
 
@@ -70,6 +71,8 @@ class Publisher:
         #: held while a transaction is planned and committed
         self.lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        #: outputs bound to no record, published in the next transaction
+        self.unbound = UnboundOutputs(self.wake)
         #: why the worker must stop (a real fence), set by the flush loop
         self.fatal: BaseException | None = None
         self.last_commit_at = time.monotonic()
@@ -227,7 +230,8 @@ class Publisher:
                     self._metrics.count_results_held(self._options.name, progress.held)
                 if plan is not None:
                     plans[tp] = plan
-            if not plans:
+            unbound = self.unbound.take()
+            if not plans and not unbound:
                 return
             # planning settled nothing: whatever fails from here on is planned again
             producer = self._producer
@@ -239,12 +243,20 @@ class Publisher:
                 async with asyncio.timeout(self._options.transaction_timeout_ms / 1000):
                     await commit_transaction(
                         producer,
-                        (out for plan in plans.values() for out in plan.outputs),
+                        [*unbound, *(out for plan in plans.values() for out in plan.outputs)],
                         {tp: OffsetAndMetadata(p.offset, p.metadata) for tp, p in plans.items()},
                         self._options.group_id,
                         clock=self._clock,
                     )
             except BaseException:
+                if unbound and not self._clock.outcome_unknown:
+                    self.unbound.put_back(unbound)
+                elif unbound:  # committed or not, never both published and kept
+                    log.warning(
+                        "unbound outputs of a transaction of unknown outcome dropped",
+                        worker=self._options.name,
+                        outputs=len(unbound),
+                    )
                 if self._clock.outcome_unknown:
                     self._unresolved = Unresolved(
                         producer, {tp: (progress_of[tp], plan) for tp, plan in plans.items()}

@@ -46,4 +46,11 @@ class CostEvent(WireModel):
     predicted_score: float | None = Field(
         default=None, description="The learned router's predicted score of its choice."
     )
+    unbound: bool = Field(
+        default=False,
+        description="True for a call no published result carries (its record was cut off "
+        "past the grace, or its handler raised), billed by the worker that made it. Its "
+        "`attempt` numbers it within that unfinished route, so it may share request_id and "
+        "attempt with an attempt of the request's result: another call, billed too.",
+    )
     ts: UtcDatetime = Field(default_factory=utc_now)

@@ -46,3 +46,7 @@ class AttemptOutcome(StrEnum):
     CONTEXT_LENGTH = "context_length"  # prompt over the model's context window
     CONTENT_POLICY = "content_policy"  # provider refused the content
     ERROR = "error"  # anything else
+    #: cut off in flight (its record handed over past the rebalance grace, or a shutdown
+    #: past the grace): the provider may bill it, so it is accounted at the prompt's
+    #: estimated input tokens and no output tokens (docs/delivery.md)
+    ABANDONED = "abandoned"

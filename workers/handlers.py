@@ -1,7 +1,10 @@
 """What each worker does with one record: its handler returns the outputs to publish.
 
-The classifier's is the classified request; the router's is the result, its cost events
-and, when no model answered, the request's dead letter with every error. A handler raises
+The classifier's is the classified request and the cost events of its own calls; the
+router's is the result, the cost events of its calls (not the classifier stage's again)
+and, when no model answered, the request's dead letter with every error. The cost events
+of calls no result carries (a record cut off, a handler that raised) go out bound to no
+record: workers/accounting.py. A handler raises
 only for a record it cannot handle (unreadable, an unknown task, a bug): the runtime hands
 those to the error policy (workers/outputs.py).
 
@@ -38,6 +41,14 @@ from llmrouter.schemas import (
     encode,
     task_of_topic,
     utc_now,
+)
+from llmrouter.workers.accounting import (
+    PublishUnbound,
+    accounted,
+    attempt_cost_outputs,
+    carried_by_classifier,
+    mark_classifier_costs,
+    without_carried,
 )
 from llmrouter.workers.metrics import METRICS
 from llmrouter.workers.outputs import (
@@ -178,6 +189,9 @@ class _StageHandler:
         #: swapped by a config reload; a record in flight finishes with the router it began with
         self.router = router
         self._max_bytes = max_message_bytes
+        #: where the cost events of calls no result carries go (workers/accounting.py):
+        #: the worker's `publish_unbound`, set at launch
+        self.publish_unbound: PublishUnbound | None = None
 
 
 class ClassifierHandler(_StageHandler):
@@ -197,7 +211,10 @@ class ClassifierHandler(_StageHandler):
             if expired is not None:
                 span.set(_result_attributes(expired))
                 return result_outputs(expired, tracing.headers_with_context())
-            classified = _classified(request, await router.classify(request, task))
+            ledger = router.ledger(request)
+            with accounted("classifier", ledger, self.publish_unbound):
+                verdict = await router.classify(request, task, ledger=ledger)
+            classified = _classified(request, verdict)
             span.set(
                 {
                     "llmrouter.complexity": classified.complexity.value
@@ -208,8 +225,15 @@ class ClassifierHandler(_StageHandler):
                     else "none",
                 }
             )
-            headers = bounded_headers(tracing.headers_with_context(record.headers))
-        return [Output(classified_topic(request.task), encode(classified), record.key, headers)]
+            # this stage publishes its calls' cost events; the router stage then does not
+            headers = mark_classifier_costs(
+                bounded_headers(tracing.headers_with_context(record.headers))
+            )
+        costs = attempt_cost_outputs(request, classified.classifier_attempts)
+        return [
+            Output(classified_topic(request.task), encode(classified), record.key, headers),
+            *costs,
+        ]
 
 
 class RouterHandler(_StageHandler):
@@ -241,19 +265,24 @@ class RouterHandler(_StageHandler):
             if expired is not None:
                 span.set(_result_attributes(expired))
                 return result_outputs(expired, tracing.headers_with_context(record.headers))
+            ledger = router.ledger(request)
+            carried = carried_by_classifier(record, len(request.classifier_attempts))
             try:
-                routed = await router.route_once(request, origin_of(record), task=task)
+                with accounted("router", ledger, self.publish_unbound, carried=carried):
+                    routed = await router.route_once(
+                        request, origin_of(record), task=task, ledger=ledger
+                    )
             except DuplicateConflict as exc:
                 span.error(str(exc))
                 return _conflict_outputs(request, record, self.identity, exc)
             headers = tracing.headers_with_context(record.headers)
             if isinstance(routed, Earlier):
                 drop = router.config.defaults.duplicates == "drop"
-                return earlier_outputs(routed, drop=drop, headers=headers)
+                return without_carried(earlier_outputs(routed, drop=drop, headers=headers), carried)
             METRICS.observe_result(routed.result)
             if (routed.result.error or "").startswith(EXPIRED):  # ran out of time at a call
                 METRICS.expired.labels(request.task, "call").inc()
             span.set(_result_attributes(routed.result))
             if routed.failure is not None:
                 span.error(f"{type(routed.failure).__name__}: {routed.failure}")
-        return routed_outputs(routed, record, self.identity, headers)
+        return without_carried(routed_outputs(routed, record, self.identity, headers), carried)

@@ -131,6 +131,8 @@ def build_worker(
     policy = ErrorPolicy(identity)
     worker = TransactionalWorker(options, settings.kafka, handler, policy, metrics=METRICS)
     policy.answerable = answerable(handler, worker.has_topic)
+    # the cost events of calls no result carries (workers/accounting.py)
+    handler.publish_unbound = worker.publish_unbound
     return worker
 
 

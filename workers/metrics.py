@@ -139,6 +139,21 @@ class Metrics:
             ["worker", "reason"],
             registry=r,
         )
+        self.calls_cut_off = Counter(
+            "llmrouter_calls_cut_off",
+            "Provider calls cut off in flight with their record (handed over past the"
+            " rebalance grace, or a shutdown past the grace): each published by this worker"
+            " as an `abandoned` cost event. A SIGKILL cuts calls off uncounted.",
+            ["stage", "model"],
+            registry=r,
+        )
+        self.unbound_cost_events = Counter(
+            "llmrouter_unbound_cost_events",
+            "Cost events published by the worker that made the calls because no result"
+            " carries them (the record was cut off, or its handler raised)",
+            ["stage"],
+            registry=r,
+        )
         self.ready = Gauge(
             "llmrouter_ready", "1 when the worker reports ready", ["worker"], registry=r
         )
