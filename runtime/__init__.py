@@ -19,6 +19,7 @@ The parts, one idea each:
 - `worker.TransactionalWorker`: the consumer loop (fetch, dispatch, backpressure,
   rebalances, drain); it holds the parts below and hands each the same partition book;
 - `book.PartitionBook`: per partition, its progress, handler tasks, pause and adoption;
+- `lanes.Lanes`: how the topics share `max_in_flight` (a lane at its share pauses alone);
 - `progress.PartitionProgress` and `done_offsets`: the book-keeping of one partition and
   the format of the done-offsets record committed with its offset;
 - `publisher.Publisher`: plans and commits the transactions, retries them, and stops

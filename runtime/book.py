@@ -6,14 +6,16 @@ handed it at construction:
 - the adopter records what the group assigned, pauses a new partition while its committed
   offset is read, then opens its progress;
 - the consumer loop starts a handler task per fetched record, pauses and resumes
-  partitions for backpressure, and releases what a rebalance revokes;
+  partitions for backpressure (per lane: `by_lane`), and releases what a rebalance
+  revokes;
 - the publisher plans each transaction from the partitions' progress.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 
 from aiokafka import TopicPartition
 
@@ -51,6 +53,16 @@ class PartitionBook:
     def tracked(self) -> int:
         """Records fetched above the committed offsets (in flight, unpublished or done)."""
         return sum(p.tracked for p in self.progress.values())
+
+    def by_lane(self, lane_of: Callable[[str], str]) -> tuple[Counter[str], Counter[str]]:
+        """Per lane (`lane_of` a partition's topic): records uncommitted, records tracked."""
+        uncommitted: Counter[str] = Counter()
+        tracked: Counter[str] = Counter()
+        for tp, p in self.progress.items():
+            lane = lane_of(tp.topic)
+            uncommitted[lane] += p.in_flight + p.unpublished
+            tracked[lane] += p.tracked
+        return uncommitted, tracked
 
     def tasks_of(self, partitions: Iterable[TopicPartition]) -> list[asyncio.Task[None]]:
         return [t for tp in partitions for t in self.tasks.get(tp, ())]

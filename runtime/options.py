@@ -18,6 +18,7 @@ class WorkerOptions:
     #: records being processed at once; a slow LLM call is mostly waiting, so thousands
     #: fit in a few tens of MiB. Fetching pauses when full (and when too many records
     #: wait behind a stuck one: `max_tracked`), so memory stays bounded if providers stall.
+    #: With lanes (runtime/lanes.py) each lane gets a share of it and pauses alone.
     max_in_flight: int = 4096
     flush_interval_s: float = 0.02
     grace_s: float = 30.0

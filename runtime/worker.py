@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -29,6 +28,7 @@ from llmrouter.runtime.adopter import Adopter
 from llmrouter.runtime.book import PartitionBook
 from llmrouter.runtime.fitting import checked_outputs, error_outputs
 from llmrouter.runtime.handler import Handler, OnError
+from llmrouter.runtime.lanes import ONE_LANE, Lanes, lane_caps
 from llmrouter.runtime.options import WorkerOptions
 from llmrouter.runtime.progress import PartitionProgress
 from llmrouter.runtime.publisher import Publisher
@@ -49,7 +49,10 @@ class TransactionalWorker:
         on_error: OnError,
         *,
         metrics: RuntimeMetrics = NO_METRICS,
+        lanes: Lanes = ONE_LANE,
     ) -> None:
+        """`lanes`: how the topics share `max_in_flight` (runtime/lanes.py); by default
+        they share it as one pool."""
         self.options = options
         self._kafka = kafka
         self._handler = handler
@@ -57,6 +60,10 @@ class TransactionalWorker:
         self._metrics = metrics
         self.stats = RuntimeStats()
         self._book = PartitionBook()
+        self._lanes = lanes
+        self._lane_of_topic: dict[str, str] = {}
+        #: the fewest records a lane still fetching may take on (set with the pauses)
+        self._lane_room = options.max_in_flight
         self._publisher = Publisher(options, kafka, self._book, self.stats, metrics)
         self._adopter = Adopter(options, self._book)
         self._consumer: AIOKafkaConsumer | None = None
@@ -135,8 +142,6 @@ class TransactionalWorker:
             raise self.fatal
 
     async def _drain(self) -> None:
-        """Give in-flight work the grace period, cut off the rest, and commit what finished
-        with what the handlers of the records cut off handed over (`publish_unbound`)."""
         tasks = self._book.all_tasks()
         if tasks:
             log.info("draining", worker=self.options.name, in_flight=len(tasks))
@@ -148,7 +153,9 @@ class TransactionalWorker:
                     worker=self.options.name,
                     abandoned=len(pending),
                 )
-                await self._cut_off(pending, self.options.grace_s)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
         if self.fatal is None:
             with contextlib.suppress(Exception):
                 await self._publisher.flush()
@@ -184,18 +191,50 @@ class TransactionalWorker:
 
     def _capacity(self) -> int:
         """Records we may take on now: in-flight and finished-but-unpublished ones hold
-        memory; published ones behind a stuck record hold a few bytes each."""
+        memory; published ones behind a stuck record hold a few bytes each. No fetch
+        takes more than the lane with the least room left may hold, so none overshoots."""
         busy = self._book.uncommitted
         tracked = self._book.tracked
         o = self.options
-        return min(o.max_poll_records, o.max_in_flight - busy, o.max_tracked - tracked)
+        return min(
+            o.max_poll_records, o.max_in_flight - busy, o.max_tracked - tracked, self._lane_room
+        )
+
+    def _lane(self, topic: str) -> str:
+        lane = self._lane_of_topic.get(topic)
+        if lane is None:
+            lane = self._lane_of_topic[topic] = self._lanes.of(topic)
+        return lane
+
+    def _full_lanes(self, assigned: set[TopicPartition]) -> set[str]:
+        """The lanes that must stop fetching: at their cap of `max_in_flight`
+        (runtime/lanes.py), all of them when the whole pool is full, and, when too many
+        records wait behind stuck ones, those over their part of `max_tracked`."""
+        o = self.options
+        busy, tracked = self._book.by_lane(self._lane)
+        caps = lane_caps(
+            self._lanes, o.max_in_flight, busy, {self._lane(tp.topic) for tp in assigned}
+        )
+        if sum(busy.values()) >= o.max_in_flight:
+            full = set(caps.caps)
+        else:
+            full = {lane for lane, cap in caps.caps.items() if busy[lane] >= cap}
+        if sum(tracked.values()) >= o.max_tracked:
+            per_slot = o.max_tracked // o.max_in_flight
+            full |= {
+                lane for lane, share in caps.shares.items() if tracked[lane] >= per_slot * share
+            }
+        rooms = [cap - busy[lane] for lane, cap in caps.caps.items() if lane not in full]
+        self._lane_room = min(rooms, default=o.max_in_flight)
+        return full
 
     def _apply_backpressure(self) -> None:
         consumer = self._consumer
         assert consumer is not None
         book = self._book
         assigned = consumer.assignment()
-        wanted = set(assigned) if self._capacity() <= 0 else book.adopting.keys() & assigned
+        full = self._full_lanes(assigned)
+        wanted = {tp for tp in assigned if tp in book.adopting or self._lane(tp.topic) in full}
         book.paused &= assigned
         if wanted - book.paused:
             consumer.pause(*(wanted - book.paused))
@@ -256,17 +295,10 @@ class TransactionalWorker:
         self._adopter.on_assigned(assigned)
 
     async def on_revoked(self, revoked: list[TopicPartition]) -> None:
-        """Give in-flight work the rebalance grace, cut off what is still running, commit
-        what finished together with what the handlers of the records cut off handed over
-        (`publish_unbound`: their account of the work cut off), hand over the rest."""
+        """Give in-flight work a moment, commit what finished, hand over the rest."""
         tasks = self._book.tasks_of(revoked)
-        cut_off = 0
         if tasks:
-            grace_s = self.options.rebalance_grace_s
-            _, pending = await asyncio.wait(tasks, timeout=grace_s)
-            # Cut off before the commit, not after: a record finishing between the two
-            # would have its outputs dropped with the partition.
-            cut_off = await self._cut_off(pending, grace_s)
+            await asyncio.wait(tasks, timeout=self.options.rebalance_grace_s)
         if self.fatal is None:
             try:
                 await self._publisher.flush()
@@ -279,23 +311,7 @@ class TransactionalWorker:
             worker=self.options.name,
             partitions=len(revoked),
             handed_over_uncommitted=abandoned,
-            cut_off=cut_off,
         )
-
-    async def _cut_off(self, tasks: set[asyncio.Task[None]], wait_s: float) -> int:
-        """Cancel `tasks` and give their handlers up to `wait_s` to account for what they
-        cut off; returns how many there were. Their records stay uncommitted: whoever owns
-        the partition next processes them again."""
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=wait_s)
-        return len(tasks)
-
-    def publish_unbound(self, outputs: Sequence[Output]) -> None:
-        """Publish `outputs` in the next transaction, bound to no record: they go out even
-        when the record that made them is handed over unfinished (runtime/unbound.py)."""
-        self._publisher.unbound.add(outputs)
 
     # -- what health checks and tests look at -------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 from aiokafka.errors import KafkaError
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from llmrouter.core.errors import KafkaUnavailable, LLMRouterError
@@ -24,9 +24,10 @@ from llmrouter.kafkaio.errors import translate_kafka_error
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.router import RouterConfig, RoutingEngine
 from llmrouter.router.state.wiring import open_state
+from llmrouter.runtime.lanes import Lanes
 from llmrouter.runtime.options import WorkerOptions
 from llmrouter.runtime.worker import TransactionalWorker
-from llmrouter.schemas.topics import router_topics
+from llmrouter.schemas.topics import router_topics, task_of_topic
 from llmrouter.workers.group_share import follow_group_size
 from llmrouter.workers.handlers import ClassifierHandler, RouterHandler
 from llmrouter.workers.health import HealthServer
@@ -47,6 +48,7 @@ __all__ = [
     "WorkerSettings",
     "build_worker",
     "run_workers",
+    "task_lanes",
 ]
 
 log = structlog.get_logger("llmrouter.workers")
@@ -77,6 +79,9 @@ class WorkerSettings(EnvSettings):
     instance_id: str = Field(default_factory=_host_and_pid)
     #: records processed at once per worker; enough for 500 requests/s at 1.5 s per call
     max_in_flight: int = Field(default=_RUNTIME.max_in_flight, ge=1)
+    #: each task's weight in its share of `max_in_flight` (a task not named weighs 1), e.g.
+    #: {"chat": 3, "nightly": 1}; shares are work-conserving (see runtime/lanes.py)
+    task_weights: dict[str, float] = Field(default_factory=dict)
     #: how long a stopping worker waits for the records in flight
     grace_s: float = Field(default=_RUNTIME.grace_s, ge=0)
     max_message_bytes: int = Field(default=1_000_000, ge=1)
@@ -95,6 +100,14 @@ class WorkerSettings(EnvSettings):
     metrics_host: str = "0.0.0.0"
     #: seconds between the health server's probes of the workers
     health_probe_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("task_weights")
+    @classmethod
+    def _positive_weights(cls, weights: dict[str, float]) -> dict[str, float]:
+        bad = sorted(task for task, weight in weights.items() if not weight > 0)
+        if bad:
+            raise ValueError(f"task weights must be > 0: {', '.join(bad)}")
+        return weights
 
     @classmethod
     def from_env(cls, kafka: KafkaSettings, **values: Any) -> WorkerSettings:
@@ -129,11 +142,20 @@ def build_worker(
         else RouterHandler(router, max_message_bytes=settings.max_message_bytes, identity=identity)
     )
     policy = ErrorPolicy(identity)
-    worker = TransactionalWorker(options, settings.kafka, handler, policy, metrics=METRICS)
+    worker = TransactionalWorker(
+        options, settings.kafka, handler, policy, metrics=METRICS, lanes=task_lanes(settings)
+    )
     policy.answerable = answerable(handler, worker.has_topic)
-    # the cost events of calls no result carries (workers/accounting.py)
-    handler.publish_unbound = worker.publish_unbound
     return worker
+
+
+def _lane_of(topic: str) -> str:
+    return task_of_topic(topic) or ""
+
+
+def task_lanes(settings: WorkerSettings) -> Lanes:
+    """Each task is a lane of the runtime: its own share of `max_in_flight`, by weight."""
+    return Lanes(of=_lane_of, weights=dict(settings.task_weights))
 
 
 async def _start(worker: TransactionalWorker) -> None:
