@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -142,6 +143,8 @@ class TransactionalWorker:
             raise self.fatal
 
     async def _drain(self) -> None:
+        """Give in-flight work the grace period, cut off the rest, and commit what finished
+        with what the handlers of the records cut off handed over (`publish_unbound`)."""
         tasks = self._book.all_tasks()
         if tasks:
             log.info("draining", worker=self.options.name, in_flight=len(tasks))
@@ -153,9 +156,7 @@ class TransactionalWorker:
                     worker=self.options.name,
                     abandoned=len(pending),
                 )
-                for task in pending:
-                    task.cancel()
-                await asyncio.gather(*pending, return_exceptions=True)
+                await self._cut_off(pending, self.options.grace_s)
         if self.fatal is None:
             with contextlib.suppress(Exception):
                 await self._publisher.flush()
@@ -295,10 +296,17 @@ class TransactionalWorker:
         self._adopter.on_assigned(assigned)
 
     async def on_revoked(self, revoked: list[TopicPartition]) -> None:
-        """Give in-flight work a moment, commit what finished, hand over the rest."""
+        """Give in-flight work the rebalance grace, cut off what is still running, commit
+        what finished together with what the handlers of the records cut off handed over
+        (`publish_unbound`: their account of the work cut off), hand over the rest."""
         tasks = self._book.tasks_of(revoked)
+        cut_off = 0
         if tasks:
-            await asyncio.wait(tasks, timeout=self.options.rebalance_grace_s)
+            grace_s = self.options.rebalance_grace_s
+            _, pending = await asyncio.wait(tasks, timeout=grace_s)
+            # Cut off before the commit, not after: a record finishing between the two
+            # would have its outputs dropped with the partition.
+            cut_off = await self._cut_off(pending, grace_s)
         if self.fatal is None:
             try:
                 await self._publisher.flush()
@@ -311,7 +319,23 @@ class TransactionalWorker:
             worker=self.options.name,
             partitions=len(revoked),
             handed_over_uncommitted=abandoned,
+            cut_off=cut_off,
         )
+
+    async def _cut_off(self, tasks: set[asyncio.Task[None]], wait_s: float) -> int:
+        """Cancel `tasks` and give their handlers up to `wait_s` to account for what they
+        cut off; returns how many there were. Their records stay uncommitted: whoever owns
+        the partition next processes them again."""
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=wait_s)
+        return len(tasks)
+
+    def publish_unbound(self, outputs: Sequence[Output]) -> None:
+        """Publish `outputs` in the next transaction, bound to no record: they go out even
+        when the record that made them is handed over unfinished (runtime/unbound.py)."""
+        self._publisher.unbound.add(outputs)
 
     # -- what health checks and tests look at -------------------------------------------
 

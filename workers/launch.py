@@ -146,6 +146,8 @@ def build_worker(
         options, settings.kafka, handler, policy, metrics=METRICS, lanes=task_lanes(settings)
     )
     policy.answerable = answerable(handler, worker.has_topic)
+    # the cost events of calls no result carries (workers/accounting.py)
+    handler.publish_unbound = worker.publish_unbound
     return worker
 
 
