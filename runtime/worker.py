@@ -40,6 +40,10 @@ __all__ = ["TransactionalWorker"]
 
 log = structlog.get_logger("llmrouter.runtime")
 
+#: of a rebalance's grace, the last part, in which the records cut off hand over what
+#: they owe (`publish_unbound`) before the commit on revoke
+_CUT_OFF_SETTLE_S = 1.0
+
 
 class TransactionalWorker:
     def __init__(
@@ -302,11 +306,15 @@ class TransactionalWorker:
         tasks = self._book.tasks_of(revoked)
         cut_off = 0
         if tasks:
+            # The whole handover must fit the group's rebalance timeout (the session
+            # timeout): the records cut off get the last moment of the grace to hand over
+            # their accounts; what comes later goes in a later transaction.
             grace_s = self.options.rebalance_grace_s
-            _, pending = await asyncio.wait(tasks, timeout=grace_s)
+            settle_s = min(grace_s, _CUT_OFF_SETTLE_S)
+            _, pending = await asyncio.wait(tasks, timeout=grace_s - settle_s)
             # Cut off before the commit, not after: a record finishing between the two
             # would have its outputs dropped with the partition.
-            cut_off = await self._cut_off(pending, grace_s)
+            cut_off = await self._cut_off(pending, settle_s)
         if self.fatal is None:
             try:
                 await self._publisher.flush()

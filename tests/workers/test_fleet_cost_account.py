@@ -83,20 +83,20 @@ async def publish(fleet: Fleet, first: int, count: int, *, fast_every: int) -> d
     return ids
 
 
-async def prompt_hashes(config_text: str, task: str, indexes: dict[str, int]) -> dict[str, str]:
-    """Each request's prompt hash as the simulator journals it: its prompt sent once more,
-    through the same routing, to a simulator of its own (markers are not hashed, so a
-    latency of 0 stands in for the request's)."""
+async def prompt_hashes(config_text: str, task: str, count: int) -> list[str]:
+    """Request `i`'s prompt hash as the simulator journals it, for each `i` below `count`:
+    its prompt sent through the same routing to a simulator of its own (markers are not
+    hashed, so a latency of 0 stands in for the request's)."""
     app = create_app(SimConfig(latency_ms=0, seed=1))
     config = parse_config(config_text)
     async with running(app=app) as url:
         router = RoutingEngine(config, pool=ProviderPool(config.models, simulator_url=url))
         try:
-            hashes = {}
-            for request_id, i in indexes.items():
-                probe = LLMRequest(request_id=request_id, task=task, input=text(i, 0))
+            hashes = []
+            for i in range(count):
+                probe = LLMRequest(request_id=f"probe-{i}", task=task, input=text(i, 0))
                 assert (await router.route(probe)).result.status is ResultStatus.OK
-                hashes[request_id] = engine_of(app).journal.calls()[-1].prompt_hash
+                hashes.append(engine_of(app).journal.calls()[-1].prompt_hash)
             return hashes
         finally:
             await router.aclose()
@@ -118,6 +118,8 @@ async def test_every_provider_call_has_its_cost_event_across_rebalances_and_a_si
 ) -> None:
     fleet = await make_fleet(CONFIG, tasks=("qa",), sim_url=sim.url, redis_url=redis_url)
     task = fleet.tasks["qa"]
+    prompt_of = await prompt_hashes(fleet.config_file.read_text(), task, FIRST + SECOND)
+    assert len(set(prompt_of)) == FIRST + SECOND  # one prompt per request
     await fleet.spawn("classifier", "classifier")
     await fleet.spawn("a", "router")
     await fleet.settled(routers=1)
@@ -131,10 +133,12 @@ async def test_every_provider_call_has_its_cost_event_across_rebalances_and_a_si
     await fleet.settled(routers=3)
 
     # C is SIGKILLed with calls in flight; then B leaves.
-    # all slow: C surely has some of them in flight at the SIGKILL
+    # All slow, and all in flight at the SIGKILL: C surely has some of them.
     ids |= await publish(fleet, FIRST, SECOND, fast_every=0)
+    second = set(prompt_of[FIRST:])
     await sim.journal.wait_until(
-        lambda calls: sum(c.ended_at is None for c in calls) >= SECOND // 2, timeout_s=60
+        lambda calls: second <= {c.prompt_hash for c in calls if c.ended_at is None},
+        timeout_s=60,
     )
     killed_at = time.monotonic()
     fleet.kill("c")
@@ -176,8 +180,7 @@ async def test_every_provider_call_has_its_cost_event_across_rebalances_and_a_si
     )
 
     # The provider's side, request by request.
-    hashes = await prompt_hashes(fleet.config_file.read_text(), task, ids)
-    assert len(set(hashes.values())) == len(ids)  # one prompt per request
+    hashes = {request_id: prompt_of[i] for request_id, i in ids.items()}
     calls_of: dict[str, list[CallRecord]] = defaultdict(list)
     for call in sim.journal.calls():
         calls_of[call.prompt_hash].append(call)
