@@ -53,10 +53,12 @@ ONE_LANE = Lanes()
 
 @dataclass(frozen=True)
 class LaneCaps:
-    """Per lane: its share of the pool, and the most it may hold now (share + borrowed)."""
+    """Per lane: its share of the pool, the most it may hold now (share + borrowed), and
+    the headroom it keeps while another lane borrows."""
 
     shares: dict[str, int]
     caps: dict[str, int]
+    headroom: dict[str, int]
 
 
 def lane_caps(
@@ -71,13 +73,15 @@ def lane_caps(
     """
     names = set(present) | {lane for lane, n in busy.items() if n > 0}
     if not names:
-        return LaneCaps({}, {})
+        return LaneCaps({}, {}, {})
     weight_sum = sum(lanes.weight(lane) for lane in names)
     shares = {lane: max(1, int(total * lanes.weight(lane) / weight_sum)) for lane in names}
+    headroom = {
+        lane: max(1, math.ceil(share * lanes.reserve_fraction)) for lane, share in shares.items()
+    }
     reserves = {
-        lane: min(share, busy.get(lane, 0) + max(1, math.ceil(share * lanes.reserve_fraction)))
-        for lane, share in shares.items()
+        lane: min(share, busy.get(lane, 0) + headroom[lane]) for lane, share in shares.items()
     }
     reserved = sum(reserves.values())
     caps = {lane: max(shares[lane], total - (reserved - reserves[lane])) for lane in names}
-    return LaneCaps(shares, caps)
+    return LaneCaps(shares, caps, headroom)

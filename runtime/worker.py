@@ -69,6 +69,8 @@ class TransactionalWorker:
         self._lane_of_topic: dict[str, str] = {}
         #: the fewest records a lane still fetching may take on (set with the pauses)
         self._lane_room = options.max_in_flight
+        #: lanes paused at their cap: each resumes once a batch of records fits again
+        self._capped: set[str] = set()
         self._publisher = Publisher(options, kafka, self._book, self.stats, metrics)
         self._adopter = Adopter(options, self._book)
         self._consumer: AIOKafkaConsumer | None = None
@@ -214,16 +216,25 @@ class TransactionalWorker:
     def _full_lanes(self, assigned: set[TopicPartition]) -> set[str]:
         """The lanes that must stop fetching: at their cap of `max_in_flight`
         (runtime/lanes.py), all of them when the whole pool is full, and, when too many
-        records wait behind stuck ones, those over their part of `max_tracked`."""
+        records wait behind stuck ones, those over their part of `max_tracked`.
+
+        A lane paused at its cap resumes once a batch fits (its headroom, at most a poll's
+        worth), not at each record that finishes: every resume fetches the lane's
+        partitions anew, and what does not fit is thrown away at the next pause."""
         o = self.options
         busy, tracked = self._book.by_lane(self._lane)
         caps = lane_caps(
             self._lanes, o.max_in_flight, busy, {self._lane(tp.topic) for tp in assigned}
         )
-        if sum(busy.values()) >= o.max_in_flight:
-            full = set(caps.caps)
-        else:
-            full = {lane for lane, cap in caps.caps.items() if busy[lane] >= cap}
+
+        def capped(lane: str, cap: int) -> bool:
+            if lane in self._capped:  # paused: until a batch fits again (a gap <= its cap)
+                return busy[lane] > cap - min(o.max_poll_records, caps.headroom[lane])
+            return busy[lane] >= cap
+
+        self._capped = {lane for lane, cap in caps.caps.items() if capped(lane, cap)}
+        pool_full = sum(busy.values()) >= o.max_in_flight
+        full = set(caps.caps) if pool_full else set(self._capped)
         if sum(tracked.values()) >= o.max_tracked:
             per_slot = o.max_tracked // o.max_in_flight
             full |= {

@@ -32,6 +32,7 @@ def test_equal_weights_give_equal_shares_and_a_busy_lane_borrows_from_an_idle_on
     lanes = Lanes(reserve_fraction=0.125)
     caps = lane_caps(lanes, TOTAL, {"flood": 700}, {"flood", "steady"})
     assert caps.shares == {"flood": 400, "steady": 400}
+    assert caps.headroom == {"flood": 50, "steady": 50}
     # the idle lane keeps 1/8 of its share free for its next records; the rest is lent
     assert caps.caps["flood"] == TOTAL - 50
     assert caps.caps["steady"] == TOTAL - 400
