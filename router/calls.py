@@ -44,6 +44,7 @@ from llmrouter.router.budget import Budget, Reservation
 from llmrouter.router.config import Defaults, ModelSpec, RouterConfig, TaskSpec
 from llmrouter.router.decision import budget_spent
 from llmrouter.router.expiry import expiry_reason
+from llmrouter.router.pricing import UsageClasses, price_call
 from llmrouter.router.prompts import RenderedPrompt
 from llmrouter.router.providers.base import ChatRequest, Completion
 from llmrouter.router.providers.usage import estimate_tokens
@@ -337,6 +338,18 @@ def _log_attempt(ledger: CallLedger, *, level: str) -> None:
 def _ok_attempt(
     model: str, spec: ModelSpec, completion: Completion, started: float, purpose: Purpose
 ) -> Attempt:
+    """An answered call, priced class by class from the usage the provider reported."""
+    cost_usd, price_source = price_call(
+        spec,
+        UsageClasses(
+            input_tokens=completion.input_tokens,
+            output_tokens=completion.output_tokens,
+            cache_read_tokens=completion.cache_read_tokens,
+            cache_write_tokens=completion.cache_write_tokens,
+            cache_write_1h_tokens=completion.cache_write_1h_tokens,
+            reasoning_tokens=completion.reasoning_tokens,
+        ),
+    )
     return Attempt(
         model=model,
         provider=spec.provider.value,
@@ -346,12 +359,11 @@ def _ok_attempt(
         latency_ms=(time.monotonic() - started) * 1000,
         input_tokens=completion.input_tokens,
         output_tokens=completion.output_tokens,
-        cost_usd=token_cost_usd(
-            completion.input_tokens,
-            completion.output_tokens,
-            spec.input_usd_per_1k,
-            spec.output_usd_per_1k,
-        ),
+        cache_read_tokens=completion.cache_read_tokens,
+        cache_write_tokens=completion.cache_write_tokens,
+        reasoning_tokens=completion.reasoning_tokens,
+        cost_usd=cost_usd,
+        price_source=price_source,
     )
 
 
@@ -366,6 +378,7 @@ def _abandoned_attempt(
     """A call cut off in flight (cancelled, or an error that is no provider's answer): the
     provider reported nothing, so it is accounted at the prompt's estimated input tokens
     and no output tokens, priced as such."""
+    cost_usd, price_source = price_call(spec, UsageClasses(prompt_tokens, 0))
     return Attempt(
         model=model,
         provider=spec.provider.value,
@@ -375,7 +388,8 @@ def _abandoned_attempt(
         latency_ms=(time.monotonic() - started) * 1000,
         input_tokens=prompt_tokens,
         output_tokens=0,
-        cost_usd=token_cost_usd(prompt_tokens, 0, spec.input_usd_per_1k, spec.output_usd_per_1k),
+        cost_usd=cost_usd,
+        price_source=price_source,
         error=f"abandoned in flight ({type(exc).__name__})",
     )
 

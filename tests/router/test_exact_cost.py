@@ -1,0 +1,81 @@
+"""Every answered call is priced from the token classes its provider reported, with prices
+from genai-prices when the config names none: the same figure genai-prices' own calculator
+gives for that usage, to the micro-dollar. Real SDKs over HTTP to the simulator, whose
+OpenAI prompt cache reports cached tokens from the second request on."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import genai_prices
+
+from llmrouter.router.budget import to_micro_usd
+from llmrouter.router.config_loader import parse_config
+from llmrouter.schemas import Attempt, LLMRequest, ResultStatus
+from tests.factories import CATALOG, routing_config, static_route
+from tests.router.conftest import MakeRouter
+
+#: about 3,000 tokens of static context in front of each question: past the 1,024-token
+#: minimum of OpenAI's automatic prefix cache
+KNOWLEDGE = " ".join(
+    f"Policy {i}: refunds are due within thirty days of delivery." for i in range(300)
+)
+QUESTIONS = ("What is the refund window?", "Who pays return shipping?", "Can I get store credit?")
+
+
+def _unpriced(name: str) -> dict[str, str]:
+    """A catalog model with no prices in the config: genai-prices prices it."""
+    spec = CATALOG[name]
+    return {"provider": spec["provider"], "model_id": spec["model_id"]}
+
+
+def _library_micro_usd(attempt: Attempt, provider_id: str, model_id: str) -> int:
+    usage = genai_prices.Usage(
+        input_tokens=attempt.input_tokens,
+        cache_read_tokens=attempt.cache_read_tokens,
+        cache_write_tokens=attempt.cache_write_tokens,
+        output_tokens=attempt.output_tokens,
+    )
+    priced = genai_prices.calc_price(usage, model_id, provider_id=provider_id)
+    return to_micro_usd(Decimal(priced.total_price))
+
+
+async def test_unpriced_models_cost_what_genai_prices_says_for_the_reported_classes(
+    make_router: MakeRouter,
+) -> None:
+    config = parse_config(
+        routing_config(
+            models={"nano": _unpriced("nano"), "cheap": _unpriced("cheap")},
+            defaults={"cache": {"enabled": False}},
+            tasks={
+                "support-openai": static_route("nano"),
+                "support-anthropic": static_route("cheap"),
+            },
+        )
+    )
+    router = await make_router(config)
+    for task, name in (("support-openai", "nano"), ("support-anthropic", "cheap")):
+        spec = CATALOG[name]
+        attempts: list[Attempt] = []
+        for number, question in enumerate(QUESTIONS):
+            request = LLMRequest(
+                request_id=f"{task}-{number}",
+                task=task,
+                input=f"{KNOWLEDGE}\n\nQuestion: {question}",
+            )
+            routed = await router.route(request)
+            assert routed.result.status is ResultStatus.OK, routed.failure
+            (attempt,) = routed.result.attempts
+            attempts.append(attempt)
+        for attempt in attempts:
+            assert attempt.input_tokens > 1024
+            assert attempt.price_source is not None
+            assert attempt.price_source.startswith("genai-prices")
+            assert to_micro_usd(attempt.cost_usd) == _library_micro_usd(
+                attempt, spec["provider"], spec["model_id"]
+            )
+        if spec["provider"] == "openai":
+            # the first request fills the prefix cache; the others read it, and pay less
+            assert attempts[0].cache_read_tokens == 0
+            assert all(a.cache_read_tokens >= 1024 for a in attempts[1:])
+            assert attempts[1].cost_usd < attempts[0].cost_usd
