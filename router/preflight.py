@@ -16,7 +16,7 @@ from llmrouter.router.config import (
 )
 from llmrouter.router.providers.pool import ProviderPool
 
-__all__ = ["Reach", "check_api_keys", "reachable_models"]
+__all__ = ["MissingKey", "Reach", "check_api_keys", "missing_api_keys", "reachable_models"]
 
 
 @dataclass
@@ -52,22 +52,44 @@ def reachable_models(config: RouterConfig, tasks: Iterable[str] | None = None) -
     return reach
 
 
-async def check_api_keys(
+@dataclass(frozen=True)
+class MissingKey:
+    """A reachable model without its API key: the model, the first key path that reaches
+    it, and what is missing (the variable or file to set)."""
+
+    model: str
+    where: str
+    missing: str
+
+    def __str__(self) -> str:
+        return f"model {self.model!r} (reached from {self.where}) has {self.missing}"
+
+
+async def missing_api_keys(
     config: RouterConfig, tasks: Iterable[str] | None = None, *, pool: ProviderPool | None = None
-) -> None:
-    """Raise ConfigError naming the variable (or file) of the first reachable model that
-    has no API key. With the simulator URL set, no key is needed."""
+) -> list[MissingKey]:
+    """Every reachable model that has no API key, in the order the routes reach them."""
     own = pool is None
     pool = pool or ProviderPool(config.models)
+    missing: list[MissingKey] = []
     try:
         for model, where in reachable_models(config, tasks).models.items():
             try:
                 pool.client_for(model)  # reads the key exactly as a call would
             except AuthenticationFailed as exc:
-                raise ConfigError(
-                    f"model {model!r} (reached from {where}) has {exc.args[0]}",
-                    key=f"models.{model}",
-                ) from None
+                missing.append(MissingKey(model, where, str(exc.args[0])))
     finally:
         if own:
             await pool.aclose()
+    return missing
+
+
+async def check_api_keys(
+    config: RouterConfig, tasks: Iterable[str] | None = None, *, pool: ProviderPool | None = None
+) -> None:
+    """Raise ConfigError naming the variable (or file) of the first reachable model that
+    has no API key. With the simulator URL set, no key is needed."""
+    missing = await missing_api_keys(config, tasks, pool=pool)
+    if missing:
+        first = missing[0]
+        raise ConfigError(str(first), key=f"models.{first.model}")

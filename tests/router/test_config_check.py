@@ -22,8 +22,8 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, "placeholder-not-a-key")
 
 
-def _check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = run(["config", "check", "--config", str(path)])
+def _check(path: Path, capsys: pytest.CaptureFixture[str], *options: str) -> tuple[int, str, str]:
+    code = run(["config", "check", "--config", str(path), *options])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -41,6 +41,11 @@ def test_the_example_passes_with_a_summary(
     assert "moderation: cascade claude-3-haiku > gpt-4-turbo, fallback claude-3-opus" in out
     assert "mistral-large: openai-compatible mistral-large-2407" in out
     assert "(not used by any route)" in out
+    # every model says where its prices come from
+    models = out.split("models (", 1)[1].splitlines()[1:]
+    assert models
+    assert all(", prices " in line for line in models if line.startswith("  "))
+    assert "missing API keys" not in out
 
 
 BROKEN = {
@@ -95,17 +100,25 @@ def test_a_broken_config_fails_with_one_line(
 
 
 @pytest.mark.usefixtures("keys")
-def test_a_missing_key_fails_naming_the_variable(
+def test_missing_keys_are_listed_and_fail_only_when_required(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     path = tmp_path / "example.yaml"
     path.write_text(EXAMPLE, encoding="utf-8")
-    code, _, err = _check(path, capsys)
+    # a config repository's CI has no keys: the check passes and lists what is missing
+    code, out, err = _check(path, capsys)
+    assert (code, err) == (0, "")
+    listed = out.split("missing API keys (", 1)[1].splitlines()[1:]
+    assert listed
+    assert all("set environment variable ANTHROPIC_API_KEY" in line for line in listed)
+    assert any("'claude-3-haiku'" in line for line in listed)
+    # where the keys must be there, the check fails naming the variable
+    code, _, err = _check(path, capsys, "--require-keys")
     assert code != 0
     assert err.count("\n") == 1, err
     assert "set environment variable ANTHROPIC_API_KEY" in err
     monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", "http://127.0.0.1:1")  # needs no key
-    code, out, _ = _check(path, capsys)
+    code, out, _ = _check(path, capsys, "--require-keys")
     assert code == 0
     assert "simulator: every model is served by http://127.0.0.1:1" in out
