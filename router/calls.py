@@ -202,6 +202,8 @@ class ModelCaller:
             temperature=temperature_for(spec, self.config.defaults),
             timeout_s=timeout_s or spec.timeout_s or self.config.defaults.timeout_s,
             json_mode=prompt.json_mode,
+            cache_prefix_chars=prompt.static_chars,
+            cache_ttl=prompt.cache_ttl,
         )
         # The budget holds the call's worst case while it runs: input estimated, the whole
         # output allowance at the output price; it settles to the real cost after.

@@ -54,6 +54,10 @@ class PromptSpec(StrictModel):
     #: `json` asks for a JSON answer; cascades read its `confidence` field
     response_format: Literal["text", "json"] = "text"
     overrides: dict[str, PromptOverride] = Field(default_factory=dict)
+    #: prompt caching of the static part of the prompt (everything before the request's
+    #: `{input}`): a cache breakpoint for providers that take one (Anthropic), kept 5 minutes
+    #: or an hour; `off` places none. OpenAI caches long prefixes by itself.
+    cache: Literal["off", "5m", "1h"] = "5m"
 
 
 class BudgetSpec(StrictModel):

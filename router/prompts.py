@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import string
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,12 @@ class RenderedPrompt:
     json_mode: bool
     #: changes whenever the template text changes, so cached answers of an old prompt die
     version: str
+    #: characters of `user` before the request's own text (the template's static part and
+    #: declared context such as a knowledge base): the prefix a provider's prompt cache can
+    #: reuse across requests
+    static_chars: int = 0
+    #: how long a provider should keep that prefix cached ("5m", "1h"), None for no breakpoint
+    cache_ttl: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +78,37 @@ def render_prompt(
     variables.setdefault("question", text)
     version = hashlib.sha256(f"{system}\x00{template}".encode()).hexdigest()[:16]
     try:
+        user = template.format_map(_Vars(variables))
         return RenderedPrompt(
             system=system.format_map(_Vars(variables)) if system else None,
-            user=template.format_map(_Vars(variables)),
+            user=user,
             json_mode=spec.response_format == "json",
             version=version,
+            static_chars=_static_chars(template, variables, user),
+            cache_ttl=None if spec.cache == "off" else spec.cache,
         )
     except (ValueError, IndexError, KeyError, AttributeError) as exc:
         # Only a template that skipped the load-time check gets here.
         raise ConfigError(f"prompt template of model {model!r} cannot be filled: {exc}") from None
+
+
+def _static_chars(template: str, variables: Mapping[str, Any], user: str) -> int:
+    """How many characters of the filled `user` text come before the first request
+    variable: the template's own text and context values, the same for every request that
+    shares them."""
+    prefix = ""
+    for literal, field, spec, conversion in string.Formatter().parse(template):
+        prefix += literal
+        if field is None:
+            continue
+        if field in REQUEST_VARIABLES:
+            break
+        # the one field alone, filled as `format_map` filled it in the whole text
+        alone = "{" + field + (f"!{conversion}" if conversion else "") + f":{spec or ''}" + "}"
+        prefix += alone.format_map(_Vars(variables))
+    else:  # no request variable: the whole text is the same for every request
+        return len(user)
+    return len(prefix) if user.startswith(prefix) else 0
 
 
 _MARKER = re.compile(r"\{(?:input|question)\}")

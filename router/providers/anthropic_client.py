@@ -13,6 +13,7 @@ from typing import Any
 from llmrouter.core.errors import ContentPolicyViolation, MalformedResponse
 from llmrouter.router.providers.base import ChatRequest, Completion
 from llmrouter.router.providers.call import SdkProvider
+from llmrouter.router.providers.usage import estimate_tokens
 
 __all__ = ["AnthropicProvider"]
 
@@ -37,7 +38,7 @@ class AnthropicProvider(SdkProvider):
         """The JSON body of one message, as `create()` would send it."""
         body: dict[str, Any] = {
             "max_tokens": request.max_output_tokens,
-            "messages": [{"role": "user", "content": request.user}],
+            "messages": [{"role": "user", "content": _user_content(request)}],
             "model": request.model_id,
             "temperature": request.temperature,
         }
@@ -84,3 +85,29 @@ class AnthropicProvider(SdkProvider):
             cache_write_tokens=cache_write_tokens,
             cache_write_1h_tokens=min(cache_write_1h_tokens, cache_write_tokens),
         )
+
+
+def min_cacheable_tokens(model_id: str) -> int:
+    """The shortest prompt prefix Anthropic caches: 2,048 tokens on Haiku models, 1,024 on
+    the others; a breakpoint on a shorter one is ignored (and would say nothing)."""
+    return 2048 if "haiku" in model_id else 1024
+
+
+def _user_content(request: ChatRequest) -> str | list[dict[str, Any]]:
+    """The user turn: plain text, or, when its static prefix is long enough to be cached,
+    that prefix as a block ending in a `cache_control` breakpoint, then the request."""
+    prefix_chars = request.cache_prefix_chars
+    if request.cache_ttl is None or prefix_chars <= 0:
+        return request.user
+    prefix = request.user[:prefix_chars]
+    cacheable = estimate_tokens((request.system or "") + prefix)
+    if cacheable < min_cacheable_tokens(request.model_id):
+        return request.user
+    control: dict[str, str] = {"type": "ephemeral"}
+    if request.cache_ttl == "1h":
+        control["ttl"] = "1h"
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": prefix, "cache_control": control}]
+    rest = request.user[prefix_chars:]
+    if rest:
+        blocks.append({"type": "text", "text": rest})
+    return blocks

@@ -18,6 +18,10 @@ class ChatRequest:
     timeout_s: float
     #: ask the provider for a JSON object where it supports it (the prompt asks too)
     json_mode: bool = False
+    #: characters of `user` that are the same across requests (a cacheable prefix), and how
+    #: long a provider that takes cache breakpoints should keep it ("5m", "1h"; None: none)
+    cache_prefix_chars: int = 0
+    cache_ttl: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

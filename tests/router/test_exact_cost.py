@@ -79,3 +79,49 @@ async def test_unpriced_models_cost_what_genai_prices_says_for_the_reported_clas
             assert attempts[0].cache_read_tokens == 0
             assert all(a.cache_read_tokens >= 1024 for a in attempts[1:])
             assert attempts[1].cost_usd < attempts[0].cost_usd
+
+
+async def test_an_anthropic_prompt_caches_its_static_prefix_on_purpose(
+    make_router: MakeRouter,
+) -> None:
+    prompt = {
+        "system": "You are a customer support assistant.",
+        "context": {"kb_context": ""},
+        "template": "Knowledge base:\n{kb_context}\nQuestion: {question}\nAnswer briefly.",
+    }
+    config = parse_config(
+        routing_config(
+            models={"cheap": _unpriced("cheap")},
+            defaults={"cache": {"enabled": False}},
+            tasks={
+                "support": static_route("cheap", prompt=prompt),
+                "support-uncached": static_route("cheap", prompt={**prompt, "cache": "off"}),
+            },
+        )
+    )
+    router = await make_router(config)
+    spec = CATALOG["cheap"]
+    by_task: dict[str, list[Attempt]] = {}
+    for task in ("support", "support-uncached"):
+        for number, question in enumerate(QUESTIONS):
+            request = LLMRequest(
+                request_id=f"{task}-{number}",
+                task=task,
+                input=question,
+                context={"kb_context": f"{task}: {KNOWLEDGE}"},
+            )
+            routed = await router.route(request)
+            assert routed.result.status is ResultStatus.OK, routed.failure
+            by_task.setdefault(task, []).extend(routed.result.attempts)
+    cached, uncached = by_task["support"], by_task["support-uncached"]
+    # the knowledge base (past Haiku's 2,048-token minimum) is written once, then read
+    assert cached[0].cache_write_tokens >= 2048
+    assert cached[0].cache_read_tokens == 0
+    assert all(a.cache_read_tokens == cached[0].cache_write_tokens for a in cached[1:])
+    # with caching off, no breakpoint: every request pays the whole prompt at input price
+    assert all(a.cache_read_tokens == a.cache_write_tokens == 0 for a in uncached)
+    for attempt in cached + uncached:
+        assert to_micro_usd(attempt.cost_usd) == _library_micro_usd(
+            attempt, spec["provider"], spec["model_id"]
+        )
+    assert sum(a.cost_usd for a in cached) < sum(a.cost_usd for a in uncached)
