@@ -9,9 +9,11 @@ They are published in one transaction, so any difference means lost or duplicate
 (or a result and its cost events on either side of the window's edge): a warning.
 
 Daily figures are the observed ones scaled to 24 hours: volume and cost over the window
-(`--since`..`--until`, else first..last result). The baseline is producers.summary's:
-each answered request's own tokens priced at the task's `baseline_model`, else the
-catalog's most expensive model.
+(`--since`..`--until`, else first..last result). The baseline is operations.summary's:
+each answered request's own token classes priced at the task's `baseline_model`, else the
+catalog's most expensive model. The token-class figures (prompt-cache hit rate, what prompt
+caching saved, reasoning share) come from the cost events, per task and model called
+(operations/token_classes.py).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.operations.learned_report import LearnedPick, learned_picks
 from llmrouter.operations.quality import Quality, TruthBook
 from llmrouter.operations.summary import Row, Summary, baseline_model, summarise
+from llmrouter.operations.token_classes import TokenClasses, token_classes
 from llmrouter.router import RouterConfig
 from llmrouter.schemas import (
     COSTS_TOPIC,
@@ -129,6 +132,8 @@ class TaskSavings:
     per_day: float | None
     #: where baseline_model came from (BASELINE_SOURCES)
     baseline_source: str = "baseline_model"
+    #: what prompt caching saved on the task's provider calls (part of cost_usd's savings)
+    caching_saved_usd: Decimal = Decimal(0)
 
     def daily(self, usd: Decimal) -> Decimal | None:
         if self.per_day is None or not self.requests:
@@ -147,6 +152,10 @@ class TaskSavings:
     def savings_per_day(self) -> Decimal | None:
         return self.daily(self.baseline_usd - self.cost_usd) if self.baseline_model else None
 
+    @property
+    def caching_saved_per_day(self) -> Decimal | None:
+        return self.daily(self.caching_saved_usd)
+
 
 @dataclass(frozen=True)
 class Report:
@@ -161,6 +170,8 @@ class Report:
     warnings: list[str]
     #: learned routes: how often each model was picked, and what it cost
     learned: list[LearnedPick] = field(default_factory=list)
+    #: per task and model called: token classes from llm.costs
+    token_classes: list[TokenClasses] = field(default_factory=list)
 
     @property
     def span_s(self) -> float | None:
@@ -258,6 +269,7 @@ def build_report(
         end=end,
         warnings=[],
         learned=learned_picks(results),
+        token_classes=token_classes(collected.costs, config),
     )
     report.tasks.extend(_savings(report, results, config, truths))
     report.warnings.extend(_warnings(report, collected, results))
@@ -308,6 +320,7 @@ def _savings(
                 baseline_source=source,
                 cost_usd=sum((r.cost_usd for r in rows), Decimal(0)),
                 baseline_usd=sum((r.baseline_usd for r in rows), Decimal(0)),
+                caching_saved_usd=sum((r.caching_saved_usd for r in rows), Decimal(0)),
                 models=Counter(r.model or "(failed)" for r in task_results).most_common(),
                 quality=truths.quality(task_results),
                 per_day=requests * per_day_factor if per_day_factor else None,

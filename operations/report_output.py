@@ -22,6 +22,7 @@ from llmrouter.operations.learned_report import learned_fields, learned_table
 from llmrouter.operations.quality import Quality
 from llmrouter.operations.report import BASELINE_SOURCES, Report, TaskSavings
 from llmrouter.operations.summary import Row
+from llmrouter.operations.token_classes import TokenClasses
 from llmrouter.schemas import dumps, quantize_usd
 from llmrouter.schemas.money import format_usd
 
@@ -57,6 +58,9 @@ CSV_COLUMNS = [
     "cost_usd_per_day",
     "baseline_usd_per_day",
     "savings_usd_per_day",
+    "caching_saved_usd",
+    "prompt_cache_hit_rate",
+    "reasoning_share",
 ]
 
 
@@ -64,7 +68,15 @@ CSV_COLUMNS = [
 
 
 def render_tables(report: Report) -> Group:
-    parts: list[Any] = [_rows_table(report), "", _spend_table(report), "", _savings_table(report)]
+    parts: list[Any] = [
+        _rows_table(report),
+        "",
+        _spend_table(report),
+        "",
+        _classes_table(report),
+        "",
+        _savings_table(report),
+    ]
     if report.learned:
         parts += ["", learned_table(report.learned, format_usd)]
     return Group(*parts)
@@ -127,6 +139,35 @@ def _spend_table(report: Report) -> Table:
     return table
 
 
+def _classes_table(report: Report) -> Table:
+    table = Table(
+        title="Token classes by task and model called (llm.costs)",
+        title_justify="left",
+        caption_justify="left",
+    )
+    for name in ("task", "model"):
+        table.add_column(name, no_wrap=True)
+    for name in ("calls", "input tok", "cache hit", "cache saved", "output tok", "reasoning"):
+        table.add_column(name, justify="right")
+    for row in report.token_classes:
+        table.add_row(
+            row.task,
+            row.model,
+            str(row.calls),
+            f"{row.input_tokens:,}",
+            f"{row.cache_hit_rate:.0%}",
+            format_usd(row.caching_saved_usd) if row.caching_saved_usd is not None else "n/a",
+            f"{row.output_tokens:,}",
+            f"{row.reasoning_share:.0%}",
+        )
+    table.caption = (
+        "cache hit = share of input tokens read from the provider's prompt cache; cache saved "
+        "= those tokens and the cache writes at the model's plain input price minus their "
+        "cache prices (n/a: model not in --config); reasoning = share of output tokens"
+    )
+    return table
+
+
 def _savings_table(report: Report) -> Table:
     table = Table(
         title="Savings against the all-frontier baseline, per day at the observed rate",
@@ -143,6 +184,9 @@ def _savings_table(report: Report) -> Table:
     table.add_column("New", footer=format_usd(totals["cost"], places=2))
     table.add_column("Quality impact¹")
     table.add_column("Daily savings", justify="right", footer=format_usd(totals["saved"], places=2))
+    table.add_column(
+        "of which prompt caching", justify="right", footer=format_usd(totals["caching"], places=2)
+    )
     for task in report.tasks:
         table.add_row(
             task.task,
@@ -151,12 +195,18 @@ def _savings_table(report: Report) -> Table:
             f"{format_usd(task.cost_per_day, places=2)} ({_models(task)})",
             _impact(task.quality),
             _saved(task),
+            format_usd(task.caching_saved_per_day, places=2),
         )
     baselines = "; ".join(
         f"{t.task}: {t.baseline_model or 'none'} ({BASELINE_SOURCES[t.baseline_source]})"
         for t in report.tasks
     )
-    table.caption = f"{_span(report)}\nBaselines: {baselines}\n{_FOOTNOTE}"
+    table.caption = (
+        f"{_span(report)}\nBaselines: {baselines} — the same token classes (uncached input, "
+        "cache reads and writes, output) priced at the baseline model\n"
+        "Prompt caching: what the cache reads and writes saved against plain input prices, "
+        f"part of New and so of the savings\n{_FOOTNOTE}"
+    )
     return table
 
 
@@ -175,12 +225,13 @@ def _impact(quality: Quality | None) -> str:
 
 def _daily_totals(tasks: list[TaskSavings]) -> dict[str, Any]:
     if not tasks or any(t.per_day is None for t in tasks):
-        return dict.fromkeys(("volume", "base", "cost", "saved"))
+        return dict.fromkeys(("volume", "base", "cost", "saved", "caching"))
     return {
         "volume": sum(t.per_day or 0.0 for t in tasks),
         "base": sum((t.baseline_per_day or Decimal(0) for t in tasks), Decimal(0)),
         "cost": sum((t.cost_per_day or Decimal(0) for t in tasks), Decimal(0)),
         "saved": sum((t.savings_per_day or Decimal(0) for t in tasks), Decimal(0)),
+        "caching": sum((t.caching_saved_per_day or Decimal(0) for t in tasks), Decimal(0)),
     }
 
 
@@ -256,6 +307,7 @@ def to_json(report: Report) -> bytes:
             },
             "rows": [_row_fields(report, row) for row in report.rows],
             "tasks": [_task_fields(task) for task in report.tasks],
+            "token_classes": [_class_fields(row) for row in report.token_classes],
             "spend_by_model": [
                 {
                     "model": s.model,
@@ -271,6 +323,7 @@ def to_json(report: Report) -> bytes:
                 "cost_usd": _money(report.summary.total_cost_usd),
                 "baseline_usd": _money(report.summary.baseline_cost_usd),
                 "savings_share": report.summary.savings_share,
+                "caching_saved_usd": _money(report.summary.caching_saved_usd),
             },
             "warnings": report.warnings,
             "learned_picks": learned_fields(report.learned),
@@ -294,6 +347,9 @@ def _row_fields(report: Report, row: Row) -> dict[str, Any]:
     per_day = _DAY_S / report.span_s if report.span_s else None
     task = next((t for t in report.tasks if t.task == row.task), None)
     known = task is not None and task.baseline_model is not None
+    classes = next(
+        (c for c in report.token_classes if (c.task, c.model) == (row.task, row.model)), None
+    )
     return {
         "task": row.task,
         "model": row.model,
@@ -318,6 +374,9 @@ def _row_fields(report: Report, row: Row) -> dict[str, Any]:
         "savings_usd_per_day": (
             _money(_scaled(row.baseline_usd - row.cost_usd, per_day)) if known else None
         ),
+        "caching_saved_usd": _money(row.caching_saved_usd),
+        "prompt_cache_hit_rate": classes.cache_hit_rate if classes else None,
+        "reasoning_share": classes.reasoning_share if classes else None,
     }
 
 
@@ -331,6 +390,8 @@ def _task_fields(task: TaskSavings) -> dict[str, Any]:
         "baseline_usd_per_day": _money(task.baseline_per_day),
         "cost_usd_per_day": _money(task.cost_per_day),
         "savings_usd_per_day": _money(task.savings_per_day),
+        "caching_saved_usd": _money(task.caching_saved_usd),
+        "caching_saved_usd_per_day": _money(task.caching_saved_per_day),
         "models": dict(task.models),
         "quality_impact": None,
         "routed_quality": (
@@ -338,6 +399,23 @@ def _task_fields(task: TaskSavings) -> dict[str, Any]:
             if task.quality
             else None
         ),
+    }
+
+
+def _class_fields(row: TokenClasses) -> dict[str, Any]:
+    return {
+        "task": row.task,
+        "model": row.model,
+        "calls": row.calls,
+        "input_tokens": row.input_tokens,
+        "cache_read_tokens": row.cache_read_tokens,
+        "cache_write_tokens": row.cache_write_tokens,
+        "output_tokens": row.output_tokens,
+        "reasoning_tokens": row.reasoning_tokens,
+        "cost_usd": _money(row.cost_usd),
+        "cache_hit_rate": row.cache_hit_rate,
+        "caching_saved_usd": _money(row.caching_saved_usd),
+        "reasoning_share": row.reasoning_share,
     }
 
 
