@@ -20,6 +20,7 @@ from llmrouter.core.errors import (
 )
 from llmrouter.router.budget import BudgetTracker
 from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
+from llmrouter.router.pricing import UsageClasses, price_call
 from llmrouter.router.providers.usage import estimate_tokens
 from llmrouter.schemas import (
     AttemptOutcome,
@@ -135,12 +136,14 @@ async def test_every_example_task_is_answered(
     assert result.attempts
     for attempt in result.attempts:
         spec = router.config.models[attempt.model]
-        assert attempt.cost_usd == token_cost_usd(
+        usage = UsageClasses(
             attempt.input_tokens,
             attempt.output_tokens,
-            spec.input_usd_per_1k,
-            spec.output_usd_per_1k,
+            attempt.cache_read_tokens,
+            attempt.cache_write_tokens,
+            reasoning_tokens=attempt.reasoning_tokens,
         )
+        assert attempt.cost_usd == price_call(spec, usage)[0]  # class by class
     assert result.cost_usd == sum((a.cost_usd for a in result.attempts), Decimal(0))
     assert result.cost_usd > 0
 
