@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.localkafka import LocalKafka, broker_ready
-from llmrouter.operations.summary import render_summary, summarise
+from llmrouter.operations.summary import Summary, render_summary, summarise
 from llmrouter.producers.client import RequestProducer
 from llmrouter.producers.workload import sample_workload
 from llmrouter.router import RouterConfig, load_config
@@ -60,10 +60,20 @@ async def run_demo(
         f" ({format_usd(summary.savings_usd)} on this run)"
     )
     console.print(
+        f"prompt caching saved {format_usd(summary.caching_saved_usd)} of the cost "
+        f"({_caching_share(summary)} of what it would have been uncached): the cache reads "
+        "and writes at their cache prices instead of the plain input price"
+    )
+    console.print(
         "[dim]Answers come from the provider simulator (`llmrouter sim`), not real models; "
-        "costs are the catalog prices applied to the simulator's token counts.[/]"
+        "costs are the catalog prices applied to the simulator's token classes.[/]"
     )
     return 0
+
+
+def _caching_share(summary: Summary) -> str:
+    uncached = summary.total_cost_usd + summary.caching_saved_usd
+    return f"{summary.caching_saved_usd / uncached:.1%}" if uncached else "0%"
 
 
 def demo_settings(bootstrap: str) -> WorkerSettings:

@@ -170,9 +170,15 @@ def render_summary(summary: Summary, title: str = "Routing by task and model") -
     table.add_column("model", no_wrap=True)
     table.add_column("reqs", justify="right", footer=str(summary.total_requests))
     table.add_column("share", justify="right")
-    table.add_column("cost", justify="right", footer=format_usd(summary.total_cost_usd))
-    table.add_column("baseline", justify="right", footer=format_usd(summary.baseline_cost_usd))
-    table.add_column("cache saved", justify="right", footer=format_usd(summary.caching_saved_usd))
+    table.add_column(
+        "cost", justify="right", no_wrap=True, footer=format_usd(summary.total_cost_usd)
+    )
+    table.add_column(
+        "baseline", justify="right", no_wrap=True, footer=format_usd(summary.baseline_cost_usd)
+    )
+    table.add_column(
+        "cache saved", justify="right", no_wrap=True, footer=format_usd(summary.caching_saved_usd)
+    )
     table.add_column("p50 ms", justify="right")
     table.add_column("p95 ms", justify="right")
     table.add_column("esc", justify="right")
