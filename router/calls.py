@@ -42,12 +42,17 @@ from llmrouter.router.backoff import retries_allowed, retry_delay_s
 from llmrouter.router.breaker import Breaker
 from llmrouter.router.budget import Budget, Reservation
 from llmrouter.router.config import Defaults, ModelSpec, RouterConfig, TaskSpec
+from llmrouter.router.config_catalog import Provider
 from llmrouter.router.decision import budget_spent
 from llmrouter.router.expiry import expiry_reason
 from llmrouter.router.pricing import UsageClasses, price_call
 from llmrouter.router.prompts import RenderedPrompt
 from llmrouter.router.providers.base import ChatRequest, Completion
-from llmrouter.router.providers.usage import estimate_tokens
+from llmrouter.router.providers.usage import (
+    OPENAI_MIN_CACHED_TOKENS,
+    anthropic_min_cacheable_tokens,
+    estimate_tokens,
+)
 from llmrouter.router.ratelimit import Limiter
 from llmrouter.router.state.wiring import RouterState, local_state
 from llmrouter.router.telemetry import provider_call_span, record_attempt
@@ -57,7 +62,6 @@ from llmrouter.schemas import (
     ClassifiedRequest,
     LLMRequest,
     Priority,
-    token_cost_usd,
     utc_now,
 )
 
@@ -205,10 +209,16 @@ class ModelCaller:
             cache_prefix_chars=prompt.static_chars,
             cache_ttl=prompt.cache_ttl,
         )
-        # The budget holds the call's worst case while it runs: input estimated, the whole
-        # output allowance at the output price; it settles to the real cost after.
-        worst_case_usd = token_cost_usd(
-            prompt_tokens, max_output_tokens, spec.input_usd_per_1k, spec.output_usd_per_1k
+        # The budget holds the call's worst case while it runs: input estimated (a static
+        # prefix a prompt cache will likely serve at its read price), the whole output
+        # allowance at the output price; it settles to the real classes' cost after.
+        worst_case_usd, _ = price_call(
+            spec,
+            UsageClasses(
+                prompt_tokens,
+                max_output_tokens,
+                cache_read_tokens=_likely_cache_read_tokens(spec, prompt, prompt_tokens),
+            ),
         )
         reservation: Reservation | None = None
         async with contextlib.AsyncExitStack() as held:
@@ -335,6 +345,20 @@ def _log_attempt(ledger: CallLedger, *, level: str) -> None:
         cost_usd=format(attempt.cost_usd.normalize(), "f"),
         error=attempt.error,
     )
+
+
+def _likely_cache_read_tokens(spec: ModelSpec, prompt: RenderedPrompt, prompt_tokens: int) -> int:
+    """Prompt tokens a provider's prompt cache will likely serve: the prompt's static prefix,
+    when the provider caches it (OpenAI by itself, Anthropic at the breakpoint placed for
+    it) and it is long enough to be cached."""
+    if spec.provider in (Provider.OPENAI, Provider.AZURE_OPENAI):
+        minimum = OPENAI_MIN_CACHED_TOKENS
+    elif spec.provider is Provider.ANTHROPIC and prompt.cache_ttl is not None:
+        minimum = anthropic_min_cacheable_tokens(spec.model_id)
+    else:
+        return 0
+    static = estimate_tokens((prompt.system or "") + prompt.user[: prompt.static_chars])
+    return min(static, prompt_tokens) if static >= minimum else 0
 
 
 def _ok_attempt(

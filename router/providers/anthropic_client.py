@@ -13,7 +13,7 @@ from typing import Any
 from llmrouter.core.errors import ContentPolicyViolation, MalformedResponse
 from llmrouter.router.providers.base import ChatRequest, Completion
 from llmrouter.router.providers.call import SdkProvider
-from llmrouter.router.providers.usage import estimate_tokens
+from llmrouter.router.providers.usage import anthropic_min_cacheable_tokens, estimate_tokens
 
 __all__ = ["AnthropicProvider"]
 
@@ -87,12 +87,6 @@ class AnthropicProvider(SdkProvider):
         )
 
 
-def min_cacheable_tokens(model_id: str) -> int:
-    """The shortest prompt prefix Anthropic caches: 2,048 tokens on Haiku models, 1,024 on
-    the others; a breakpoint on a shorter one is ignored (and would say nothing)."""
-    return 2048 if "haiku" in model_id else 1024
-
-
 def _user_content(request: ChatRequest) -> str | list[dict[str, Any]]:
     """The user turn: plain text, or, when its static prefix is long enough to be cached,
     that prefix as a block ending in a `cache_control` breakpoint, then the request."""
@@ -101,7 +95,7 @@ def _user_content(request: ChatRequest) -> str | list[dict[str, Any]]:
         return request.user
     prefix = request.user[:prefix_chars]
     cacheable = estimate_tokens((request.system or "") + prefix)
-    if cacheable < min_cacheable_tokens(request.model_id):
+    if cacheable < anthropic_min_cacheable_tokens(request.model_id):
         return request.user
     control: dict[str, str] = {"type": "ephemeral"}
     if request.cache_ttl == "1h":

@@ -8,9 +8,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import genai_prices
+import pytest
 
-from llmrouter.router.budget import to_micro_usd
+from llmrouter.router.budget import BudgetTracker, Reservation, to_micro_usd
 from llmrouter.router.config_loader import parse_config
+from llmrouter.router.pricing import PriceClass, price_table
 from llmrouter.schemas import Attempt, LLMRequest, ResultStatus
 from tests.factories import CATALOG, routing_config, static_route
 from tests.router.conftest import MakeRouter
@@ -125,3 +127,44 @@ async def test_an_anthropic_prompt_caches_its_static_prefix_on_purpose(
             attempt, spec["provider"], spec["model_id"]
         )
     assert sum(a.cost_usd for a in cached) < sum(a.cost_usd for a in uncached)
+
+
+async def test_a_budget_reserves_a_likely_cache_hit_at_the_read_price(
+    make_router: MakeRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reserved: list[Decimal] = []
+    reserve = BudgetTracker.reserve
+
+    async def spy(self: BudgetTracker, task: str, worst_case_usd: Decimal) -> Reservation:
+        reserved.append(worst_case_usd)
+        return await reserve(self, task, worst_case_usd)
+
+    monkeypatch.setattr(BudgetTracker, "reserve", spy)
+    prompt = {"context": {"kb_context": ""}, "template": "KB:\n{kb_context}\nQ: {question}"}
+    config = parse_config(
+        routing_config(
+            models={"nano": _unpriced("nano")},
+            defaults={"cache": {"enabled": False}},
+            tasks={
+                "kb": static_route(
+                    "nano", prompt=prompt, budget={"daily_usd": 100, "downgrade_to": "nano"}
+                )
+            },
+        )
+    )
+    router = await make_router(config)
+    for number, (kb, question) in enumerate(((KNOWLEDGE, "Refunds?"), ("short", "Refunds?"))):
+        request = LLMRequest(
+            request_id=f"kb-{number}", task="kb", input=question, context={"kb_context": kb}
+        )
+        routed = await router.route(request)
+        assert routed.result.status is ResultStatus.OK, routed.failure
+    long_reserved, short_reserved = reserved
+    table = price_table(config.models["nano"])
+    assert table[PriceClass.CACHE_READ] < table[PriceClass.INPUT]
+    # what the knowledge base adds to the reservation: its tokens at the cache-read price
+    # (OpenAI caches a prefix this long by itself), not at the plain input price
+    kb_tokens = Decimal(len(KNOWLEDGE) // 4)
+    added = long_reserved - short_reserved
+    assert kb_tokens * table[PriceClass.CACHE_READ] / 10**6 * Decimal("0.9") < added
+    assert added < kb_tokens * table[PriceClass.INPUT] / 10**6 * Decimal("0.9")
