@@ -14,6 +14,7 @@ from llmrouter.router.budget import BudgetTracker, Reservation, to_micro_usd
 from llmrouter.router.config_loader import parse_config
 from llmrouter.router.pricing import PriceClass, price_table
 from llmrouter.schemas import Attempt, LLMRequest, ResultStatus
+from llmrouter.workers.outputs import cost_events
 from tests.factories import CATALOG, routing_config, static_route
 from tests.router.conftest import MakeRouter
 
@@ -69,6 +70,13 @@ async def test_unpriced_models_cost_what_genai_prices_says_for_the_reported_clas
             assert routed.result.status is ResultStatus.OK, routed.failure
             (attempt,) = routed.result.attempts
             attempts.append(attempt)
+            # the cost event published for the call carries the same classes and cost
+            (event,) = cost_events(routed.result)
+            assert (event.cost_usd, event.price_source) == (attempt.cost_usd, attempt.price_source)
+            assert (event.cache_read_tokens, event.cache_write_tokens) == (
+                attempt.cache_read_tokens,
+                attempt.cache_write_tokens,
+            )
         for attempt in attempts:
             assert attempt.input_tokens > 1024
             assert attempt.price_source is not None
