@@ -63,8 +63,9 @@ class KafkaStatus:
 class LocalKafka:
     """One local broker+controller node whose state lives in `state_dir`.
 
-    Arguments left as None come from `LLMROUTER_KAFKA_HOME`, `LLMROUTER_KAFKA_PORT` and
-    `LLMROUTER_KAFKA_CONTROLLER_PORT` (defaults: see `default_state_dir`, 9092, 9093).
+    Arguments left as None come from `LLMROUTER_KAFKA_HOME`, `LLMROUTER_KAFKA_PORT`,
+    `LLMROUTER_KAFKA_CONTROLLER_PORT` and `LLMROUTER_KAFKA_HEAP_MB` (defaults: see
+    `default_state_dir`, 9092, 9093, 1024).
     `host` is both the bind and the advertised address. `progress` receives one-line
     messages about slow steps (the CLI prints them on stderr).
     """
@@ -75,7 +76,7 @@ class LocalKafka:
         port: int | None = None,
         controller_port: int | None = None,
         host: str = "127.0.0.1",
-        heap_mb: int = 512,
+        heap_mb: int | None = None,
         *,
         progress: Callable[[str], None] | None = None,
     ) -> None:
@@ -92,7 +93,8 @@ class LocalKafka:
         if self.port == self.controller_port:
             raise LocalKafkaError(f"the broker and controller ports are both {self.port}")
         self.host = host
-        self.heap_mb = heap_mb
+        # A dev broker holds a few thousand partitions; 512 MiB ran out of heap at that.
+        self.heap_mb = heap_mb if heap_mb is not None else _env_int("LLMROUTER_KAFKA_HEAP_MB", 1024)
         self._progress = progress or (lambda _msg: None)
 
     # -- layout ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from tests.kafka_helpers import (
     MakeProducer,
     MakeTopics,
     delete_topics,
+    list_topics,
     session_broker,
 )
 
@@ -35,6 +36,22 @@ def kafka_bootstrap() -> Iterator[str]:
     broker, a Docker container, or a local broker started as `llmrouter kafka start` does."""
     with session_broker() as servers:
         yield servers
+
+
+@pytest.fixture(autouse=True)
+async def _broker_keeps_no_test_topics(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Deletes every topic a Kafka test created, after its workers stopped (an autouse
+    fixture is torn down last): a thousand tests' topics would otherwise fill the broker's
+    heap."""
+    if "kafka_bootstrap" not in request.fixturenames:
+        yield
+        return
+    servers: str = request.getfixturevalue("kafka_bootstrap")
+    before = await list_topics(servers)
+    yield
+    created = {t for t in await list_topics(servers) - before if not t.startswith("__")}
+    if created:
+        await delete_topics(servers, created)
 
 
 @pytest.fixture(scope="session")
