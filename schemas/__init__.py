@@ -11,6 +11,7 @@ from llmrouter.schemas.codec import decode, dumps, encode, loads, peek_request_i
 from llmrouter.schemas.costs import CostEvent
 from llmrouter.schemas.dlq import DeadLetter, encode_payload
 from llmrouter.schemas.enums import AttemptOutcome, Complexity, Priority, ResultStatus, UserTier
+from llmrouter.schemas.feedback import Feedback
 from llmrouter.schemas.money import USD, quantize_usd, token_cost_usd
 from llmrouter.schemas.requests import Classification, ClassifiedRequest, LLMRequest
 from llmrouter.schemas.results import LLMResult
@@ -18,6 +19,7 @@ from llmrouter.schemas.topics import (
     CLASSIFIED_PATTERN,
     COSTS_TOPIC,
     DLQ_TOPIC,
+    FEEDBACK_TOPIC,
     REQUESTS_PATTERN,
     RESULTS_PATTERN,
     classified_topic,
@@ -32,6 +34,7 @@ __all__ = [
     "CLASSIFIED_PATTERN",
     "COSTS_TOPIC",
     "DLQ_TOPIC",
+    "FEEDBACK_TOPIC",
     "MESSAGE_MODELS",
     "REQUESTS_PATTERN",
     "RESULTS_PATTERN",
@@ -44,6 +47,7 @@ __all__ = [
     "Complexity",
     "CostEvent",
     "DeadLetter",
+    "Feedback",
     "LLMRequest",
     "LLMResult",
     "Priority",
@@ -74,4 +78,5 @@ MESSAGE_MODELS: dict[str, type[WireModel]] = {
     "result": LLMResult,
     "cost-event": CostEvent,
     "dead-letter": DeadLetter,
+    "feedback": Feedback,
 }

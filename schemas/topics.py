@@ -2,7 +2,8 @@
 declaration, topic creation and replay derive from what is written here.
 
 Per-task topics are `llm.<kind>.<task>` (kind: requests, classified, results); one topic
-each carries every task's cost events and dead letters; a replay writes to its own topic.
+each carries every task's cost events, dead letters and client feedback; a replay writes to
+its own topic.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ __all__ = [
     "CLASSIFIED_PATTERN",
     "COSTS_TOPIC",
     "DLQ_TOPIC",
+    "FEEDBACK_TOPIC",
     "REQUESTS_PATTERN",
     "RESULTS_PATTERN",
     "TASK_NAME_PATTERN",
@@ -45,6 +47,8 @@ TASK_TOPIC_KINDS: tuple[TaskTopicKind, ...] = get_args(TaskTopicKind)
 
 COSTS_TOPIC = f"{_PREFIX}.costs"
 DLQ_TOPIC = f"{_PREFIX}.dlq"
+#: what client services learn later about answers (schemas/feedback.py), keyed by request_id
+FEEDBACK_TOPIC = f"{_PREFIX}.feedback"
 
 
 def validate_task_name(task: str) -> str:
@@ -101,6 +105,7 @@ def router_topics(tasks: Iterable[str], partitions: int = 3) -> dict[str, int]:
     topics = {task_topic(kind, task): partitions for task in tasks for kind in TASK_TOPIC_KINDS}
     topics[COSTS_TOPIC] = partitions
     topics[DLQ_TOPIC] = partitions
+    topics[FEEDBACK_TOPIC] = partitions
     return topics
 
 

@@ -224,6 +224,7 @@ def test_exported_names_are_exactly_the_public_ones() -> None:
         "costs",
         "dlq",
         "enums",
+        "feedback",
         "money",
         "requests",
         "results",
