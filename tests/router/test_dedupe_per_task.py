@@ -112,3 +112,15 @@ async def test_the_claim_key_keeps_one_hash_slot_per_task_and_id() -> None:
         assert key == "p:dedupe:{qa/r:%7B1%7D}"
     finally:
         await store.aclose()
+
+
+def test_the_fingerprint_ignores_key_order_and_is_stable_across_versions() -> None:
+    context = {"b": {"z": 1, "a": [{"y": 2, "x": 3}]}, "a": "é", "A": None}
+    one = LLMRequest(request_id="r", task="qa", input="one", context=context)
+    reordered = {"A": None, "a": "é", "b": {"a": [{"x": 3, "y": 2}], "z": 1}}
+    assert input_fingerprint(one) == input_fingerprint(
+        one.model_copy(update={"context": reordered})
+    )
+    # The value an earlier release stored for this input: a rolling upgrade must not turn a
+    # retried request into a duplicate_conflict.
+    assert input_fingerprint(one) == "375cb2657161fdb54b79d49a21967b66"
