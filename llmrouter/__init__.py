@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         LLMResult,
         Priority,
         ResultStatus,
+        Score,
         UserTier,
     )
 
@@ -59,6 +60,7 @@ __all__ = [
     "RequestProducer",
     "ResultStatus",
     "ResultWaiter",
+    "Score",
     "UserTier",
     "__version__",
 ]
@@ -83,6 +85,7 @@ _EXPORTS = {
             "LLMResult",
             "Priority",
             "ResultStatus",
+            "Score",
             "UserTier",
         ),
         "llmrouter.schemas",

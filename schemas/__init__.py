@@ -15,6 +15,7 @@ from llmrouter.schemas.feedback import Feedback
 from llmrouter.schemas.money import USD, quantize_usd, token_cost_usd
 from llmrouter.schemas.requests import Classification, ClassifiedRequest, LLMRequest
 from llmrouter.schemas.results import LLMResult
+from llmrouter.schemas.scores import SCORES_TOPIC, Score
 from llmrouter.schemas.topics import (
     CLASSIFIED_PATTERN,
     COSTS_TOPIC,
@@ -39,6 +40,7 @@ __all__ = [
     "REQUESTS_PATTERN",
     "RESULTS_PATTERN",
     "SCHEMA_VERSION",
+    "SCORES_TOPIC",
     "USD",
     "Attempt",
     "AttemptOutcome",
@@ -52,6 +54,7 @@ __all__ = [
     "LLMResult",
     "Priority",
     "ResultStatus",
+    "Score",
     "UserTier",
     "WireModel",
     "classified_topic",
@@ -79,4 +82,5 @@ MESSAGE_MODELS: dict[str, type[WireModel]] = {
     "cost-event": CostEvent,
     "dead-letter": DeadLetter,
     "feedback": Feedback,
+    "score": Score,
 }

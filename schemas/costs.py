@@ -53,4 +53,9 @@ class CostEvent(WireModel):
         "`attempt` numbers it within that unfinished route, so it may share request_id and "
         "attempt with an attempt of the request's result: another call, billed too.",
     )
+    shadow: bool = Field(
+        default=False,
+        description="A shadow call (a candidate model answering a mirrored request, or the "
+        "online judge): counted against the shadow budget, never the task's.",
+    )
     ts: UtcDatetime = Field(default_factory=utc_now)

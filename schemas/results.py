@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -48,6 +48,18 @@ class LLMResult(WireModel):
     )
     predicted_score: float | None = Field(
         default=None, description="The learned router's predicted score of its choice."
+    )
+    route_probability: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="The chance an adaptive route had of choosing this request's model "
+        "(for unbiased offline evaluation of the choices it logged).",
+    )
+    source: Literal["live", "shadow"] = Field(
+        default="live",
+        description="`shadow`: a candidate model's answer to a mirrored live request, on "
+        "llm.shadow.<task>; nobody got it.",
     )
     finished_at: UtcDatetime = Field(default_factory=utc_now)
 

@@ -16,6 +16,8 @@ more things right:
   "reason"}` (or `{"answer", "confidence", "reason"}` for open answers); confidence > 0.9
   for 97% of right answers and 30% of wrong ones, so cheap models are confident on about
   80% of inputs and confident answers are right more often than the rest;
+* a judge's grading prompt (router/judging.py) gets a verdict read off the graded request's
+  eval example (`simulator.judging`);
 * the LLM classifier's complexity prompt gets SIMPLE / MEDIUM / COMPLEX (see
   `simulator.complexity`); on a known eval input, the example's difficulty with
   probability = quality;
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from llmrouter.simulator import complexity
+from llmrouter.simulator import complexity, judging
 from llmrouter.simulator.evals import EvalExample, EvalIndex
 
 
@@ -174,6 +176,9 @@ class Answerer:
     # -- the decision tree -------------------------------------------------------------
 
     def _compute(self, model_id: str, quality: float, prompt: Prompt) -> str:
+        verdict = judging.grade(prompt.text, self.index)
+        if verdict is not None:  # the online or offline judge's grading prompt
+            return verdict
         lowered = prompt.text.lower()
         if complexity.is_complexity_prompt(lowered):
             return self._complexity(model_id, quality, prompt)

@@ -85,13 +85,15 @@ class RequestError(ValueError):
 
 
 class _ModelState:
-    __slots__ = ("fault_rng", "latency_rng", "mu", "profile", "sigma")
+    __slots__ = ("answered", "fault_rng", "latency_rng", "mu", "profile", "sigma")
 
     def __init__(self, model_id: str, profile: ModelProfile, seed: int) -> None:
         self.profile = profile
         self.mu, self.sigma = profile.lognormal_params
         self.fault_rng = random.Random(f"{seed}:faults:{model_id}")
         self.latency_rng = random.Random(f"{seed}:latency:{model_id}")
+        #: answers given since the profile was set (its `quality_drop_after_calls`)
+        self.answered = 0
 
 
 def api_key_of(headers: Mapping[str, str]) -> str | None:
@@ -212,7 +214,9 @@ class Engine:
         # Counted before the latency, so a caller that gives up early is still counted.
         self.stats.record(call.api, call.model, OK)
         await self._sleep(state, directive)
-        text = self.answerer.answer(call.model, profile.quality, call.prompt)
+        quality = profile.quality_at(state.answered)
+        state.answered += 1
+        text = self.answerer.answer(call.model, quality, call.prompt)
         reply = self._finish(text, call, prompt_tokens)
         return self._bill(reply, call, profile)
 

@@ -43,6 +43,17 @@ class ModelProfile(BaseModel):
     #: a reasoning model: its replies spend hidden reasoning tokens, reported apart
     #: (OpenAI `completion_tokens_details.reasoning_tokens`) and billed as output
     reasoning: bool = False
+    #: quality over time: after this many answered calls the model answers at
+    #: `quality_after_drop` (a model that silently got worse); None never drops
+    quality_drop_after_calls: int | None = Field(default=None, ge=0)
+    quality_after_drop: float = Field(default=0.3, ge=0.0, le=1.0)
+
+    def quality_at(self, answered_calls: int) -> float:
+        """The quality of the next answer after `answered_calls` answered ones."""
+        drop = self.quality_drop_after_calls
+        return (
+            self.quality_after_drop if drop is not None and answered_calls >= drop else self.quality
+        )
 
     @model_validator(mode="after")
     def _check(self) -> Self:

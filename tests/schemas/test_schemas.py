@@ -228,6 +228,7 @@ def test_exported_names_are_exactly_the_public_ones() -> None:
         "money",
         "requests",
         "results",
+        "scores",
         "topics",
         "jsonschema",
     }
