@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from llmrouter.router.config_batch import BATCH_PROVIDERS, PROVIDER_LIMITS, BatchApiSpec
 from llmrouter.router.config_fields import PositiveUSD, StrictModel, expand_env
 from llmrouter.router.config_prices import PriceOverrides
 
@@ -58,6 +59,22 @@ class ModelSpec(StrictModel):
     deployment: str | None = Field(default=None, min_length=1)
     api_version: str | None = Field(default=None, min_length=1)
     endpoint: str | None = None
+    #: `priority: batch` requests go through the provider's batch API (config_batch.py)
+    batch_api: BatchApiSpec | None = None
+
+    @model_validator(mode="after")
+    def _batch_api(self) -> ModelSpec:
+        if self.batch_api is None:
+            return self
+        if self.provider.value not in BATCH_PROVIDERS:
+            raise ValueError(f"batch_api is for providers {', '.join(sorted(BATCH_PROVIDERS))}")
+        most_requests, most_bytes = PROVIDER_LIMITS[self.provider.value]
+        if self.batch_api.max_requests > most_requests or self.batch_api.max_bytes > most_bytes:
+            raise ValueError(
+                f"batch_api: a {self.provider.value} job holds at most {most_requests}"
+                f" requests and {most_bytes} bytes"
+            )
+        return self
 
     @model_validator(mode="after")
     def _azure_fields(self) -> ModelSpec:

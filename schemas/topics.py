@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Literal, get_args
 
 __all__ = [
+    "BATCHES_TOPIC",
     "CLASSIFIED_PATTERN",
     "COSTS_TOPIC",
     "DLQ_TOPIC",
@@ -49,6 +50,8 @@ COSTS_TOPIC = f"{_PREFIX}.costs"
 DLQ_TOPIC = f"{_PREFIX}.dlq"
 #: what client services learn later about answers (schemas/feedback.py), keyed by request_id
 FEEDBACK_TOPIC = f"{_PREFIX}.feedback"
+#: the batch worker's compacted topic: requests handed to provider batch jobs, and the jobs
+BATCHES_TOPIC = f"{_PREFIX}.batches"
 
 
 def validate_task_name(task: str) -> str:

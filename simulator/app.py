@@ -23,6 +23,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from llmrouter.simulator import anthropic_api, openai_api, transport, usage_reports
+from llmrouter.simulator.batches import add_routes as add_batch_routes
 from llmrouter.simulator.config import SimConfig
 from llmrouter.simulator.engine import Engine
 from llmrouter.simulator.evals import EvalIndex
@@ -88,6 +89,7 @@ def create_app(
         "/openai/deployments/{deployment}/chat/completions", openai_api.azure_chat_completions
     )
     usage_reports.add_routes(app)
+    add_batch_routes(app)  # OpenAI's and Anthropic's batch APIs, /_sim/batches
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/_sim/stats", _stats)
     app.router.add_get("/_sim/calls", _calls)

@@ -175,9 +175,14 @@ class Engine:
         )
         return directive, cleaned
 
-    async def run(self, call: Call, directive: Directive) -> Outcome:
-        """One call, written to the journal from its start to its outcome."""
-        record = self.journal.begin(call.api, call.model, call.prompt, time.monotonic())
+    async def run(
+        self, call: Call, directive: Directive, *, journal_api: str | None = None
+    ) -> Outcome:
+        """One call, written to the journal from its start to its outcome (under
+        `journal_api`, e.g. `openai-batch` for a request of a batch job, else its API)."""
+        record = self.journal.begin(
+            journal_api or call.api, call.model, call.prompt, time.monotonic()
+        )
         try:
             outcome = await self._run(call, directive)
         except BaseException:  # the client went away (or the server stops) mid-call
