@@ -14,7 +14,7 @@ from llmrouter.router.config_batch import BATCH_PROVIDERS, PROVIDER_LIMITS, Batc
 from llmrouter.router.config_fields import PositiveUSD, StrictModel, expand_env
 from llmrouter.router.config_prices import PriceOverrides
 
-__all__ = ["ModelSpec", "Provider"]
+__all__ = ["AWS_PROVIDERS", "VERTEX_PROVIDERS", "ModelSpec", "Provider"]
 
 #: the default of the per-1K prices, replaced by `_priced` before anyone reads them
 _PRICED_LATER = Decimal(-1)
@@ -25,6 +25,19 @@ class Provider(StrEnum):
     OPENAI = "openai"
     OPENAI_COMPATIBLE = "openai-compatible"
     AZURE_OPENAI = "azure-openai"
+    #: Gemini through google-genai: the Gemini API (a key), or Vertex AI
+    GEMINI = "gemini"
+    VERTEX_GEMINI = "vertex-gemini"
+    #: Anthropic models on Bedrock and on Vertex AI, through the anthropic SDK
+    BEDROCK_ANTHROPIC = "bedrock-anthropic"
+    VERTEX_ANTHROPIC = "vertex-anthropic"
+    #: any Bedrock model through the Converse API (aiobotocore)
+    BEDROCK = "bedrock"
+
+
+#: the providers on a cloud platform: each needs a region (Vertex AI a project too)
+AWS_PROVIDERS = frozenset({Provider.BEDROCK, Provider.BEDROCK_ANTHROPIC})
+VERTEX_PROVIDERS = frozenset({Provider.VERTEX_GEMINI, Provider.VERTEX_ANTHROPIC})
 
 
 class ModelSpec(StrictModel):
@@ -59,6 +72,13 @@ class ModelSpec(StrictModel):
     deployment: str | None = Field(default=None, min_length=1)
     api_version: str | None = Field(default=None, min_length=1)
     endpoint: str | None = None
+    #: bedrock, bedrock-anthropic: the AWS region (e.g. us-east-1); vertex-gemini,
+    #: vertex-anthropic: the Google Cloud location (e.g. us-east5) and project
+    region: str | None = Field(default=None, min_length=1)
+    project: str | None = Field(default=None, min_length=1)
+    #: vertex-gemini, vertex-anthropic: a mounted Google credentials file (service account
+    #: or authorized user); default: Application Default Credentials
+    credentials_file: Path | None = None
     #: `priority: batch` requests go through the provider's batch API (config_batch.py)
     batch_api: BatchApiSpec | None = None
 
@@ -85,6 +105,27 @@ class ModelSpec(StrictModel):
                 raise ValueError(f"{given[0]} is only for provider azure-openai")
         elif self.api_version is None:
             raise ValueError("provider azure-openai needs api_version (e.g. 2024-10-21)")
+        return self
+
+    @model_validator(mode="after")
+    def _cloud_fields(self) -> ModelSpec:
+        """Region, project and credentials file only where the provider takes them, and
+        every one it needs."""
+        provider = self.provider
+        allowed = {
+            "region": AWS_PROVIDERS | VERTEX_PROVIDERS,
+            "project": VERTEX_PROVIDERS,
+            "credentials_file": VERTEX_PROVIDERS,
+        }
+        for name, providers in allowed.items():
+            if getattr(self, name) is not None and provider not in providers:
+                names = ", ".join(sorted(p.value for p in providers))
+                raise ValueError(f"{name} is only for providers {names}")
+        needed = ["region"] if provider in AWS_PROVIDERS | VERTEX_PROVIDERS else []
+        needed += ["project"] if provider in VERTEX_PROVIDERS else []
+        for name in needed:
+            if getattr(self, name) is None:
+                raise ValueError(f"provider {provider.value} needs {name}")
         return self
 
     @model_validator(mode="after")

@@ -76,7 +76,17 @@ _FALLBACK = {
 }
 #: genai-prices' provider id for each catalog provider (openai-compatible: self-hosted or a
 #: third party the config must price)
-_LIBRARY_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "azure-openai": "azure"}
+_LIBRARY_PROVIDERS = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "azure-openai": "azure",
+    # Gemini and Anthropic on Vertex AI are priced as Google's; Bedrock's models as AWS's
+    "gemini": "google",
+    "vertex-gemini": "google",
+    "vertex-anthropic": "google",
+    "bedrock": "aws",
+    "bedrock-anthropic": "aws",
+}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@
 | `POST /v1/chat/completions`         | OpenAI Chat Completions (also `/chat/completions`)  |
 | `POST /v1/messages`                 | Anthropic Messages (also `/messages`)               |
 | `POST /openai/deployments/{d}/chat/completions?api-version=V` | Azure OpenAI (key in `api-key`) |
+| `POST /v1beta/models/{m}:generateContent`, Vertex's `.../publishers/google/models/{m}:generateContent` | Gemini (gemini_api.py) |
+| `POST .../publishers/anthropic/models/{m}:rawPredict`, `POST /token` | Anthropic on Vertex AI, OAuth tokens (vertex_api.py) |
+| `POST /model/{id}/invoke`, `/model/{id}/converse` | Bedrock (bedrock_api.py) |
 | `GET /healthz`                      | `{"status": "ok", ...}`                             |
 | `GET /v1/organization/usage/completions`, `/v1/organization/costs` | OpenAI usage / cost reports |
 | `GET /v1/organizations/usage_report/messages`, `/v1/organizations/cost_report` | Anthropic's |
@@ -22,7 +25,15 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from llmrouter.simulator import anthropic_api, openai_api, transport, usage_reports
+from llmrouter.simulator import (
+    anthropic_api,
+    bedrock_api,
+    gemini_api,
+    openai_api,
+    transport,
+    usage_reports,
+    vertex_api,
+)
 from llmrouter.simulator.batches import add_routes as add_batch_routes
 from llmrouter.simulator.config import SimConfig
 from llmrouter.simulator.engine import Engine
@@ -90,6 +101,9 @@ def create_app(
     )
     usage_reports.add_routes(app)
     add_batch_routes(app)  # OpenAI's and Anthropic's batch APIs, /_sim/batches
+    gemini_api.add_routes(app)  # the Gemini API and Gemini on Vertex AI
+    vertex_api.add_routes(app)  # Anthropic on Vertex AI, Google's OAuth token endpoint
+    bedrock_api.add_routes(app)  # Bedrock invoke (Anthropic) and Converse
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/_sim/stats", _stats)
     app.router.add_get("/_sim/calls", _calls)

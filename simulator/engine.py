@@ -32,7 +32,7 @@ INVALID_KEY = "sk-sim-invalid"
 #: a reasoning model thinks this many hidden tokens per visible output token
 REASONING_PER_OUTPUT_TOKEN = 2
 
-Api = Literal["openai", "anthropic"]
+Api = Literal["openai", "anthropic", "gemini", "bedrock"]
 Finish = Literal["stop", "length", "stop_sequence"]
 
 
@@ -61,6 +61,8 @@ class Reply:
     cache: CacheUsage = NO_CACHE
     #: part of completion_tokens: a reasoning model's hidden reasoning
     reasoning_tokens: int = 0
+    #: the call drew the `invalid_output` fault: a structured answer breaks its schema
+    invalid_output: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +212,9 @@ class Engine:
         if fault is None:
             fault = faults.draw(profile, state.fault_rng)
 
+        invalid_output = fault is Fault.INVALID_OUTPUT  # answered, in a shape nobody asked for
+        if invalid_output:
+            fault = None
         if fault is not None:
             self.stats.record(call.api, call.model, fault.value)
             if fault in (Fault.SERVER_ERROR, Fault.MALFORMED):
@@ -217,17 +222,17 @@ class Engine:
             return Failure(fault, prompt_tokens, profile.context_window_tokens, retry_after)
 
         # Counted before the latency, so a caller that gives up early is still counted.
-        self.stats.record(call.api, call.model, OK)
+        self.stats.record(call.api, call.model, Fault.INVALID_OUTPUT if invalid_output else OK)
         await self._sleep(state, directive)
         quality = profile.quality_at(state.answered)
         state.answered += 1
         text = self.answerer.answer(call.model, quality, call.prompt)
-        reply = self._finish(text, call, prompt_tokens)
+        reply = replace(self._finish(text, call, prompt_tokens), invalid_output=invalid_output)
         return self._bill(reply, call, profile)
 
     def _bill(self, reply: Reply, call: Call, profile: ModelProfile) -> Reply:
         """The usage details of a reply: its prompt cache share and reasoning tokens."""
-        if call.api == "openai":
+        if call.api in ("openai", "gemini"):  # both cache long prefixes by themselves
             cache = self.prompt_cache.openai(call.model, call.prompt.text)
         else:
             cache = self.prompt_cache.anthropic(

@@ -39,6 +39,8 @@ class Fault(StrEnum):
     CONTEXT_LENGTH = "context_length"
     CONTENT_POLICY = "content_policy"
     AUTH = "auth"
+    #: answered, but a structured answer breaks the schema it was asked for (structured.py)
+    INVALID_OUTPUT = "invalid_output"
 
 
 _ALIASES: dict[str, Fault] = {f.value: f for f in Fault} | {

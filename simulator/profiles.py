@@ -98,8 +98,9 @@ _NAME_CUES: tuple[tuple[tuple[str, ...], ModelProfile], ...] = (
 )
 
 
-#: ids of OpenAI's reasoning models (o1, o3-mini, o4-mini, gpt-5...)
-_REASONING_IDS = re.compile(r"^(o\d|gpt-5)")
+#: ids of reasoning models: OpenAI's (o1, o3-mini, o4-mini, gpt-5...) and Gemini's thinking
+#: ones (2.5 and later think by default)
+_REASONING_IDS = re.compile(r"^(o\d|gpt-5|gemini-(2\.5|[3-9]))")
 
 
 def default_profile_for(model_id: str) -> ModelProfile:

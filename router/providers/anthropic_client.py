@@ -13,6 +13,11 @@ from typing import Any
 from llmrouter.core.errors import ContentPolicyViolation, MalformedResponse
 from llmrouter.router.providers.base import ChatRequest, Completion
 from llmrouter.router.providers.call import SdkProvider
+from llmrouter.router.providers.structured import (
+    ANSWER_TOOL,
+    anthropic_tool_fields,
+    tool_input_text,
+)
 from llmrouter.router.providers.usage import anthropic_min_cacheable_tokens, estimate_tokens
 
 __all__ = ["AnthropicProvider"]
@@ -44,13 +49,13 @@ class AnthropicProvider(SdkProvider):
         }
         if request.system:
             body["system"] = request.system
+        if request.response_schema is not None:
+            body.update(anthropic_tool_fields(request.response_schema))
         return body
 
     def read(self, request: ChatRequest, data: Any) -> Completion:
         try:
-            text = "".join(
-                block["text"] for block in data["content"] if block.get("type") == "text"
-            )
+            text = _answer_text(request, data["content"])
             usage = data["usage"]
             # Anthropic reports cache reads and writes beside `input_tokens`; ours holds
             # all input, with the cache classes as parts of it, priced apart.
@@ -85,6 +90,16 @@ class AnthropicProvider(SdkProvider):
             cache_write_tokens=cache_write_tokens,
             cache_write_1h_tokens=min(cache_write_1h_tokens, cache_write_tokens),
         )
+
+
+def _answer_text(request: ChatRequest, content: list[dict[str, Any]]) -> str:
+    """The text blocks, or for a structured answer the forced tool call's input as JSON."""
+    if request.response_schema is None:
+        return "".join(block["text"] for block in content if block.get("type") == "text")
+    for block in content:
+        if block.get("type") == "tool_use" and block.get("name") == ANSWER_TOOL:
+            return tool_input_text(block["input"])
+    return ""
 
 
 def _user_content(request: ChatRequest) -> str | list[dict[str, Any]]:

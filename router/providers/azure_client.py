@@ -59,7 +59,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         """OpenAI's body; Azure answers with the deployment's model whatever `model` says,
         and supports JSON mode like OpenAI."""
         body = super().body(request)
-        if request.json_mode:
+        if request.json_mode and "response_format" not in body:
             body["response_format"] = {"type": "json_object"}
         return body
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["ChatRequest", "Completion", "ProviderClient"]
 
@@ -22,6 +23,9 @@ class ChatRequest:
     #: long a provider that takes cache breakpoints should keep it ("5m", "1h"; None: none)
     cache_prefix_chars: int = 0
     cache_ttl: str | None = None
+    #: the JSON Schema the answer must follow (the task's `prompt.response_schema`): each
+    #: provider is asked through its native structured output (structured.py)
+    response_schema: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

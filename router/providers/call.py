@@ -21,6 +21,10 @@ is not paid on the hot path:
   response (so Retry-After, messages and classes are exactly the SDK's), transport
   failures the SDK's APIConnectionError; a 401 or 403 sends the next call through the
   SDK again, in case its credentials changed.
+
+A client whose SDK signs each request (Bedrock's SigV4 covers the body and the time) or
+holds a token that expires (Vertex AI's Google access token) sets `through_sdk`: every call
+then goes through the SDK's own `post`, which signs or refreshes it.
 """
 
 from __future__ import annotations
@@ -74,8 +78,16 @@ class JsonEndpoint:
     `make_client(http_client)` builds the SDK client on the HTTP client it is given (the
     one whose request hook captures what the SDK sends)."""
 
-    def __init__(self, sdk: ModuleType, make_client: Callable[[Any], Any], path: str) -> None:
+    def __init__(
+        self,
+        sdk: ModuleType,
+        make_client: Callable[[Any], Any],
+        path: str,
+        *,
+        through_sdk: bool = False,
+    ) -> None:
         self._sdk = sdk
+        self._through_sdk_only = through_sdk
         self._http = _http()
         self._path = path
         self.client: Any = make_client(
@@ -96,6 +108,8 @@ class JsonEndpoint:
         self._ready.set()
 
     async def post(self, body: dict[str, Any], timeout_s: float) -> Any:
+        if self._through_sdk_only:  # signed per request, or a token that expires
+            return await self._each_through_sdk(body, timeout_s)
         if self._status_error is None:  # an SDK without it: every call through the SDK
             return await self._through_sdk(body, timeout_s)
         while self._wire is None:
@@ -136,6 +150,17 @@ class JsonEndpoint:
         )
         return orjson.loads(response.content)
 
+    async def _each_through_sdk(self, body: dict[str, Any], timeout_s: float) -> Any:
+        """The SDK's low-level post with the body itself, which a platform client rewrites
+        (Bedrock and Vertex AI move `model` into the URL) before signing the request."""
+        response = await self.client.post(
+            self._path,
+            body=body,
+            cast_to=self._http.Response,
+            options={"timeout": timeout_s},
+        )
+        return orjson.loads(response.content)
+
     def _response(self, response: aiohttp.ClientResponse, content: bytes, url: str) -> Any:
         return self._http.Response(
             response.status,
@@ -168,11 +193,18 @@ class SdkProvider(ABC):
         make_client: Callable[[Any], Any],
         path: str,
         sdk_error: type[BaseException],
+        *,
+        through_sdk: bool = False,
+        extra_errors: tuple[type[BaseException], ...] = (),
     ) -> None:
         self.provider = provider
-        self._endpoint = JsonEndpoint(sdk, make_client, path)
+        self._endpoint = JsonEndpoint(sdk, make_client, path, through_sdk=through_sdk)
         #: every SDK and transport error, translated at this boundary
-        self._errors: tuple[type[BaseException], ...] = (sdk_error, *TRANSPORT_ERRORS)
+        self._errors: tuple[type[BaseException], ...] = (
+            sdk_error,
+            *extra_errors,
+            *TRANSPORT_ERRORS,
+        )
 
     @abstractmethod
     def body(self, request: ChatRequest) -> dict[str, Any]:

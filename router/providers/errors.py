@@ -1,8 +1,10 @@
-"""Translate the `openai` and `anthropic` SDKs' exceptions into our error tree.
+"""Translate the provider SDKs' exceptions into our error tree.
 
 Each SDK exception class is named in a table of its own module (openai_errors.py,
-anthropic_errors.py), loaded only once an exception of that SDK is translated, so a
-worker never imports an SDK its config does not use. `tests/router/test_provider_errors.py`
+anthropic_errors.py, genai_errors.py, botocore_errors.py, google_auth_errors.py), loaded
+only once an exception of that SDK is translated, so a worker never imports an SDK its
+config does not use. A table's module may also `refine` an exception by what it carries
+(Bedrock's error code, Gemini's invalid-key reason). `tests/router/test_provider_errors.py`
 fails when an SDK release adds a class we have not decided about. At run time an unknown
 subclass still resolves through its MRO, so a new SDK never lets a raw exception escape.
 """
@@ -14,6 +16,7 @@ import importlib
 import re
 import time
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 from llmrouter.core.errors import (
@@ -39,10 +42,15 @@ __all__ = [
 
 ErrorTable = Mapping[type[BaseException], type[ProviderError]]
 
-#: SDK (top-level module name) → (module of its table, the table's name)
+#: SDK (its module's name, or the first one or two parts of it) → (module of its table,
+#: the table's name)
 _TABLES = {
     "openai": ("llmrouter.router.providers.openai_errors", "OPENAI_ERRORS"),
     "anthropic": ("llmrouter.router.providers.anthropic_errors", "ANTHROPIC_ERRORS"),
+    "google.genai": ("llmrouter.router.providers.genai_errors", "GENAI_ERRORS"),
+    "google.auth": ("llmrouter.router.providers.google_auth_errors", "GOOGLE_AUTH_ERRORS"),
+    "botocore": ("llmrouter.router.providers.botocore_errors", "BOTOCORE_ERRORS"),
+    "aiobotocore": ("llmrouter.router.providers.botocore_errors", "BOTOCORE_ERRORS"),
 }
 _BY_NAME = {name: (module, name) for module, name in _TABLES.values()}
 
@@ -55,19 +63,36 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _table_module(cls: type[BaseException]) -> tuple[ModuleType, str] | None:
+    """The table module (and table name) of the SDK that defines `cls` or one of its bases."""
+    for base in cls.__mro__:
+        parts = base.__module__.split(".")
+        for key in (".".join(parts[:2]), parts[0]):
+            found = _TABLES.get(key)
+            if found is not None:
+                return importlib.import_module(found[0]), found[1]
+    return None
+
+
 def _table_for(cls: type[BaseException]) -> ErrorTable:
     """The table of the SDK that defines `cls` or one of its bases (empty: not an SDK's)."""
-    for base in cls.__mro__:
-        found = _TABLES.get(base.__module__.partition(".")[0])
-        if found is not None:
-            table: ErrorTable = getattr(importlib.import_module(found[0]), found[1])
-            return table
-    return {}
+    found = _table_module(cls)
+    if found is None:
+        return {}
+    table: ErrorTable = getattr(found[0], found[1])
+    return table
+
+
+def _refined(exc: BaseException) -> type[ProviderError] | None:
+    """The class the SDK's table module gives this exception by what it carries, if any."""
+    found = _table_module(type(exc))
+    refine = getattr(found[0], "refine", None) if found is not None else None
+    return refine(exc) if refine is not None else None
 
 
 _CONTEXT_LENGTH = re.compile(
     r"context[_ ]length|context window|maximum context|prompt is too long|too many tokens"
-    r"|reduce the length",
+    r"|reduce the length|exceeds the maximum number of tokens|input is too long",
     re.IGNORECASE,
 )
 _CONTENT_POLICY = re.compile(r"content[_ ](policy|filter|management)|safety system", re.IGNORECASE)
@@ -76,7 +101,7 @@ _MAX_MESSAGE_CHARS = 300
 
 def translate_sdk_error(exc: BaseException, *, model: str, provider: str) -> ProviderError:
     """The ProviderError for an SDK (or transport) exception raised by one call."""
-    target = _lookup(type(exc), _table_for(type(exc)))
+    target = _refined(exc) or _lookup(type(exc), _table_for(type(exc)))
     if target is None:  # not an SDK class: a transport error or an unreadable body
         if isinstance(exc, TimeoutError):
             target = ProviderTimeout
@@ -84,8 +109,7 @@ def translate_sdk_error(exc: BaseException, *, model: str, provider: str) -> Pro
             target = MalformedResponse
         else:
             target = ProviderUnavailable
-    status = getattr(exc, "status_code", None)
-    status = status if isinstance(status, int) else None
+    status = _status_of(exc)
     message = _message(exc)
     if target is ProviderError and status is not None:
         target = _by_status(status)
@@ -100,6 +124,20 @@ def translate_sdk_error(exc: BaseException, *, model: str, provider: str) -> Pro
         headers = getattr(getattr(exc, "response", None), "headers", None)
         return RateLimited(message, retry_after_s=parse_retry_after_s(headers), **kwargs)
     return target(message, **kwargs)
+
+
+def _status_of(exc: BaseException) -> int | None:
+    """The HTTP status an SDK exception carries: `status_code` (openai, anthropic), `code`
+    (google-genai), or botocore's response metadata."""
+    for name in ("status_code", "code"):
+        value = getattr(exc, name, None)
+        if isinstance(value, int) and not isinstance(value, bool) and 100 <= value < 600:
+            return value
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return status if isinstance(status, int) else None
+    return None
 
 
 def _lookup(cls: type[BaseException], table: ErrorTable) -> type[ProviderError] | None:
@@ -131,6 +169,8 @@ def _message(exc: BaseException) -> str:
         inner = body.get("error", body)
         if isinstance(inner, dict):
             text = inner.get("message") if isinstance(inner.get("message"), str) else None
+    if not text and isinstance(getattr(exc, "message", None), str):
+        text = getattr(exc, "message", None)  # google-genai's own message, without its body
     if not text:
         text = str(exc) or type(exc).__name__
     text = redact(" ".join(text.split()))

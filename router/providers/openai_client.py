@@ -14,6 +14,7 @@ from typing import Any
 from llmrouter.core.errors import ContentPolicyViolation, MalformedResponse
 from llmrouter.router.providers.base import ChatRequest, Completion
 from llmrouter.router.providers.call import SdkProvider
+from llmrouter.router.providers.structured import openai_response_format
 from llmrouter.router.providers.usage import estimate_tokens
 
 __all__ = ["OpenAIProvider"]
@@ -49,7 +50,9 @@ class OpenAIProvider(SdkProvider):
             self._max_tokens_key: request.max_output_tokens,
             "temperature": request.temperature,
         }
-        if request.json_mode and self.provider == "openai":
+        if request.response_schema is not None:
+            body["response_format"] = openai_response_format(request.response_schema)
+        elif request.json_mode and self.provider == "openai":
             body["response_format"] = {"type": "json_object"}
         return body
 
