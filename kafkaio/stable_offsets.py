@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.client import ConnectionGroup
+from aiokafka.client import ConnectionGroup, CoordinationType
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import (
@@ -126,13 +126,15 @@ async def fetch_stable_offsets(
     retry_s: float = 0.1,
 ) -> dict[TopicPartition, OffsetAndMetadata | None]:
     """The committed offset and metadata of each partition (None: nothing committed), once
-    no transaction that commits offsets for it is still in progress.
+    no transaction that commits offsets for it is still in progress. `group_id` is the
+    consumer's own group or another one (its coordinator is looked up on each try).
 
     Waits while a transaction is pending (UNSTABLE_OFFSET_COMMIT) or the coordinator
     moves; raises KafkaUnavailable after `timeout_s`."""
     pending = set(partitions)
     found: dict[TopicPartition, OffsetAndMetadata | None] = {}
     deadline = time.monotonic() + timeout_s
+    own_group = group_id == consumer._group_id
     coordinator: Any = consumer._coordinator
     client: Any = consumer._client
     last_problem = ""
@@ -143,8 +145,11 @@ async def fetch_stable_offsets(
                 f" ({last_problem or 'no answer'})"
             )
         try:
-            await coordinator.ensure_coordinator_known()
-            node_id = coordinator.coordinator_id
+            if own_group:
+                await coordinator.ensure_coordinator_known()
+                node_id = coordinator.coordinator_id
+            else:
+                node_id = await client.coordinator_lookup(CoordinationType.GROUP, group_id)
             response = await client.send(
                 node_id, StableOffsetFetch(group_id, pending), group=ConnectionGroup.COORDINATION
             )
@@ -156,7 +161,8 @@ async def fetch_stable_offsets(
         if top_error != _NONE:
             last_problem = f"error code {top_error}"
             if top_error in _RETRY:
-                coordinator.coordinator_dead()
+                if own_group:
+                    coordinator.coordinator_dead()
                 await asyncio.sleep(retry_s)
                 continue
             raise KafkaUnavailable(
@@ -173,7 +179,7 @@ async def fetch_stable_offsets(
                     pending.discard(tp)
                 elif error == _UNSTABLE_OFFSET_COMMIT or error in _RETRY:
                     last_problem = f"{tp.topic}[{tp.partition}] error code {error}"
-                    if error in _RETRY:
+                    if error in _RETRY and own_group:
                         coordinator.coordinator_dead()
                 else:
                     raise KafkaUnavailable(

@@ -92,3 +92,7 @@ class Defaults(StrictModel):
     dedupe_max_result_bytes: int = Field(default=65_536, ge=0)
     #: what a duplicate request_id publishes: its stored result marked duplicate, or nothing
     duplicates: Literal["republish", "drop"] = "republish"
+    #: which tasks' requests pass the classifier stage: those whose routes need a
+    #: complexity (`needed`; the router reads the others straight from llm.requests), or
+    #: every task's (`always`). Read at start-up (router/paths.py).
+    classifier_stage: Literal["needed", "always"] = "needed"

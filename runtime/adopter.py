@@ -3,9 +3,10 @@ done-offsets record are known for sure.
 
 New partitions stay paused while OffsetFetch v7 with `require_stable`
 (kafkaio/stable_offsets.py) waits for the previous owner's transaction to resolve;
-then the adopter seeks to the committed offset and opens the partition's progress in the
-worker's book, which skips the records the done-offsets record lists as published
-(runtime/progress.py).
+then the adopter seeks to the committed offset (its group's, or that of a peer group which
+read the same partitions further: `WorkerOptions.peer_groups`) and opens the partition's
+progress in the worker's book, which skips the records the done-offsets record lists as
+published (runtime/progress.py).
 """
 
 from __future__ import annotations
@@ -76,12 +77,7 @@ class Adopter:
             asked = dict(adopting)
             partitions = set(asked)
             try:
-                found = await fetch_stable_offsets(
-                    consumer,
-                    self._options.group_id,
-                    partitions,
-                    timeout_s=self._options.stable_offsets_timeout_s,
-                )
+                found = await self._committed(consumer, partitions)
             except KafkaUnavailable as exc:
                 log.warning("cannot read committed offsets; retrying", error=str(exc))
                 await asyncio.sleep(1.0)
@@ -101,6 +97,32 @@ class Adopter:
                     consumer.seek(tp, committed.offset)
                 if adopting.get(tp) == serial:
                     del adopting[tp]
+
+    async def _committed(
+        self, consumer: AIOKafkaConsumer, partitions: set[TopicPartition]
+    ) -> dict[TopicPartition, OffsetAndMetadata | None]:
+        """Each partition's committed offset and done-offsets record: its own group's, or a
+        peer group's where that one is further on (the records before it were finished by
+        the other path)."""
+        timeout_s = self._options.stable_offsets_timeout_s
+        found = await fetch_stable_offsets(
+            consumer, self._options.group_id, partitions, timeout_s=timeout_s
+        )
+        for peer in self._options.peer_groups:
+            theirs = await fetch_stable_offsets(consumer, peer, partitions, timeout_s=timeout_s)
+            for tp, committed in theirs.items():
+                ours = found.get(tp)
+                if committed is not None and (ours is None or committed.offset > ours.offset):
+                    log.info(
+                        "partition starts where another group left it",
+                        worker=self._options.name,
+                        partition=str(tp),
+                        group=peer,
+                        offset=committed.offset,
+                        own_offset=None if ours is None else ours.offset,
+                    )
+                    found[tp] = committed
+        return found
 
     def _adopted(
         self, tp: TopicPartition, committed: OffsetAndMetadata | None

@@ -35,6 +35,10 @@ class WorkerOptions:
     offset_metadata_max_bytes: int = DEFAULT_LIMIT
     #: how long a partition handed over waits for the previous owner's commit to settle
     stable_offsets_timeout_s: float = 120.0
+    #: other groups that may have read the same partitions (another path to the same
+    #: records): a partition starts past the furthest offset committed by its own group or
+    #: any of these, so records another group finished are not read again
+    peer_groups: tuple[str, ...] = ()
 
     @property
     def max_tracked(self) -> int:

@@ -24,6 +24,7 @@ __all__ = [
     "TASK_TOPIC_KINDS",
     "TaskTopicKind",
     "classified_topic",
+    "is_requests_topic",
     "replay_results_topic",
     "requests_topic",
     "results_topic",
@@ -116,6 +117,11 @@ def replay_results_topic(run_id: str) -> str:
     if not _RUN_ID_RE.fullmatch(run_id) or len(run_id) > _MAX_TASK_LEN:
         raise ValueError(f"invalid replay run id {run_id!r}: use letters, digits, '_' and '-'")
     return f"{_PREFIX}.replay.{run_id}.results"
+
+
+def is_requests_topic(topic: str) -> bool:
+    """Whether `topic` is a task's requests topic (`llm.requests.<task>`)."""
+    return topic.startswith(f"{_PREFIX}.requests.")
 
 
 def task_of_topic(topic: str) -> str | None:

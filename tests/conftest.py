@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from llmrouter.kafkaio.admin import ensure_topics
 from tests.kafka_helpers import (
@@ -19,7 +20,6 @@ from tests.kafka_helpers import (
     MakeProducer,
     MakeTopics,
     delete_topics,
-    list_topics,
     session_broker,
 )
 
@@ -39,19 +39,31 @@ def kafka_bootstrap() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-async def _broker_keeps_no_test_topics(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Deletes every topic a Kafka test created, after its workers stopped (an autouse
-    fixture is torn down last): a thousand tests' topics would otherwise fill the broker's
-    heap."""
+async def _broker_keeps_no_test_topics(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[None]:
+    """Deletes every topic a Kafka test created in this process, after its workers stopped
+    (an autouse fixture is torn down last): a thousand tests' topics would otherwise fill
+    the broker's heap. Only the creations this process saw succeed count, so a test never
+    deletes what another session on the same broker made, and the router's shared topics
+    (`llm.costs`, `llm.dlq`, ...) stay."""
     if "kafka_bootstrap" not in request.fixturenames:
         yield
         return
     servers: str = request.getfixturevalue("kafka_bootstrap")
-    before = await list_topics(servers)
+    created: set[str] = set()
+    create = AIOKafkaAdminClient.create_topics
+
+    async def recording(self: AIOKafkaAdminClient, new_topics: Any, *args: Any, **kw: Any) -> Any:
+        response = await create(self, new_topics, *args, **kw)
+        created.update(t[0] for t in response.topic_errors if t[1] == 0)
+        return response
+
+    monkeypatch.setattr(AIOKafkaAdminClient, "create_topics", recording)
     yield
-    created = {t for t in await list_topics(servers) - before if not t.startswith("__")}
-    if created:
-        await delete_topics(servers, created)
+    mine = {t for t in created if not (t.startswith("llm.") and t.count(".") == 1)}
+    if mine:
+        await delete_topics(servers, mine)
 
 
 @pytest.fixture(scope="session")

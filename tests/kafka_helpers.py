@@ -130,18 +130,6 @@ def local_broker(kafka: LocalKafka) -> Iterator[str]:
                     kafka.stop()
 
 
-async def list_topics(servers: str) -> set[str]:
-    """Every topic of the cluster at `servers` (internal ones included)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-    try:
-        await admin.start()
-        return set(await admin.list_topics())
-    finally:
-        await admin.close()
-
-
 async def delete_topics(servers: str, names: Iterable[str]) -> None:
     """Best-effort clean-up so a long-lived dev broker does not pile up test topics."""
     from aiokafka.admin import AIOKafkaAdminClient

@@ -42,6 +42,7 @@ from llmrouter.schemas import (
     task_of_topic,
     utc_now,
 )
+from llmrouter.schemas.topics import is_requests_topic
 from llmrouter.workers.accounting import (
     PublishUnbound,
     accounted,
@@ -237,8 +238,9 @@ class ClassifierHandler(_StageHandler):
 
 
 class RouterHandler(_StageHandler):
-    """`llm.classified.<task>` → a result on `llm.results.<task>` and its cost events; a
-    request no model answered is dead-lettered too, in the name of `identity`."""
+    """`llm.classified.<task>`, or `llm.requests.<task>` for a task that needs no
+    classifier stage → a result on `llm.results.<task>` and its cost events; a request no
+    model answered is dead-lettered too, in the name of `identity`."""
 
     def __init__(
         self,
@@ -252,8 +254,10 @@ class RouterHandler(_StageHandler):
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> list[Output]:
         router = self.router
-        request = _read(record, ClassifiedRequest, self._max_bytes)
-        assert isinstance(request, ClassifiedRequest)
+        # a task whose routes need no complexity comes straight from llm.requests
+        # (router/paths.py); the engine classifies one that turns out to need it
+        direct = is_requests_topic(record.topic)
+        request = _read(record, LLMRequest if direct else ClassifiedRequest, self._max_bytes)
         with tracing.span(
             f"route {request.task}",
             kind="consumer",
@@ -266,7 +270,9 @@ class RouterHandler(_StageHandler):
                 span.set(_result_attributes(expired))
                 return result_outputs(expired, tracing.headers_with_context(record.headers))
             ledger = router.ledger(request)
-            carried = carried_by_classifier(record, len(request.classifier_attempts))
+            # cost events the classifier stage published already (none on the direct path)
+            staged = request.classifier_attempts if isinstance(request, ClassifiedRequest) else []
+            carried = carried_by_classifier(record, len(staged))
             try:
                 with accounted("router", ledger, self.publish_unbound, carried=carried):
                     routed = await router.route_once(

@@ -123,16 +123,17 @@ def build_worker(
     options = WorkerOptions(
         name=kind,
         group_id=group,
-        pattern=subscription_pattern(
-            "requests" if kind == "classifier" else "classified",
-            router.config,
-            settings.tasks_pattern,
-        ),
+        pattern=subscription_pattern(kind, router.config, settings.tasks_pattern),
         transactional_id=f"{group}-{settings.instance_id}",
         max_in_flight=settings.max_in_flight,
         grace_s=settings.grace_s,
         metadata_max_age_ms=settings.metadata_max_age_ms,
         session_timeout_ms=settings.session_timeout_ms,
+        # both read llm.requests (router/paths.py): each starts a partition past what the
+        # other finished, so a task that changes path is not read again from its start
+        peer_groups=(
+            settings.group_prefix + (ROUTER_GROUP if kind == "classifier" else CLASSIFIER_GROUP),
+        ),
     )
     identity = WorkerIdentity(kind, group, settings.instance_id)
     handler = (

@@ -7,20 +7,22 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 import structlog
 
 from llmrouter.core.errors import ConfigError
 from llmrouter.router import RouterConfig, RoutingEngine, load_config
+from llmrouter.router.paths import direct_tasks
 from llmrouter.router.preflight import check_api_keys, reachable_models
 from llmrouter.router.providers.pool import SIMULATOR_ENV
 from llmrouter.router.state.carry import carry_over
 from llmrouter.router.state.store import StateStore, redacted_url
 from llmrouter.router.state.wiring import RouterState, local_state, open_state
 from llmrouter.schemas.topics import TASK_NAME_PATTERN, results_topic, task_topic_pattern
+from llmrouter.workers.kinds import WorkerKind
 
 __all__ = [
     "EVERY_TASK",
@@ -44,17 +46,34 @@ class RouterUser(Protocol):
     router: RoutingEngine
 
 
-def subscription_pattern(
-    kind: Literal["requests", "classified"], config: RouterConfig, tasks_pattern: str | None
-) -> str:
+def subscription_pattern(kind: WorkerKind, config: RouterConfig, tasks_pattern: str | None) -> str:
     """The topics a worker reads: by default those of its config's tasks and no other, so
     a deployment never reads (and dead-letters) another deployment's tasks. A pattern
-    (`*` for every task) is for a deployment that wants the tasks of others too."""
+    (`*` for every task) is for a deployment that wants the tasks of others too.
+
+    The classifier reads the requests of every such task but those the router reads
+    directly (router/paths.py); the router reads every such task's classified requests
+    (an older classifier may still forward a direct task's) and the direct tasks'
+    requests."""
     if tasks_pattern is None:
-        return task_topic_pattern(kind, "|".join(re.escape(t) for t in sorted(config.tasks)))
-    if tasks_pattern == EVERY_TASK:
-        return task_topic_pattern(kind, TASK_NAME_PATTERN)
-    return task_topic_pattern(kind, tasks_pattern)
+        tasks = _alternatives(config.tasks)
+    elif tasks_pattern == EVERY_TASK:
+        tasks = TASK_NAME_PATTERN
+    else:
+        tasks = tasks_pattern
+    direct = direct_tasks(config)
+    if kind == "classifier":
+        if direct:  # a task name that is not exactly one of the direct tasks
+            tasks = f"(?!(?:{_alternatives(direct)})$){tasks}"
+        return task_topic_pattern("requests", tasks)
+    classified = task_topic_pattern("classified", tasks)
+    if not direct:
+        return classified
+    return f"{classified}|{task_topic_pattern('requests', _alternatives(direct))}"
+
+
+def _alternatives(tasks: Iterable[str]) -> str:
+    return "|".join(re.escape(t) for t in sorted(tasks))
 
 
 def answerable(user: RouterUser, has_topic: Callable[[str], bool]) -> Callable[[str], bool]:

@@ -1,6 +1,8 @@
 """Every record finishes, and every output fits: hundreds of bad records, generated with
 hypothesis and written by hand, go through the real broker into running classifier and
-router workers, interleaved with good requests on the same partitions.
+router workers, interleaved with good requests on the same partitions: on the requests
+topic of a task that passes the classifier, on a classified topic, and on the requests
+topic of a task the router reads directly.
 
 Every good request is answered exactly once; every bad record ends as a dead letter at
 its own topic, partition and offset (bounded: a prefix of the value with the size and
@@ -91,7 +93,7 @@ def _hand_written(task: str, suffix: str, topic_kind: str) -> list[BadRecord]:
             orjson.dumps(request("i" * (MAX_REQUEST_ID_CHARS + 1), task)),
         ),
     ]
-    if topic_kind == "requests":  # this topic takes records larger than the brokers' default
+    if topic_kind != "classified":  # these take records larger than the brokers' default
         cases += [
             BadRecord(
                 "huge-headers",
@@ -105,13 +107,16 @@ def _hand_written(task: str, suffix: str, topic_kind: str) -> list[BadRecord]:
                 key=b"k" * (_MAX_MESSAGE_BYTES + 1),
                 answered=f"{rid}-key",
             ),
-            # readable, but its classified form is larger than the producer may send
+        ]
+    if topic_kind == "requests":
+        # readable, but its classified form is larger than the producer may send
+        cases.append(
             BadRecord(
                 "output-too-large",
                 _good(f"{rid}-output", task, context={"pad": "p" * 1_200_000}),
                 answered=f"{rid}-output",
-            ),
-        ]
+            )
+        )
     return cases
 
 
@@ -195,9 +200,15 @@ async def test_every_record_finishes_and_every_output_fits(
     pipeline: MakePipeline, kafka_bootstrap: str
 ) -> None:
     p = await pipeline(partitions=_PARTITIONS)
-    summ = p.tasks["summ"]
-    inputs = {"requests": requests_topic(summ), "classified": classified_topic(summ)}
-    await _raise_topic_limit(kafka_bootstrap, inputs["requests"], _TOPIC_MAX_BYTES)
+    # qa has a complexity route (its requests pass the classifier); summ a static one
+    qa, summ = p.tasks["qa"], p.tasks["summ"]
+    inputs = {
+        "requests": (requests_topic(qa), qa),
+        "classified": (classified_topic(summ), summ),
+        "direct": (requests_topic(summ), summ),
+    }
+    for kind in ("requests", "direct"):
+        await _raise_topic_limit(kafka_bootstrap, inputs[kind][0], _TOPIC_MAX_BYTES)
     await p.start(max_message_bytes=_MAX_MESSAGE_BYTES)
 
     # What goes in: on each input topic, generated and hand-written bad records, each
@@ -213,24 +224,24 @@ async def test_every_record_finishes_and_every_output_fits(
             str | None,
         ]
     ] = []
-    for kind, topic in inputs.items():
+    for kind, (topic, task) in inputs.items():
         bad = [
-            *bad_records(summ, prefix=f"bad-{kind}-{p.suffix}"),
-            *_hand_written(summ, p.suffix, kind),
+            *bad_records(task, prefix=f"bad-{kind}-{p.suffix}"),
+            *_hand_written(task, p.suffix, kind),
         ]
-        goods = iter(_odd_goods(summ, p.suffix, kind))
+        goods = iter(_odd_goods(task, p.suffix, kind))
         for i, record in enumerate(bad):
             partition = i % _PARTITIONS
             if i % 3 == 0:
                 rid, value, headers = next(goods, (None, b"", []))
                 if rid is None:
                     rid = f"good-{kind}-{p.suffix}-{i}"
-                    value = _good(rid, summ)
+                    value = _good(rid, task)
                 plan.append((topic, partition, rid.encode(), value, headers, None, rid))
             plan.append((topic, partition, record.key, record.value, record.headers, record, None))
         for partition in range(_PARTITIONS):  # a good one last on every partition
             rid = f"last-{kind}-{p.suffix}-{partition}"
-            plan.append((topic, partition, rid.encode(), _good(rid, summ), [], None, rid))
+            plan.append((topic, partition, rid.encode(), _good(rid, task), [], None, rid))
 
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka_bootstrap, max_request_size=_TOPIC_MAX_BYTES, linger_ms=5
@@ -264,7 +275,7 @@ async def test_every_record_finishes_and_every_output_fits(
     expected = Counter([*good_ids, *answered])
     raw_results = await _read(
         kafka_bootstrap,
-        [results_topic(summ)],
+        [results_topic(qa), results_topic(summ)],
         until=lambda rs: set(expected) <= {decode(r.value, LLMResult).request_id for r in rs},
     )
     results = [decode(r.value, LLMResult) for r in raw_results]
@@ -285,7 +296,7 @@ async def test_every_record_finishes_and_every_output_fits(
 
     # Every bad record dead-lettered once, where it was, with a bounded payload.
     where = {(s.topic, s.partition, s.offset): record for s, record in bad_sent}
-    mine = set(inputs.values())
+    mine = {topic for topic, _ in inputs.values()}
 
     def letters_of(records: list[ConsumerRecord[bytes, bytes]]) -> list[DeadLetter]:
         letters = (decode(r.value, DeadLetter) for r in records)
@@ -315,8 +326,9 @@ async def test_every_record_finishes_and_every_output_fits(
 
     # The committed offsets of both groups pass every record sent.
     groups = {
-        inputs["requests"]: f"{p.group_prefix}llmrouter-classifier",
-        inputs["classified"]: f"{p.group_prefix}llmrouter-router",
+        inputs["requests"][0]: f"{p.group_prefix}llmrouter-classifier",
+        inputs["classified"][0]: f"{p.group_prefix}llmrouter-router",
+        inputs["direct"][0]: f"{p.group_prefix}llmrouter-router",
     }
     last: dict[TopicPartition, int] = {}
     for s in sent:

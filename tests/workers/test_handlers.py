@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord
 
+from llmrouter.core.errors import InvalidMessage
 from llmrouter.kafkaio.transactions import Output
 from llmrouter.router import RoutingEngine
 from llmrouter.router.config import TaskSpec
@@ -193,3 +194,28 @@ async def test_each_stage_validates_a_request_once(
         rec = record(classified("hi"), classified_topic("qa"))
     assert await handler(rec)
     assert spy.calls == 1
+
+
+async def test_a_request_read_straight_from_its_requests_topic_is_routed(
+    make_router: MakeRouter,
+) -> None:
+    """The direct path (router/paths.py): the router reads the request itself, and should
+    its route need a complexity (a reload gave the task a complexity route before a restart
+    moved it to the classifier's path), the router classifies it and bills that too."""
+    router = make_router()
+    handler = RouterHandler(router, max_message_bytes=100_000)
+    long_text = "Please look at my account: " + "details " * 30
+    request = LLMRequest(request_id="r-direct", task="qa", input=long_text)
+    outputs = by_topic(await handler(record(request, requests_topic("qa"))))
+    (result_out,) = outputs[results_topic("qa")]
+    result = decode(result_out.value, LLMResult)
+    assert result.status is ResultStatus.OK
+    assert result.complexity is not None  # classified here, by the rules
+    assert result.model == "mid"  # not SIMPLE: the long-input rule fired
+    costs = [decode(o.value, CostEvent) for o in outputs[COSTS_TOPIC]]
+    assert len(costs) == len(result.attempts) == 1
+    # a record that is not a request is refused on this path as on the classifier's
+    value = b'{"task": "qa"}'
+    bad = ConsumerRecord(requests_topic("qa"), 0, 1, 0, 0, None, value, None, 0, len(value), [])
+    with pytest.raises(InvalidMessage):
+        await handler(bad)

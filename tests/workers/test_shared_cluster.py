@@ -30,6 +30,7 @@ from llmrouter.schemas import (
     LLMResult,
     Priority,
     ResultStatus,
+    classified_topic,
     decode,
     requests_topic,
     results_topic,
@@ -97,10 +98,12 @@ async def _sim_calls(sim_url: str) -> int:
 
 
 def _expired_count(task: str) -> float:
-    value = METRICS.registry.get_sample_value(
-        "llmrouter_expired_total", {"task": task, "stage": "classifier"}
+    """Requests found expired when read, at whichever stage reads the task's requests."""
+    return sum(
+        METRICS.registry.get_sample_value("llmrouter_expired_total", {"task": task, "stage": stage})
+        or 0.0
+        for stage in ("classifier", "router")
     )
-    return value or 0.0
 
 
 async def test_two_deployments_on_one_broker_keep_to_their_own_tasks(
@@ -341,9 +344,35 @@ def test_requests_topic_of_the_example_is_not_in_another_deployments_subscriptio
     from llmrouter.workers.lifecycle import subscription_pattern
 
     ours = parse_config(EXAMPLE_TEXT)
-    pattern = re.compile(subscription_pattern("requests", ours, None))
-    assert pattern.match(requests_topic("moderation"))
-    assert not pattern.match(requests_topic("moderation-team-b"))
-    assert not pattern.match(requests_topic("other"))
-    every = re.compile(subscription_pattern("requests", ours, "*"))
+    # customer-support-qa has a complexity route: its requests pass the classifier;
+    # moderation's routes need no complexity: the router reads its requests itself
+    classifier = re.compile(subscription_pattern("classifier", ours, None))
+    router = re.compile(subscription_pattern("router", ours, None))
+    assert classifier.match(requests_topic("customer-support-qa"))
+    assert not router.match(requests_topic("customer-support-qa"))
+    assert router.match(classified_topic("customer-support-qa"))
+    assert router.match(requests_topic("moderation"))
+    assert not classifier.match(requests_topic("moderation"))
+    assert router.match(classified_topic("moderation"))  # what an older classifier forwards
+    for pattern in (classifier, router):
+        assert not pattern.match(requests_topic("moderation-team-b"))
+        assert not pattern.match(requests_topic("other"))
+    every = re.compile(subscription_pattern("classifier", ours, "*"))
     assert every.match(requests_topic("other"))
+    assert every.match(requests_topic("moderation-team-b"))  # not exactly a direct task
+    assert not every.match(requests_topic("moderation"))
+
+
+def test_with_the_classifier_stage_always_every_task_passes_it() -> None:
+    import re
+
+    from llmrouter.workers.lifecycle import subscription_pattern
+
+    ours = parse_config(
+        EXAMPLE_TEXT.replace("defaults:\n", "defaults:\n  classifier_stage: always\n", 1)
+    )
+    assert ours.defaults.classifier_stage == "always"
+    classifier = re.compile(subscription_pattern("classifier", ours, None))
+    router = re.compile(subscription_pattern("router", ours, None))
+    assert classifier.match(requests_topic("moderation"))
+    assert not router.match(requests_topic("moderation"))
