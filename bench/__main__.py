@@ -1,5 +1,5 @@
-"""`python -m bench [--only a,b,c,d] [--systems pipeline,plain,passthrough] [--duration-s S]
-[--profile]`.
+"""`python -m bench [--only a,b,c,d] [--systems pipeline,plain,litellm,passthrough]
+[--duration-s S] [--profile]`.
 
 Prints each benchmark's figures as Markdown and writes them to docs/BENCHMARKS.md (a run
 shortened with `--duration-s` does not, unless `--docs` names a file).
@@ -22,9 +22,17 @@ from pathlib import Path
 
 from bench.decision import DecisionReport, run_decision
 from bench.harness import REPO, Machine, local_broker
+from bench.litellm_env import LiteLLMEnv, litellm_env
 from bench.profiling import Profiler
-from bench.report import RunInfo, render_decision, render_profiles, render_scenario, update_docs
-from bench.scenarios import SCENARIOS, ScenarioResult, run_scenario
+from bench.report import (
+    RunInfo,
+    history_row,
+    render_decision,
+    render_profiles,
+    render_scenario,
+    update_docs,
+)
+from bench.scenarios import SCENARIOS, SYSTEM_NAMES, ScenarioResult, run_scenario, selected
 from llmrouter.core.logging import configure_logging
 
 DOCS = REPO / "docs" / "BENCHMARKS.md"
@@ -39,7 +47,8 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--systems",
         default="",
-        help="only these systems of (a)-(c): pipeline, plain, passthrough (comma-separated)",
+        help="only these systems of (a)-(c), comma-separated: "
+        f"{', '.join(SYSTEM_NAMES)} (`pipeline`: both pipeline rows)",
     )
     parser.add_argument(
         "--duration-s", type=float, help="seconds of offered load of (a)-(c), for short runs"
@@ -61,6 +70,10 @@ def _args(argv: list[str]) -> argparse.Namespace:
     unknown = set(args.selected) - set(ALL)
     if unknown:
         parser.error(f"--only: unknown benchmark(s) {sorted(unknown)}; choose from {ALL}")
+    args.system_names = tuple(s.strip() for s in args.systems.split(",") if s.strip())
+    unknown = set(args.system_names) - set(SYSTEM_NAMES)
+    if unknown:
+        parser.error(f"--systems: unknown system(s) {sorted(unknown)}; choose from {SYSTEM_NAMES}")
     return args
 
 
@@ -96,7 +109,8 @@ async def _main(args: argparse.Namespace, info: RunInfo, logs: Path) -> dict[str
     scenarios = [k for k in ("a", "b", "c") if k in args.selected]
     if scenarios:
         bootstrap, broker_pid = await local_broker()
-        systems = tuple(s.strip() for s in args.systems.split(",") if s.strip())
+        systems: tuple[str, ...] = args.system_names
+        litellm = await _litellm(scenarios, systems, logs)
         for key in scenarios:
             result = await run_scenario(
                 SCENARIOS[key],
@@ -106,6 +120,7 @@ async def _main(args: argparse.Namespace, info: RunInfo, logs: Path) -> dict[str
                 duration_s=args.duration_s,
                 profiler=profiler,
                 only=systems,
+                litellm=litellm,
             )
             results[key] = result
             blocks[key] = render_scenario(result, info)
@@ -113,8 +128,23 @@ async def _main(args: argparse.Namespace, info: RunInfo, logs: Path) -> dict[str
     if profiler is not None and profiler.profiles:
         blocks["profile"] = render_profiles(profiler.profiles, info)
         print("\n" + blocks["profile"] + "\n", flush=True)
-    blocks["history"] = _history_row(info, results, decision)
+    blocks["history"] = history_row(info, results, decision)
     return blocks
+
+
+async def _litellm(scenarios: list[str], only: tuple[str, ...], logs: Path) -> LiteLLMEnv | None:
+    """The LiteLLM virtualenv, when a selected benchmark runs the `litellm` system."""
+    wanted = any(
+        system.kind == "litellm" and selected(system, only)
+        for key in scenarios
+        for system in SCENARIOS[key].systems
+    )
+    if not wanted:
+        return None
+    env = await litellm_env(logs / "litellm-venv.log")
+    if env.python is None:
+        print(f"  (LiteLLM not available: {env.reason})", file=sys.stderr, flush=True)
+    return env
 
 
 def _learned_decision() -> dict[str, float] | None:
@@ -131,28 +161,6 @@ def _learned_decision() -> dict[str, float] | None:
         print(f"  (learned decision failed: {exc!r})", file=sys.stderr)
         return None
     return figures
-
-
-def _history_row(
-    info: RunInfo, results: dict[str, ScenarioResult], decision: DecisionReport | None
-) -> str:
-    def ms(value: float) -> str:
-        return "∞" if value == float("inf") else f"{value:,.0f} ms"
-
-    cells = {"a": "–", "b": "–", "c": "–", "d": "–"}
-    a = results.get("a")
-    if a is not None and (pipe := a.run_of("pipeline")) and (plain := a.run_of("plain")):
-        p50 = pipe.e2e_percentile(50) / plain.e2e_percentile(50)
-        p99 = pipe.e2e_percentile(99) / plain.e2e_percentile(99)
-        cells["a"] = f"{p50:.2f}×, {p99:.2f}×"
-    for key in ("b", "c"):
-        result = results.get(key)
-        if result is not None and (pipe := result.run_of("pipeline")):
-            cells[key] = f"{pipe.delivered_rate:,.0f}, {ms(pipe.e2e_percentile(99))}"
-    if decision is not None:
-        cells["d"] = f"{decision.full.p99_us:,.1f}"
-    row = " | ".join(cells[k] for k in ("a", "b", "c", "d"))
-    return f"| {info.date} | {info.code} | `{info.command}` | {row} |"
 
 
 def main(argv: list[str] | None = None) -> None:

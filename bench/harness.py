@@ -19,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -26,6 +27,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from llmrouter.core import stats
 from llmrouter.kafkaio.admin import ensure_topics
 from llmrouter.localkafka import LocalKafka, broker_ready, kafka_version
+from llmrouter.schemas import loads
 
 __all__ = [
     "REPO",
@@ -291,6 +293,24 @@ class Child:
             self._log_buf = data[-(len(raw) - 1) :] if len(raw) > 1 else b""
             if raw in data:
                 return time.monotonic()
+            if not self.running():
+                raise RuntimeError(f"{self.name} exited before logging {needle!r}:\n{self.tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} did not log {needle!r}:\n{self.tail()}")
+            await asyncio.sleep(0.005)
+
+    async def logged(self, needle: str, *, timeout_s: float = 60.0) -> dict[str, Any]:
+        """The first JSON log line that holds `needle`, parsed (polled every 5 ms; it does
+        not move where `wait_for` reads from)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with contextlib.suppress(OSError):
+                for line in self.log_path.read_text(errors="replace").splitlines():
+                    if needle in line and line.startswith("{"):
+                        with contextlib.suppress(ValueError):
+                            event = loads(line)
+                            if isinstance(event, dict):
+                                return event
             if not self.running():
                 raise RuntimeError(f"{self.name} exited before logging {needle!r}:\n{self.tail()}")
             if time.monotonic() > deadline:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -60,12 +61,17 @@ def default_max_in_flight() -> int:
 
 @dataclass(frozen=True)
 class System:
-    """What answers the requests: `pipeline` (classifier + router processes on their
-    defaults), `plain` (bench/plain.py calling the openai SDK) or `passthrough`
-    (bench/plain.py copying records)."""
+    """What answers the requests, by `kind`: `pipeline` (classifier + router processes on
+    their defaults, the bench task routed by `routing`: bench/workload.py), `plain`
+    (bench/plain.py calling the openai SDK), `litellm` (bench/litellm_consumer.py calling
+    a LiteLLM Router, in its own virtualenv) or `passthrough` (bench/plain.py copying
+    records). `name` tells the rows of one benchmark apart (and is what `--systems`
+    names)."""
 
+    name: str
     kind: str
     label: str
+    routing: str = "static"
     routers: int = 1
 
 
@@ -76,6 +82,10 @@ class Run:
     duration_s: float
     #: the System's kind
     kind: str = ""
+    #: the System's name
+    name: str = ""
+    #: why the system could not run at all (it has no figures then)
+    unavailable: str | None = None
     sent: int = 0
     delivered: int = 0
     ok: int = 0
@@ -205,25 +215,44 @@ async def _costs_reader(bootstrap: str, on_batch: _Costs) -> AsyncIterator[None]
         await consumer.stop()
 
 
-async def _start_plain(
+async def _start_consumer(
     stack: contextlib.AsyncExitStack,
     system: System,
     *,
+    python: Path,
     bootstrap: str,
     sim_url: str,
     names: RunNames,
     task: str,
     logs: Path,
+    delay_ms: float,
 ) -> list[Child]:
-    argv = [sys.executable, "-m", "bench.plain", "--bootstrap", bootstrap]
+    """A baseline consumer process: bench/plain.py (`plain`, `passthrough`) on `python`,
+    or bench/litellm_consumer.py (`litellm`) on its virtualenv's `python`."""
+    module = "bench.litellm_consumer" if system.kind == "litellm" else "bench.plain"
+    argv = [str(python), "-m", module, "--bootstrap", bootstrap]
     argv += ["--topic", requests_topic(task), "--out", results_topic(task)]
-    argv += ["--group", f"{names.group_prefix}plain", "--base-url", f"{sim_url}/v1"]
+    argv += ["--group", f"{names.group_prefix}{system.kind}", "--base-url", f"{sim_url}/v1"]
     argv += ["--concurrency", str(default_max_in_flight())]
     if system.kind == "passthrough":
-        argv.append("--passthrough")
+        argv += ["--passthrough", "--delay-ms", f"{delay_ms:g}"]
     child = Child(system.kind, argv, logs / f"{system.kind}-{names.suffix}.log")
     await stack.enter_async_context(started(child, stop_timeout_s=10))
     return [child]
+
+
+async def _wait_for_readers(children: list[Child], topic: str) -> None:
+    """Wait until every worker process that reads `topic` owns its partitions (the routers
+    were waited for as they started). A worker whose subscription (the pattern it logs as
+    it starts) does not take `topic` has nothing to wait for: the router may read a
+    static task's requests itself, leaving the classifier idle."""
+    for child in children:
+        if child.name.startswith("router"):
+            continue
+        started_event = await child.logged("worker started", timeout_s=120)
+        pattern = started_event.get("pattern")
+        if not isinstance(pattern, str) or re.fullmatch(pattern, topic):
+            await child.wait_for("partitions assigned", timeout_s=120)
 
 
 async def _open_loop(
@@ -263,9 +292,15 @@ async def measure(
     logs: Path,
     profiler: Profiler | None = None,
     profile_label: str = "",
+    provider_delay_ms: float = 0.0,
+    litellm_python: Path | None = None,
 ) -> Run:
-    """One run of `system` at `rate` for `duration_s` (+ `drain_s` to catch up)."""
-    run = Run(system.label, rate, duration_s, kind=system.kind)
+    """One run of `system` at `rate` for `duration_s` (+ `drain_s` to catch up).
+
+    `provider_delay_ms`: how long the pass-through holds each record (the provider
+    latency of the benchmark, without a provider). `litellm_python`: the LiteLLM
+    virtualenv's interpreter (a `litellm` system needs it)."""
+    run = Run(system.label, rate, duration_s, kind=system.kind, name=system.name)
     names = RunNames.new()
     task = names.task(system.kind[:5])
     pipeline = system.kind == "pipeline"
@@ -292,23 +327,33 @@ async def measure(
             if pipeline:
                 await stack.enter_async_context(_costs_reader(bootstrap, costs))
                 config = bench_config(
-                    logs / f"config-{names.suffix}.yaml", task, max_concurrency=100_000
+                    logs / f"config-{names.suffix}.yaml",
+                    task,
+                    max_concurrency=100_000,
+                    routing=system.routing,
                 )
                 env = worker_env(
                     bootstrap, sim_url, task, names, config=config, partitions=partitions
                 )
                 children = await start_workers(stack, env, logs, routers=system.routers, split=True)
             else:
-                children = await _start_plain(
+                python = litellm_python if system.kind == "litellm" else Path(sys.executable)
+                assert python is not None, "a litellm system needs its virtualenv"
+                children = await _start_consumer(
                     stack,
                     system,
+                    python=python,
                     bootstrap=bootstrap,
                     sim_url=sim_url,
                     names=names,
                     task=task,
                     logs=logs,
+                    delay_ms=provider_delay_ms,
                 )
-            await children[-1].wait_for("partitions assigned", timeout_s=120)
+            if pipeline:
+                await _wait_for_readers(children, requests_topic(task))
+            else:
+                await children[-1].wait_for("partitions assigned", timeout_s=120)
             pids: dict[str, int | None] = {c.name: c.pid for c in children}
             pids |= {"simulator": sim.pid, "broker": broker_pid, "bench": os.getpid()}
             cpu_before = {name: process_cpu_s(pid) for name, pid in pids.items()}

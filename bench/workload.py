@@ -1,5 +1,6 @@
 """What the benchmarks send: real customer-support questions (evalsets/customer-support-qa.json,
-with their knowledge-base context) and a one-model routing config written to a file."""
+with their knowledge-base context), and the routing config of the bench task written to a
+file: a static route to one model, or a complexity route over three."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import REPO
+from bench.prompt import SUPPORT_SYSTEM, SUPPORT_TEMPLATE
+from llmrouter.router.config_loader import EXAMPLE_CONFIG, load_config
 from llmrouter.schemas import LLMRequest, dumps, encode, loads, utc_now
 
 __all__ = [
     "BENCH_MODEL",
+    "ROUTINGS",
     "Example",
     "RequestMaker",
     "bench_config",
@@ -25,13 +29,18 @@ EVAL_FILE = REPO / "evalsets" / "customer-support-qa.json"
 #: the one catalog model of the bench config; an OpenAI-protocol model, so benchmark (b)'s
 #: baseline can call the simulator with the very same SDK the router uses
 BENCH_MODEL = "bench-gpt"
-SUPPORT_SYSTEM = "You are a customer support assistant."
-SUPPORT_TEMPLATE = (
-    "Answer this question based on our knowledge base:\n"
-    "Knowledge base: {kb_context}\n"
-    "Question: {question}\n"
-    "Provide a helpful, professional response.\n"
-)
+#: how the bench task picks its model: `static` (always BENCH_MODEL) or `complexity`
+ROUTINGS = ("static", "complexity")
+#: the example config's rule classifier (no API call): on the eval set's questions it
+#: labels about three in four SIMPLE, most others MEDIUM, a few COMPLEX
+CLASSIFIER = "support-rules"
+#: the complexity route's catalog: name → (provider, model id, input, output USD per 1k)
+_MODELS: dict[str, tuple[str, str, float, float]] = {
+    BENCH_MODEL: ("openai", "gpt-3.5-turbo-0125", 0.0005, 0.0015),
+    "bench-haiku": ("anthropic", "claude-3-haiku-20240307", 0.00025, 0.00125),
+    "bench-4o": ("openai", "gpt-4o-2024-08-06", 0.0025, 0.01),
+}
+_LEVELS = {"SIMPLE": BENCH_MODEL, "MEDIUM": "bench-haiku", "COMPLEX": "bench-4o"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,23 +54,23 @@ def support_examples() -> list[Example]:
     return [Example(e["input"], dict(e.get("context") or {})) for e in raw["examples"]]
 
 
-def bench_config(path: Path, task: str, *, max_concurrency: int) -> Path:
-    """A routing config with one static-route task: exactly one provider call per request,
-    and no response cache (repeated questions must still reach the provider)."""
-    config = {
+def bench_config(path: Path, task: str, *, max_concurrency: int, routing: str = "static") -> Path:
+    """A routing config with one task, `static` (one model) or `complexity` (the example
+    config's rule classifier picks one of three models, each answering through the
+    simulator): exactly one provider call per request either way, and no response cache
+    (repeated questions must still reach the provider)."""
+    if routing not in ROUTINGS:
+        raise ValueError(f"routing {routing!r}: choose from {ROUTINGS}")
+    names = list(_MODELS) if routing == "complexity" else [BENCH_MODEL]
+    route: dict[str, Any] = (
+        {"strategy": "complexity", "classifier": CLASSIFIER, "levels": _LEVELS}
+        if routing == "complexity"
+        else {"strategy": "static", "model": BENCH_MODEL}
+    )
+    config: dict[str, Any] = {
         "version": 1,
         "defaults": {"cache": {"enabled": False}},
-        "models": {
-            BENCH_MODEL: {
-                "provider": "openai",
-                "model_id": "gpt-3.5-turbo-0125",
-                "input_usd_per_1k": 0.0005,
-                "output_usd_per_1k": 0.0015,
-                "context_window_tokens": 16385,
-                # The product's limiter must not be what the benchmark measures.
-                "max_concurrency": max_concurrency,
-            }
-        },
+        "models": {name: _model(name, max_concurrency) for name in names},
         "tasks": {
             task: {
                 "prompt": {
@@ -69,12 +78,33 @@ def bench_config(path: Path, task: str, *, max_concurrency: int) -> Path:
                     "template": SUPPORT_TEMPLATE,
                     "context": {"kb_context": ""},
                 },
-                "route": {"strategy": "static", "model": BENCH_MODEL},
+                "route": route,
             }
         },
     }
+    if routing == "complexity":
+        config["classifiers"] = {CLASSIFIER: _example_classifier()}
     path.write_bytes(dumps(config))  # JSON is YAML, and needs no escaping of `{kb_context}`
     return path
+
+
+def _model(name: str, max_concurrency: int) -> dict[str, Any]:
+    provider, model_id, input_usd, output_usd = _MODELS[name]
+    return {
+        "provider": provider,
+        "model_id": model_id,
+        "input_usd_per_1k": input_usd,
+        "output_usd_per_1k": output_usd,
+        "context_window_tokens": 16385,
+        # The product's limiter must not be what the benchmark measures.
+        "max_concurrency": max_concurrency,
+    }
+
+
+def _example_classifier() -> dict[str, Any]:
+    spec = load_config(EXAMPLE_CONFIG).classifiers[CLASSIFIER]
+    dumped: dict[str, Any] = spec.model_dump(mode="json", exclude_none=True)
+    return dumped
 
 
 class RequestMaker:
