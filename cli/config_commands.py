@@ -18,7 +18,14 @@ import typer
 from llmrouter.cli.commands import ConfigOption
 from llmrouter.core.errors import ConfigError
 from llmrouter.router import RouterConfig, load_config
-from llmrouter.router.config import CascadeRoute, ComplexityRoute, LearnedRoute, Route, StaticRoute
+from llmrouter.router.config import (
+    AdaptiveRoute,
+    CascadeRoute,
+    ComplexityRoute,
+    LearnedRoute,
+    Route,
+    StaticRoute,
+)
 from llmrouter.router.config_loader import resolve_config_path
 from llmrouter.router.expiry import max_age_s
 from llmrouter.router.preflight import missing_api_keys, reachable_models
@@ -99,6 +106,8 @@ def _describe(route: Route) -> str:
         text = f"complexity by {route.classifier} ({levels})"
     elif isinstance(route, LearnedRoute):
         text = f"learned {route.router} ({', '.join(route.models.values())})"
+    elif isinstance(route, AdaptiveRoute):
+        text = f"adaptive ({', '.join(route.models)})"
     else:
         assert isinstance(route, CascadeRoute)
         text = "cascade " + " > ".join(step.model for step in route.steps)

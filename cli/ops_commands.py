@@ -316,8 +316,28 @@ async def _report(
         sys.stdout.write(to_csv(built))
     else:
         stdout.print(render_tables(built))
+        await _quality_watch(kafka, config, window, stdout)
     if plot is not None:
         stderr.print(f"chart: {plot_report(built, plot)}", soft_wrap=True)
+
+
+async def _quality_watch(
+    kafka: KafkaSettings, config: RouterConfig, window: ReportWindow, stdout: Console
+) -> None:
+    """The live-quality section: scores, drift lines and shadow cost."""
+    from llmrouter.kafkaio.reading import to_ms
+    from llmrouter.operations.quality_watch import build_quality_watch, collect_watch, render_watch
+
+    since = to_ms(window.since) if window.since is not None else None
+    until = to_ms(window.until) if window.until is not None else None
+    scores, shadow = await collect_watch(kafka, since, until)
+    if window.tasks:
+        scores = [s for s in scores if s.task in window.tasks]
+        shadow = [e for e in shadow if e.task in window.tasks]
+    if scores or shadow:
+        watch = build_quality_watch(scores, shadow, config)
+        for line in render_watch(watch):
+            stdout.print(line, highlight=False, soft_wrap=True)
 
 
 def _consoles() -> tuple[Console, Console]:

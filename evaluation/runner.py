@@ -34,7 +34,13 @@ from llmrouter.evaluation.dataset import EvalExample, EvalSet, Kind
 from llmrouter.evaluation.judge import Judge
 from llmrouter.evaluation.metrics import completeness, label_accuracy
 from llmrouter.evaluation.safety import instruction_segments, safety_failures
-from llmrouter.router.config import ComplexityRoute, LearnedRoute, RouterConfig, StaticRoute
+from llmrouter.router.config import (
+    AdaptiveRoute,
+    ComplexityRoute,
+    LearnedRoute,
+    RouterConfig,
+    StaticRoute,
+)
 from llmrouter.router.engine import RoutingEngine
 from llmrouter.router.providers.pool import ProviderPool
 from llmrouter.schemas import LLMRequest, LLMResult, ResultStatus, utc_now
@@ -305,4 +311,6 @@ def _route_models(config: RouterConfig, task: str) -> tuple[str, ...]:
         return tuple(dict.fromkeys(route.levels.values()))
     if isinstance(route, LearnedRoute):
         return tuple(dict.fromkeys(route.models.values()))
+    if isinstance(route, AdaptiveRoute):
+        return tuple(dict.fromkeys(route.models))
     return tuple(dict.fromkeys(step.model for step in route.steps))

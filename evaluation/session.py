@@ -24,6 +24,7 @@ from llmrouter.evaluation.judge import RouterJudge
 from llmrouter.evaluation.report import Report, build_report
 from llmrouter.evaluation.runner import rich_progress, run_eval
 from llmrouter.router.config import (
+    AdaptiveRoute,
     CascadeRoute,
     LearnedRoute,
     LLMClassifierSpec,
@@ -112,6 +113,8 @@ def _models_called(config: RouterConfig, task: str, candidates: Sequence[Candida
             called += [step.model for step in route.steps]
         elif isinstance(route, LearnedRoute):
             called += list(route.models.values())
+        elif isinstance(route, AdaptiveRoute):
+            called += list(route.models)
         else:
             called += list(route.levels.values())
             classifier = config.classifiers[route.classifier]

@@ -203,7 +203,8 @@ def _take(collected: Collected, record: Record, wanted: set[str]) -> None:
     try:
         if record.topic == COSTS_TOPIC:
             event = decode(record.value, CostEvent)
-            if not wanted or event.task in wanted:
+            # shadow calls are the quality watch's, reported apart (quality_watch.py)
+            if not event.shadow and (not wanted or event.task in wanted):
                 collected.costs.append(event)
         else:
             stamp = datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)

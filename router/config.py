@@ -38,6 +38,7 @@ from llmrouter.router.config_defaults import (
 )
 from llmrouter.router.config_fields import StrictModel, expand_env
 from llmrouter.router.config_routes import (
+    AdaptiveRoute,
     CascadeRoute,
     CascadeStep,
     ComplexityRoute,
@@ -57,6 +58,7 @@ from llmrouter.router.config_tasks import (
 )
 
 __all__ = [
+    "AdaptiveRoute",
     "BudgetSpec",
     "CacheSettings",
     "CascadeRoute",
@@ -135,6 +137,11 @@ class RouterConfig(StrictModel):
                     )
             if task.baseline_model is not None:
                 need_model(task.baseline_model, f"tasks.{tname}.baseline_model")
+            if task.shadow is not None:
+                for i, model in enumerate(task.shadow.models):
+                    need_model(model, f"tasks.{tname}.shadow.models.{i}")
+            if task.judge is not None:
+                need_model(task.judge.model, f"tasks.{tname}.judge.model")
         if problems:
             raise UnresolvedReferences(problems)
         return self

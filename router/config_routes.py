@@ -1,6 +1,7 @@
 """Routes: how a task picks its model — one model (`static`), by complexity
 (`complexity`), cheapest first with escalation on low confidence (`cascade`), or by a
-router trained on the team's own outcomes (`learned`)."""
+router trained on the team's own outcomes (`learned`), or learning online from live scores
+(`adaptive`, router/config_quality.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from llmrouter.router.config_fields import ModelList, StrictModel
+from llmrouter.router.config_quality import AdaptiveRoute
 from llmrouter.router.scoring import DEFAULT_SCORER
 from llmrouter.schemas.enums import Complexity
 
 __all__ = [
+    "AdaptiveRoute",
     "AnyRoute",
     "CascadeRoute",
     "CascadeStep",
@@ -86,7 +89,7 @@ class LearnedRoute(StrictModel):
         return self
 
 
-AnyRoute = StaticRoute | ComplexityRoute | CascadeRoute | LearnedRoute
+AnyRoute = StaticRoute | ComplexityRoute | CascadeRoute | LearnedRoute | AdaptiveRoute
 Route = Annotated[AnyRoute, Field(discriminator="strategy")]
 
 
@@ -111,6 +114,8 @@ def route_models(route: AnyRoute) -> list[tuple[str, str]]:
         named += [(f"levels.{level.value}", m) for level, m in route.levels.items()]
     elif isinstance(route, LearnedRoute):
         named += [(f"models.{name}", m) for name, m in route.models.items()]
+    elif isinstance(route, AdaptiveRoute):
+        named += [(f"models.{i}", m) for i, m in enumerate(route.models)]
     else:
         named += [(f"steps.{i}.model", s.model) for i, s in enumerate(route.steps)]
     named += [(f"fallback.{i}", m) for i, m in enumerate(route.fallback)]

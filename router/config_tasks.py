@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from llmrouter.router.config_fields import PositiveUSD, StrictModel
+from llmrouter.router.config_quality import JudgeSpec, QualityWatchSpec, ShadowSpec
 from llmrouter.router.config_routes import CascadeRoute, Route, RouteOrModel
 from llmrouter.router.scoring import DEFAULT_SCORER
 from llmrouter.schemas.enums import UserTier
@@ -97,6 +98,11 @@ class TaskSpec(StrictModel):
     max_age_s: float | None = Field(default=None, gt=0)
     #: eval settings: the label that matters and the JSON field compared
     eval: TaskEvalSpec = TaskEvalSpec()
+    #: quality in production (router/config_quality.py): mirror a sample of answered
+    #: requests to candidate models, grade a sample of answers, watch live quality
+    shadow: ShadowSpec | None = None
+    judge: JudgeSpec | None = None
+    quality: QualityWatchSpec = QualityWatchSpec()
 
 
 def check_cascade_prompt(task: TaskSpec) -> TaskSpec:

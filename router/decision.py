@@ -2,7 +2,7 @@
 (config, request, complexity, budget state) — cheap, and easy to test.
 
 `select_route` picks the task's route, once per request; `plan` turns it into the ordered
-models. Precedence, first match wins: the task's daily budget is spent → `budget.downgrade_to`;
+models (an adaptive route's one model is sampled on its posteriors: router/adaptive.py). Precedence, first match wins: the task's daily budget is spent → `budget.downgrade_to`;
 the request's `user_tier` has an override → `tiers.<tier>`; `priority: batch` and the task
 has a batch route → `batch`; otherwise the task's `route`.
 """
@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from llmrouter.router.adaptive import AdaptiveChooser
 from llmrouter.router.budget import BudgetState
 from llmrouter.router.config import (
+    AdaptiveRoute,
     CascadeRoute,
     ComplexityRoute,
     LearnedRoute,
@@ -24,6 +26,7 @@ from llmrouter.router.config import (
 )
 from llmrouter.router.learned import LearnedChoice, LearnedRouter
 from llmrouter.router.scoring import DEFAULT_SCORER
+from llmrouter.router.state.posteriors import MemoryPosteriors
 from llmrouter.schemas import Complexity, LLMRequest, Priority
 
 __all__ = [
@@ -49,7 +52,7 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class SelectedRoute:
-    route: StaticRoute | ComplexityRoute | CascadeRoute | LearnedRoute
+    route: StaticRoute | ComplexityRoute | CascadeRoute | LearnedRoute | AdaptiveRoute
     #: why this route: `default`, `tier:<tier>`, `batch` or `budget`
     source: str
     budget_exceeded: bool = False
@@ -70,6 +73,8 @@ class RouteDecision:
     scorer: str = DEFAULT_SCORER
     #: a learned route's choice (its model as a catalog name) and predictions
     learned: LearnedChoice | None = None
+    #: an adaptive route's chance of choosing its model (router/adaptive.py)
+    probability: float | None = None
 
     def scorer_for(self, model: str) -> str:
         """The scorer of `model`'s step (a fallback: the route's)."""
@@ -82,6 +87,10 @@ class RouteDecision:
     def label(self) -> str:
         """For results and logs, e.g. `complexity:MEDIUM` or `cascade (tier:free)`."""
         return self.strategy if self.source == "default" else f"{self.strategy} ({self.source})"
+
+
+#: an adaptive route planned without a chooser takes its priors (decision tests, benchmarks)
+_PRIORS_ONLY = AdaptiveChooser(MemoryPosteriors())
 
 
 def budget_spent(task: TaskSpec, task_name: str, budget: BudgetState) -> bool:
@@ -112,13 +121,17 @@ def plan(
     request: LLMRequest,
     complexity: Complexity | None,
     learned: Mapping[str, LearnedRouter] | None = None,
+    adaptive: AdaptiveChooser | None = None,
 ) -> RouteDecision:
     """The ordered models of the selected route for `request`. A complexity route without
     a complexity (the classifier could not run) takes its MEDIUM model: neither the
     cheapest nor the dearest. `learned` holds the loaded router of every learned route, by
-    its `router` path."""
+    its `router` path; `adaptive` the adaptive routes' choice probabilities (without it an
+    adaptive route chooses on its priors)."""
     if isinstance(selected.route, LearnedRoute):
         return _learned(selected.route, selected, request, learned or {})
+    if isinstance(selected.route, AdaptiveRoute):
+        return _adaptive(selected.route, selected, request, adaptive)
     return _plan(selected.route, selected.source, complexity, selected.budget_exceeded)
 
 
@@ -159,12 +172,31 @@ def _learned(
     )
 
 
+def _adaptive(
+    route: AdaptiveRoute,
+    selected: SelectedRoute,
+    request: LLMRequest,
+    chooser: AdaptiveChooser | None,
+) -> RouteDecision:
+    """One model, sampled on the route's posteriors, then the route's fallbacks."""
+    choice = (chooser or _PRIORS_ONLY).choose(request.task, route, request.request_id)
+    fallbacks = tuple(dict.fromkeys(m for m in route.fallback if m != choice.model))
+    return RouteDecision(
+        f"adaptive:{choice.model}",
+        selected.source,
+        (Step(choice.model),),
+        fallbacks,
+        selected.budget_exceeded,
+        probability=choice.probability,
+    )
+
+
 def _plan(
     route: Route, source: str, complexity: Complexity | None, budget_exceeded: bool
 ) -> RouteDecision:
     scorer = DEFAULT_SCORER
-    if isinstance(route, LearnedRoute):
-        raise TypeError("a learned route is planned by _learned")
+    if isinstance(route, LearnedRoute | AdaptiveRoute):
+        raise TypeError("a learned or adaptive route is planned by _learned or _adaptive")
     if isinstance(route, StaticRoute):
         steps: tuple[Step, ...] = (Step(route.model),)
         strategy = "static"

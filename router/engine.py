@@ -30,12 +30,14 @@ from llmrouter.core.errors import (
     RequestExpired,
     UnknownTask,
 )
+from llmrouter.router.adaptive import AdaptiveChooser
 from llmrouter.router.budget import Budget
 from llmrouter.router.cache import ResponseCache
 from llmrouter.router.calls import CallLedger, ModelCaller
 from llmrouter.router.cascade import Cascade, CascadeOutcome
 from llmrouter.router.classifiers import ClassifierVerdict, load_classifiers
 from llmrouter.router.config import RouterConfig, TaskSpec
+from llmrouter.router.config_quality import AdaptiveRoute
 from llmrouter.router.decision import RouteDecision, SelectedRoute, downgraded, plan, select_route
 from llmrouter.router.learned import load_learned_routes
 from llmrouter.router.providers.pool import ProviderPool
@@ -105,6 +107,8 @@ class RoutingEngine:
         self._classifiers = load_classifiers(config, self.caller)
         #: every learned route's router, loaded now so a bad file stops start-up
         self._learned = load_learned_routes(config)
+        #: the adaptive routes' choice probabilities, from the posteriors (router/adaptive.py)
+        self._adaptive = AdaptiveChooser(self.state.posteriors)
         #: calls of `classify`, `route` and `route_once` in progress (see `idle`)
         self._calls = 0
         self._idle = asyncio.Event()
@@ -261,12 +265,14 @@ class RoutingEngine:
     ) -> tuple[RouteDecision, CascadeOutcome]:
         """Walk the selected route; when its calls find the daily budget spent, walk the
         downgrade route instead, with every attempt so far kept."""
-        decision = plan(selected, request, complexity, self._learned)
+        if isinstance(selected.route, AdaptiveRoute):  # one store read per cache_s, at most
+            await self._adaptive.refresh(request.task, selected.route)
+        decision = plan(selected, request, complexity, self._learned, self._adaptive)
         ledger.on_budget = task.budget is not None and not selected.budget_exceeded
         outcome = await self.cascade.run(decision, task, ledger)
         if outcome.budget_spent:
             ledger.on_budget = False
-            decision = plan(downgraded(task), request, complexity, self._learned)
+            decision = plan(downgraded(task), request, complexity, self._learned, self._adaptive)
             outcome = await self.cascade.run(decision, task, ledger)
         return decision, outcome
 
@@ -304,6 +310,7 @@ class RoutingEngine:
             error=None if answer else _summary(ledger.errors),
             learned_choice=decision.learned.model if decision.learned else None,
             predicted_score=decision.learned.predicted_score if decision.learned else None,
+            route_probability=decision.probability,
         )
 
 

@@ -41,6 +41,13 @@ from llmrouter.workers.lifecycle import (
 )
 from llmrouter.workers.metrics import METRICS
 from llmrouter.workers.outputs import ErrorPolicy, WorkerIdentity
+from llmrouter.workers.quality.build import (
+    QUALITY_GROUP,
+    build_quality_worker,
+    prepare_quality_topics,
+    quality_pattern,
+)
+from llmrouter.workers.quality.handler import QualityHandler
 
 __all__ = [
     "CLASSIFIER_GROUP",
@@ -119,6 +126,8 @@ class WorkerSettings(EnvSettings):
 def build_worker(
     kind: WorkerKind, router: RoutingEngine, settings: WorkerSettings
 ) -> TransactionalWorker:
+    if kind == "quality":  # off the hot path: reads what the router published
+        return _quality_worker(router, settings)
     group = settings.group_prefix + (CLASSIFIER_GROUP if kind == "classifier" else ROUTER_GROUP)
     options = WorkerOptions(
         name=kind,
@@ -150,6 +159,21 @@ def build_worker(
     # the cost events of calls no result carries (workers/accounting.py)
     handler.publish_unbound = worker.publish_unbound
     return worker
+
+
+def _quality_worker(router: RoutingEngine, settings: WorkerSettings) -> TransactionalWorker:
+    group = settings.group_prefix + QUALITY_GROUP
+    options = WorkerOptions(
+        name="quality",
+        group_id=group,
+        pattern=quality_pattern(router.config, settings.tasks_pattern),
+        transactional_id=f"{group}-{settings.instance_id}",
+        max_in_flight=settings.max_in_flight,
+        grace_s=settings.grace_s,
+        metadata_max_age_ms=settings.metadata_max_age_ms,
+        session_timeout_ms=settings.session_timeout_ms,
+    )
+    return build_quality_worker(router, options, settings.kafka, weights=settings.task_weights)
 
 
 def _lane_of(topic: str) -> str:
@@ -213,6 +237,17 @@ async def run_workers(
             loop.add_signal_handler(sig, stop.set)
     if settings.create_topics:
         await prepare_topics(config, settings)
+        if "quality" in kinds:
+            await prepare_quality_topics(
+                config,
+                settings.kafka.bootstrap_servers,
+                settings.partitions,
+                {
+                    k: v
+                    for k, v in settings.kafka.client_kwargs().items()
+                    if k != "bootstrap_servers"
+                },
+            )
     # Shared through the store when one is configured, else per process (router/state/).
     # a dead process's request-id claims expire when its partitions move (its session)
     claim_lease_s = settings.session_timeout_ms / 1000
@@ -273,6 +308,9 @@ async def run_workers(
                 await worker.abandon()
         raise
     finally:
+        for worker in workers:  # the quality worker's own provider clients
+            if isinstance(handler := worker.handler, QualityHandler):
+                await handler.aclose()
         if follow is not None:
             follow.cancel()
             with contextlib.suppress(asyncio.CancelledError):

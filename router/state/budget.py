@@ -298,6 +298,9 @@ async def spend_from_costs(
                 event = decode(record.value, CostEvent)
             except InvalidMessage:
                 continue
+            # a shadow call (workers/quality/) is on the shadow budget, never the task's
+            if event.shadow:
+                continue
             if event.task in spent and event.ts.astimezone(UTC).date() == day:
                 spent[event.task] += to_micro_usd(event.cost_usd, "cost_usd")
     return spent

@@ -23,6 +23,7 @@ from llmrouter.router.state.dedupe import (
     SharedDedupe,
 )
 from llmrouter.router.state.limits import SharedLimiter
+from llmrouter.router.state.posteriors import MemoryPosteriors, Posteriors, SharedPosteriors
 from llmrouter.router.state.store import StateStore, StoreSettings
 
 __all__ = ["RouterState", "local_state", "open_state"]
@@ -42,6 +43,8 @@ class RouterState:
     store: StateStore | None = None
     #: the per-process limiters, which take their share of each limit by group size
     local_limiters: Mapping[str, ModelLimiter] = field(default_factory=dict)
+    #: the adaptive routes' evidence, recorded by the quality worker (posteriors.py)
+    posteriors: Posteriors = field(default_factory=MemoryPosteriors)
 
     @property
     def shared(self) -> bool:
@@ -157,4 +160,5 @@ def open_state(
             max_result_bytes=defaults.dedupe_max_result_bytes,
         ),
         store=store,
+        posteriors=SharedPosteriors(store),
     )

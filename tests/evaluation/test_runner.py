@@ -86,8 +86,9 @@ async def test_a_judge_fills_in_tone_and_accuracy(eval_sim: EvalSim) -> None:
     assert run.judge == "stub"
 
 
-async def test_the_router_judge_never_invents_a_score(eval_sim: EvalSim) -> None:
-    # The simulator answers the judge with canned support text: no score in it.
+async def test_the_router_judge_reads_the_simulators_grades(eval_sim: EvalSim) -> None:
+    # The simulator grades a judge prompt against the example (simulator/judging.py): a
+    # reply with one key point of four is a fail, tone 3 + 7 × 1/4 ≈ 5.
     cfg = eval_sim.config
     example = load_dataset(eval_sim.dataset, task=TASK).examples[0]
     judge = RouterJudge(cfg, resolve_candidate(cfg, "good"), simulator_url=eval_sim.url)
@@ -96,5 +97,7 @@ async def test_the_router_judge_never_invents_a_score(eval_sim: EvalSim) -> None
         verdict = await judge.passes(TASK, example, "Turn amber dial 1.")
     finally:
         await judge.aclose()
-    assert (tone.value, verdict.value) == (None, None)
+    assert verdict.value is False
+    assert tone.value is not None
+    assert 1 <= tone.value <= 6
     assert tone.cost_usd > 0  # the call was made and paid for

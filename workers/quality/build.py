@@ -1,0 +1,84 @@
+"""Building the quality worker: its group, subscription, topics and handler."""
+
+from __future__ import annotations
+
+import re
+
+from llmrouter.kafkaio.admin import ensure_topics
+from llmrouter.kafkaio.settings import KafkaSettings
+from llmrouter.router import RouterConfig, RoutingEngine
+from llmrouter.router.config import AdaptiveRoute, TaskSpec
+from llmrouter.runtime.lanes import Lanes
+from llmrouter.runtime.options import WorkerOptions
+from llmrouter.runtime.worker import TransactionalWorker
+from llmrouter.schemas import FEEDBACK_TOPIC, task_of_topic
+from llmrouter.schemas.scores import SCORES_TOPIC, shadow_topic
+from llmrouter.schemas.topics import task_topic_pattern
+from llmrouter.workers.metrics import METRICS
+from llmrouter.workers.quality.handler import QualityHandler
+from llmrouter.workers.quality.policy import skip_on_error
+
+__all__ = ["QUALITY_GROUP", "build_quality_worker", "quality_pattern", "quality_topics", "watched"]
+
+QUALITY_GROUP = "llmrouter-quality"
+
+
+def watched(spec: TaskSpec) -> bool:
+    """Whether the quality worker reads a task's requests and answers."""
+    routes = [spec.route, *spec.tiers.values(), spec.batch]
+    return (
+        spec.shadow is not None
+        or spec.judge is not None
+        or any(isinstance(r, AdaptiveRoute) for r in routes)
+    )
+
+
+def quality_pattern(config: RouterConfig, tasks_pattern: str | None = None) -> str:
+    """The watched tasks' requests and results (of those `tasks_pattern` matches, when
+    given), the scores and the feedback."""
+    names = sorted(
+        name
+        for name, spec in config.tasks.items()
+        if watched(spec) and (tasks_pattern in (None, "*") or re.fullmatch(tasks_pattern, name))
+    )
+    parts = [rf"^{re.escape(SCORES_TOPIC)}$", rf"^{re.escape(FEEDBACK_TOPIC)}$"]
+    if names:
+        tasks = "|".join(re.escape(n) for n in names)
+        parts += [task_topic_pattern("requests", tasks), task_topic_pattern("results", tasks)]
+    return "|".join(parts)
+
+
+def quality_topics(config: RouterConfig, partitions: int) -> dict[str, int]:
+    """The topics the quality worker writes: `llm.scores` and each shadowed task's
+    `llm.shadow.<task>`."""
+    topics = {SCORES_TOPIC: partitions, FEEDBACK_TOPIC: partitions}
+    for name, spec in config.tasks.items():
+        if spec.shadow is not None:
+            topics[shadow_topic(name)] = partitions
+    return topics
+
+
+async def prepare_quality_topics(
+    config: RouterConfig, bootstrap: str, partitions: int, client_kwargs: dict[str, object]
+) -> None:
+    await ensure_topics(bootstrap, quality_topics(config, partitions), client_kwargs=client_kwargs)
+
+
+def build_quality_worker(
+    router: RoutingEngine,
+    options: WorkerOptions,
+    kafka: KafkaSettings,
+    *,
+    weights: dict[str, float] | None = None,
+) -> TransactionalWorker:
+    """The worker, on the router's state (its store holds the posteriors the routers read)."""
+    handler = QualityHandler(router.config, router.state)
+    lanes = Lanes(of=lambda topic: task_of_topic(topic) or "", weights=dict(weights or {}))
+    return TransactionalWorker(
+        options,
+        kafka,
+        handler,
+        skip_on_error(options.name),
+        metrics=METRICS,
+        lanes=lanes,
+    )
