@@ -62,6 +62,7 @@ def _register() -> None:
         commands,
         config_commands,
         eval_commands,
+        feedback_command,
         learn_commands,
         money_commands,
         ops_commands,
@@ -79,6 +80,7 @@ def _register() -> None:
     app.command()(pipeline_commands.worker)
     app.command()(pipeline_commands.run)
     app.command()(pipeline_commands.produce)
+    app.command()(feedback_command.feedback)
     app.command()(pipeline_commands.demo)
     app.command("eval")(eval_commands.eval_)
     app.command("compare")(eval_commands.compare)

@@ -1,4 +1,4 @@
-"""`llmrouter learn train|route|evaluate|train-scorer`: a router learned from outcomes.
+"""`llmrouter learn collect|train|route|evaluate|train-scorer`: a router learned from outcomes.
 
 Register with:
 
@@ -14,6 +14,7 @@ from typing import Annotated
 import orjson
 import typer
 
+from llmrouter.cli.pipeline_commands import BootstrapOption
 from llmrouter.core.errors import LLMRouterError
 
 __all__ = ["app"]
@@ -37,6 +38,45 @@ QualityOption = Annotated[
         min=0.0, max=1.0, help="Instead: the cheapest model whose predicted score reaches this."
     ),
 ]
+
+
+@app.command()
+def collect(
+    out: Annotated[Path, typer.Option(help="Where to write the outcomes (JSON Lines).")],
+    since: Annotated[
+        str | None,
+        typer.Option(help="First request time (inclusive): ISO 8601 or an age (30m, 2h, 1d)."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="End of the requests' window (exclusive; default: the end at start)."),
+    ] = None,
+    tasks: Annotated[
+        str | None, typer.Option(help="Comma-separated tasks (default: every task).")
+    ] = None,
+    bootstrap_servers: BootstrapOption = None,
+) -> None:
+    """Training outcomes from your own traffic: the requests of the window joined by
+    request_id with their live and shadow answers, feedback and judge scores, one line per
+    request × model answer. Prints what was read, joined, skipped and why (JSON) to stderr."""
+    import asyncio
+
+    from llmrouter.evaluation.learn.outcomes import write_outcomes
+    from llmrouter.kafkaio.reading import parse_when
+    from llmrouter.kafkaio.settings import KafkaSettings
+    from llmrouter.operations.learn_join import join_outcomes
+    from llmrouter.operations.learn_traffic import TrafficWindow, read_traffic
+
+    window = TrafficWindow(
+        since=parse_when(since) if since is not None else None,
+        until=parse_when(until) if until is not None else None,
+        tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else (),
+    )
+    traffic = asyncio.run(read_traffic(KafkaSettings.from_env(bootstrap_servers), window))
+    joined = join_outcomes(traffic)
+    written = write_outcomes(joined.outcomes, out)
+    typer.echo(orjson.dumps({"out": str(out), **joined.counts.to_json()}).decode(), err=True)
+    typer.echo(f"outcomes: {out} ({written} lines)", err=True)
 
 
 @app.command()

@@ -23,6 +23,8 @@ from llmrouter.core.errors import InvalidMessage, KafkaUnavailable
 from llmrouter.kafkaio.errors import kafka_errors
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.schemas import (
+    FEEDBACK_TOPIC,
+    Feedback,
     LLMRequest,
     LLMResult,
     Priority,
@@ -34,7 +36,7 @@ from llmrouter.schemas import (
     utc_now,
 )
 
-__all__ = ["RequestProducer", "ResultWaiter"]
+__all__ = ["RequestProducer", "ResultWaiter", "build_feedback"]
 
 log = structlog.get_logger("llmrouter.producer")
 
@@ -123,6 +125,42 @@ class RequestProducer:
             )
         return request.request_id
 
+    async def send_feedback(
+        self,
+        request_id: str | Feedback,
+        *,
+        task: str | None = None,
+        label: str | None = None,
+        score: float | None = None,
+        thumbs: str | None = None,
+        resolution: str | None = None,
+        model: str | None = None,
+        source: str | None = None,
+    ) -> Feedback:
+        """Publish what was learned later about the answer to `request_id` on `llm.feedback`:
+        exactly one of `label`, `score` (0..1), `thumbs` ("up"/"down") or `resolution`,
+        or a built `Feedback`. Returns the feedback once the broker has it; InvalidMessage
+        (nothing sent) when it is not valid."""
+        feedback = (
+            request_id
+            if isinstance(request_id, Feedback)
+            else build_feedback(
+                request_id,
+                task=task,
+                label=label,
+                score=score,
+                thumbs=thumbs,
+                resolution=resolution,
+                model=model,
+                source=source,
+            )
+        )
+        with kafka_errors(f"could not publish feedback on request {feedback.request_id}"):
+            await self._producer.send_and_wait(
+                FEEDBACK_TOPIC, encode(feedback), key=feedback.request_id.encode()
+            )
+        return feedback
+
     async def submit(self, task: str, text: str, **kwargs: Any) -> str:
         return await self.send(self.build(task, text, **kwargs))
 
@@ -148,6 +186,49 @@ class RequestProducer:
                 await waiter.start()
                 self._waiters[task] = waiter
         return waiter
+
+
+def build_feedback(
+    request_id: str,
+    *,
+    task: str | None,
+    label: str | None = None,
+    score: float | None = None,
+    thumbs: str | None = None,
+    resolution: str | None = None,
+    model: str | None = None,
+    source: str | None = None,
+) -> Feedback:
+    """A `Feedback` whose kind is the one of label, score, thumbs, resolution that is
+    given; InvalidMessage when none or several are, or a field is not valid."""
+    given = {
+        kind: value
+        for kind, value in (
+            ("label", label),
+            ("score", score),
+            ("thumbs", thumbs),
+            ("resolution", resolution),
+        )
+        if value is not None
+    }
+    if len(given) != 1:
+        raise InvalidMessage(
+            "feedback says exactly one of label, score, thumbs, resolution "
+            f"(given: {', '.join(given) or 'none'})"
+        )
+    try:
+        return Feedback.model_validate(
+            {
+                "request_id": request_id,
+                "task": task,
+                "kind": next(iter(given)),
+                **given,
+                "model": model,
+                "source": source,
+            }
+        )
+    except ValueError as exc:
+        raise InvalidMessage(f"cannot build feedback: {exc}") from None
 
 
 class ResultWaiter:
