@@ -40,6 +40,7 @@ from bench.harness import (
 )
 from bench.profiling import Profiler
 from bench.workload import RequestMaker, bench_config, support_examples
+from llmrouter.router.providers.transport import POOL_SIZE
 from llmrouter.schemas import loads, requests_topic, results_topic
 from llmrouter.schemas.topics import COSTS_TOPIC, router_topics
 from llmrouter.workers.launch import WorkerSettings
@@ -236,6 +237,8 @@ async def _start_consumer(
     argv += ["--concurrency", str(default_max_in_flight())]
     if system.kind == "passthrough":
         argv += ["--passthrough", "--delay-ms", f"{delay_ms:g}"]
+    if system.kind == "litellm":
+        argv += ["--pool-size", str(POOL_SIZE)]
     child = Child(system.kind, argv, logs / f"{system.kind}-{names.suffix}.log")
     await stack.enter_async_context(started(child, stop_timeout_s=10))
     return [child]

@@ -218,7 +218,7 @@ def _goals(result: ScenarioResult) -> list[str]:
         pipe = result.run_of(name)
         if pipe is not None:
             lines += pipeline_lines(key, pipe, baselines)
-    if key in ("a", "b"):
+    if key in ("a", "b") and lines:  # only when a pipeline was compared with them
         for name in ("plain", "litellm"):
             base = baselines.get(name)
             if base is not None and base.delivered < base.offered:
