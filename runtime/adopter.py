@@ -55,6 +55,8 @@ class Adopter:
         """Pause the new partitions until their committed offsets are known for sure."""
         book = self._book
         book.assigned.update(assigned)
+        # logged for an empty assignment too: a worker with nothing to read says so
+        log.info("partitions assigned", worker=self._options.name, partitions=len(assigned))
         fresh = [tp for tp in assigned if tp not in book.progress]
         if not fresh:
             return
@@ -65,7 +67,6 @@ class Adopter:
         book.adopting.update(dict.fromkeys(fresh, self._assignments))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._adopt(), name=f"{self._options.name}-adopt")
-        log.info("partitions assigned", worker=self._options.name, partitions=len(assigned))
 
     async def _adopt(self) -> None:
         """Read each adopted partition's committed offset and done-offsets record once no
