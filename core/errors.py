@@ -13,6 +13,7 @@
      │    ├── MalformedResponse             an answer that could not be read
      │    ├── AuthenticationFailed          401/403: never retried
      │    ├── QuotaExceeded                 402, spend limits: never retried, fallbacks may help
+     │    ├── InvalidOutput                 an answer that breaks the task's response_schema: the route moves on
      │    └── BadRequest                    400/404/422: never retried
      │         ├── ContextLengthExceeded    goes straight to a fallback with a larger window
      │         └── ContentPolicyViolation   the provider refused the content
@@ -57,6 +58,7 @@ __all__ = [
     "ContextLengthExceeded",
     "DuplicateConflict",
     "InvalidMessage",
+    "InvalidOutput",
     "KafkaAccessDenied",
     "KafkaFenced",
     "KafkaRequestRejected",
@@ -196,6 +198,13 @@ class ContextLengthExceeded(BadRequest):
 
 class ContentPolicyViolation(BadRequest):
     outcome = "content_policy"
+
+
+class InvalidOutput(ProviderError):
+    """The model answered, but not as the task's `prompt.response_schema` asks: the call
+    was made and billed; the cascade moves on to the next step (not retried)."""
+
+    outcome = "invalid_output"
 
 
 class ModelCoolingDown(LLMRouterError):

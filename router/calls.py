@@ -208,6 +208,7 @@ class ModelCaller:
             json_mode=prompt.json_mode,
             cache_prefix_chars=prompt.static_chars,
             cache_ttl=prompt.cache_ttl,
+            response_schema=prompt.response_schema,
         )
         # The budget holds the call's worst case while it runs: input estimated (a static
         # prefix a prompt cache will likely serve at its read price), the whole output

@@ -5,7 +5,9 @@ escalates to the next step. Then the fallbacks, in order, take over from errors.
 answers from the cache when it may, else through one guarded call with retries. A model
 whose window proved too small skips every model with a window no larger; when every model
 is cooling down at once the walk waits briefly (`defaults.cooldown.max_wait_s`) and starts
-again, because a short wait serves the request sooner than failing it. A call that finds
+again, because a short wait serves the request sooner than failing it. An answer that
+breaks the task's `prompt.response_schema` is an error like a provider's (`invalid_output`):
+the walk moves on to the next step or fallback. A call that finds
 the task's daily budget spent ends the walk (`CascadeOutcome.budget_spent`): the engine
 goes on along the downgrade route.
 """
@@ -19,8 +21,10 @@ from llmrouter.core.errors import (
     BudgetSpent,
     CallBudgetExhausted,
     ContextLengthExceeded,
+    InvalidOutput,
     ModelCoolingDown,
 )
+from llmrouter.router.answer_schema import check_answer
 from llmrouter.router.cache import CachedAnswer, ResponseCache, cache_key
 from llmrouter.router.calls import MODEL_UNAVAILABLE, CallLedger, ModelCaller, temperature_for
 from llmrouter.router.config import (
@@ -156,6 +160,13 @@ class Cascade:
                 )
                 return Answer(model, hit.text, hit.model_version, hit.confidence, cached=True)
         completion = await self._caller.call_with_retries(model, prompt, ledger, task)
+        schema = task.prompt.response_schema
+        if schema is not None:
+            try:
+                check_answer(completion.text, schema, model=model, provider=spec.provider.value)
+            except InvalidOutput as exc:  # billed, not kept: the walk moves on
+                ledger.amend_last(outcome=AttemptOutcome.INVALID_OUTPUT, error=str(exc))
+                raise
         confidence = scorer(request.task, request.input, completion.text)
         ledger.amend_last(confidence=confidence)
         if use_cache:

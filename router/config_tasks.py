@@ -3,9 +3,9 @@ daily budget and overrides."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from llmrouter.router.config_fields import PositiveUSD, StrictModel
 from llmrouter.router.config_quality import JudgeSpec, QualityWatchSpec, ShadowSpec
@@ -59,6 +59,21 @@ class PromptSpec(StrictModel):
     #: `{input}`): a cache breakpoint for providers that take one (Anthropic), kept 5 minutes
     #: or an hour; `off` places none. OpenAI caches long prefixes by itself.
     cache: Literal["off", "5m", "1h"] = "5m"
+    #: a JSON Schema (an object schema) every answer must follow: asked for through each
+    #: provider's native structured output, and checked; an answer that breaks it is a
+    #: failed step (`invalid_output`) the route moves on from (router/answer_schema.py)
+    response_schema: dict[str, Any] | None = None
+
+    @field_validator("response_schema")
+    @classmethod
+    def _valid_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if schema is not None:
+            from llmrouter.router.answer_schema import schema_problem
+
+            problem = schema_problem(schema)
+            if problem is not None:
+                raise ValueError(problem)
+        return schema
 
 
 class BudgetSpec(StrictModel):

@@ -22,6 +22,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from llmrouter.core.errors import ConfigError
 from llmrouter.router.config import PromptSpec
 
@@ -52,6 +54,8 @@ class RenderedPrompt:
     static_chars: int = 0
     #: how long a provider should keep that prefix cached ("5m", "1h"), None for no breakpoint
     cache_ttl: str | None = None
+    #: the JSON Schema the answer must follow (`prompt.response_schema`), asked for natively
+    response_schema: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,10 @@ def render_prompt(
             template = override.template
     variables: dict[str, Any] = {**spec.context, **context, "input": text}
     variables.setdefault("question", text)
-    version = hashlib.sha256(f"{system}\x00{template}".encode()).hexdigest()[:16]
+    versioned = f"{system}\x00{template}".encode()
+    if spec.response_schema is not None:  # a new schema is a new prompt: old answers die
+        versioned += b"\x00" + orjson.dumps(spec.response_schema, option=orjson.OPT_SORT_KEYS)
+    version = hashlib.sha256(versioned).hexdigest()[:16]
     try:
         user = template.format_map(_Vars(variables))
         return RenderedPrompt(
@@ -86,6 +93,7 @@ def render_prompt(
             version=version,
             static_chars=_static_chars(template, variables, user),
             cache_ttl=None if spec.cache == "off" else spec.cache,
+            response_schema=spec.response_schema,
         )
     except (ValueError, IndexError, KeyError, AttributeError) as exc:
         # Only a template that skipped the load-time check gets here.

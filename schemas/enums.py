@@ -45,6 +45,9 @@ class AttemptOutcome(StrEnum):
     COOLING_DOWN = "cooling_down"  # circuit open; no call was made
     CONTEXT_LENGTH = "context_length"  # prompt over the model's context window
     CONTENT_POLICY = "content_policy"  # provider refused the content
+    #: answered, but the answer breaks the task's `prompt.response_schema`; the route
+    #: moved on (billed like any answered call)
+    INVALID_OUTPUT = "invalid_output"
     ERROR = "error"  # anything else
     #: cut off in flight (its record handed over past the rebalance grace, or a shutdown
     #: past the grace): the provider may bill it, so it is accounted at the prompt's

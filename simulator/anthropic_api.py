@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from llmrouter.simulator import transport
+from llmrouter.simulator import structured, transport
 from llmrouter.simulator.answers import Prompt
 from llmrouter.simulator.engine import Call, Engine, Failure, Reply, RequestError
 from llmrouter.simulator.faults import DirectiveError, Fault
@@ -287,4 +287,5 @@ async def messages(request: web.Request) -> web.StreamResponse:
     headers = {"request-id": transport.new_id("req_")}
     if stream:
         return await _stream(request, outcome, model, message_id, headers)
-    return transport.json_response(reply_body(outcome, model, message_id), headers=headers)
+    answer = structured.anthropic_reply(body, outcome, reply_body(outcome, model, message_id))
+    return transport.json_response(answer, headers=headers)  # a forced tool's call, if any

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from llmrouter.simulator import transport
+from llmrouter.simulator import structured, transport
 from llmrouter.simulator.answers import Prompt
 from llmrouter.simulator.engine import Call, Engine, Failure, Reply, RequestError, api_key_of
 from llmrouter.simulator.faults import DirectiveError, Fault
@@ -311,6 +311,7 @@ async def _chat(request: web.Request, deployment: str | None) -> web.StreamRespo
         "x-request-id": transport.new_id("req_"),
         "openai-processing-ms": str(int((time.perf_counter() - started) * 1000)),
     }
+    outcome = structured.shaped(outcome, structured.openai_schema(body))  # json_schema
     if stream:
         return await _stream(request, outcome, model, include_usage, headers)
     return transport.json_response(reply_body(outcome, model), headers=headers)

@@ -10,13 +10,21 @@ simplest valid value: an enum's first member, a number's minimum, an empty strin
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from llmrouter.simulator.engine import Reply
 
-__all__ = ["answer_object", "answer_text"]
+__all__ = [
+    "answer_object",
+    "answer_text",
+    "anthropic_reply",
+    "forced_tool",
+    "openai_schema",
+    "shaped",
+]
 
 _TEXT_FIELDS = ("label", "answer", "text", "category")
 
@@ -134,8 +142,27 @@ def anthropic_reply(body: dict[str, Any], reply: Reply, answer: dict[str, Any]) 
     `body` forced one: its `input` is the structured answer."""
     forced = forced_tool(body)
     if forced is None:
-        return answer
+        if not reply.invalid_output:
+            return answer
+        return {**answer, "content": [{"type": "text", "text": answer_text(reply, None)}]}
     name, schema = forced
     block = {"type": "tool_use", "id": "toolu_sim", "name": name}
     block["input"] = answer_object(reply, schema)
     return {**answer, "content": [block], "stop_reason": "tool_use"}
+
+
+def openai_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema of a Chat Completions body's `response_format: json_schema`, if any."""
+    response_format = body.get("response_format")
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    return schema if isinstance(schema, dict) else {}
+
+
+def shaped(reply: Reply, schema: dict[str, Any] | None) -> Reply:
+    """The reply with its text as the structured answer (or the invalid one) it must be."""
+    if schema is None and not reply.invalid_output:
+        return reply
+    return replace(reply, text=answer_text(reply, schema))

@@ -154,6 +154,12 @@ class Metrics:
             ["stage"],
             registry=r,
         )
+        self.invalid_outputs = Counter(
+            "llmrouter_invalid_outputs",
+            "Answers that broke their task's prompt.response_schema (the route moved on)",
+            ["task", "model"],
+            registry=r,
+        )
         self.ready = Gauge(
             "llmrouter_ready", "1 when the worker reports ready", ["worker"], registry=r
         )
@@ -173,6 +179,8 @@ class Metrics:
         previous: str | None = None
         for attempt in result.attempts:
             self.attempts.labels(attempt.model, attempt.outcome.value).inc()
+            if attempt.outcome is AttemptOutcome.INVALID_OUTPUT:
+                self.invalid_outputs.labels(result.task, attempt.model).inc()
             if attempt.outcome is not AttemptOutcome.CACHE_HIT:
                 self.provider_latency.labels(attempt.model).observe(attempt.latency_ms / 1000)
             if attempt.model == previous and attempt.purpose == "answer":
