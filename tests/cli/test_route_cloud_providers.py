@@ -47,6 +47,7 @@ async def _route(sim_url: str, config: Path, name: str) -> tuple[int | None, byt
     return process.returncode, out, err
 
 
+@pytest.mark.slow  # five processes, each importing its SDK (seconds of CPU apiece)
 @pytest.mark.timeout(120)
 async def test_route_answers_through_each_provider(sim_url: str, tmp_path: Path) -> None:
     configs: dict[str, Path] = {}
