@@ -17,6 +17,7 @@ from llmrouter.router.ratelimit import QUEUE_FULL
 from llmrouter.router.state.budget import DEGRADED as BUDGET_DEGRADED
 from llmrouter.runtime.reporting import TransactionOutcome, UnpublishedReason
 from llmrouter.schemas import AttemptOutcome, LLMResult
+from llmrouter.workers.quality.metrics import QualityMetrics
 
 __all__ = ["METRICS", "Metrics"]
 
@@ -43,6 +44,8 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        #: the quality worker's: live quality, drift, scores, shadow calls
+        self.quality = QualityMetrics(r)
         self.requests = Counter(
             "llmrouter_requests", "Finished requests", ["task", "model", "status"], registry=r
         )

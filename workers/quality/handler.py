@@ -34,11 +34,11 @@ from llmrouter.schemas.scores import (
     score_key,
     shadow_topic,
 )
+from llmrouter.workers.metrics import METRICS
 from llmrouter.workers.outputs import cost_events
 from llmrouter.workers.quality.calls import Grade, WatchCalls
 from llmrouter.workers.quality.join import Answer, RequestWindow, Window
 from llmrouter.workers.quality.live import LiveQuality
-from llmrouter.workers.quality.metrics import QUALITY_METRICS
 from llmrouter.workers.quality.sampling import sampled
 
 __all__ = ["QualityHandler"]
@@ -118,10 +118,10 @@ class QualityHandler:
             return []
         request = await self.requests.wait_for(rid, self.join_wait_s)
         if request is None:
-            QUALITY_METRICS.skipped.labels(result.task, "no_request").inc()
+            METRICS.quality.skipped.labels(result.task, "no_request").inc()
             return []
         if await self._over_budget(spec, result.task):
-            QUALITY_METRICS.skipped.labels(result.task, "budget").inc()
+            METRICS.quality.skipped.labels(result.task, "budget").inc()
             return []
         outputs: list[Output] = []
         if judge:
@@ -160,7 +160,7 @@ class QualityHandler:
             log.info("shadow call not made", task=request.task, error=str(exc))
             return [], None
         key = request.request_id.encode()
-        QUALITY_METRICS.shadow_calls.labels(
+        METRICS.quality.shadow_calls.labels(
             request.task, answer.model or "none", answer.status.value
         ).inc()
         outputs = [Output(shadow_topic(request.task), encode(answer), key)]
@@ -232,7 +232,7 @@ class QualityHandler:
         if spec is None:
             return []
         figures = self.live.add(score.task, score.model, score.score)
-        QUALITY_METRICS.observe(score, figures)
+        METRICS.quality.observe(score, figures)
         if figures.drifting:
             log.warning(
                 "quality drift",

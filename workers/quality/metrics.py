@@ -1,4 +1,5 @@
-"""The quality worker's metrics, on the worker process's registry (workers/metrics.py):
+"""The quality worker's metrics, part of every worker process's (workers/metrics.py
+`Metrics.quality`):
 
 - `llmrouter_live_quality{task,model}`: mean of the latest `quality.window` scores, with
   `llmrouter_live_quality_lower` / `_upper` (95% Wilson interval) and
@@ -16,15 +17,14 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from llmrouter.schemas.scores import Score
-from llmrouter.workers.metrics import METRICS
 from llmrouter.workers.quality.live import QualityFigures
 
-__all__ = ["QUALITY_METRICS", "QualityMetrics"]
+__all__ = ["QualityMetrics"]
 
 
 class QualityMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        r = registry
+        self.registry = r = registry
         labels = ["task", "model"]
         self.quality = Gauge("llmrouter_live_quality", "Recent mean score", labels, registry=r)
         self.lower = Gauge(
@@ -68,6 +68,3 @@ class QualityMetrics:
         if figures.baseline_mean is not None:
             self.baseline.labels(*labels).set(figures.baseline_mean)
         self.drift.labels(*labels).set(1.0 if figures.drifting else 0.0)
-
-
-QUALITY_METRICS = QualityMetrics(METRICS.registry)

@@ -12,7 +12,7 @@ from aiokafka import ConsumerRecord
 
 from llmrouter.kafkaio.transactions import Output
 from llmrouter.schemas import task_of_topic
-from llmrouter.workers.quality.metrics import QUALITY_METRICS
+from llmrouter.workers.metrics import METRICS
 
 __all__ = ["skip_on_error"]
 
@@ -32,7 +32,7 @@ def skip_on_error(
             error=type(exc).__name__,
             reason=str(exc)[:300],
         )
-        QUALITY_METRICS.skipped.labels(task_of_topic(record.topic) or "", "error").inc()
+        METRICS.quality.skipped.labels(task_of_topic(record.topic) or "", "error").inc()
         return []
 
     return on_error
