@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -259,7 +259,10 @@ async def _wait_for_readers(children: list[Child], topic: str) -> None:
 
 
 async def _open_loop(
-    run: Run, send: Callable[[int, float], None], drain_s: float, check: Callable[[], str | None]
+    run: Run,
+    send: Callable[[int, float], Awaitable[None]],
+    drain_s: float,
+    check: Callable[[], str | None],
 ) -> float:
     start = time.monotonic() + 0.05
     deadline = start + run.duration_s + drain_s
@@ -277,7 +280,7 @@ async def _open_loop(
             run.max_send_lag_ms = max(run.max_send_lag_ms, -delay * 1000)
             if i % 20 == 0:
                 await asyncio.sleep(0)  # behind schedule: still let the readers run
-        send(i, start + i / run.rate)
+        await send(i, start + i / run.rate)
         run.sent += 1
     return deadline
 
@@ -370,10 +373,13 @@ async def measure(
             deliveries: list[asyncio.Future[object]] = []
             topic = requests_topic(task)
 
-            def send(i: int, due: float) -> None:
+            async def send(i: int, due: float) -> None:
                 key, value = make_request(i)
                 sent_at[key.decode()] = due
-                deliveries.append(asyncio.ensure_future(producer.send(topic, value, key=key)))
+                # Awaited here, not wrapped in a task: `send` only appends to a batch (it
+                # waits when the producer's buffer is full, which the send lag then shows),
+                # and a sender behind schedule piled up tasks that cost it ever more CPU.
+                deliveries.append(await producer.send(topic, value, key=key))
 
             try:
                 deadline = await _open_loop(run, send, drain_s, lambda: first_dead(children))
@@ -417,6 +423,7 @@ def _progress(run: Run) -> None:
         f"p50 {run.e2e_percentile(50):,.0f} ms, p99 {run.e2e_percentile(99):,.0f} ms, "
         f"{run.answered:.2%} answered"
         + (f", {run.costs:,} cost events" if run.costs else "")
+        + (f", sender up to {run.max_send_lag_ms:,.0f} ms late" if run.max_send_lag_ms else "")
         + (f" [{run.failure}]" if run.failure else ""),
         flush=True,
     )

@@ -38,6 +38,8 @@ RSS_GOAL_MIB = 150.0
 #: (c): the pipeline's delivered rate over the raw consumer's, at least, per route
 CAPACITY_GOAL_SHARE = {"pipeline-static": 0.75, "pipeline-complexity": 0.60}
 DECISION_GOAL_P99_US = 50.0
+#: a sender this late behind its schedule is worth a word in the report
+SENDER_LATE_MS = 1000.0
 #: the pipeline rows, and the baselines each is compared with, in report order
 PIPELINES = ("pipeline-static", "pipeline-complexity")
 BASELINES = {"passthrough": "the raw pass-through", "plain": "the plain consumer"} | {
@@ -86,9 +88,10 @@ def _rss(run: Run) -> str:
 
 
 def _cpu(run: Run) -> str:
-    """CPU per answered request of each process of the system, and the broker's."""
+    """CPU per answered request of each process of the system, the broker's, the
+    simulator's and the bench's own (its sender and reader)."""
     parts = []
-    for name in [*run.peak_rss_mib, "broker", "simulator"]:
+    for name in [*run.peak_rss_mib, "broker", "simulator", "bench"]:
         if name in run.cpu_s and run.delivered:
             parts.append(f"{name} {run.cpu_s[name] / run.delivered * 1e6:,.0f}")
     return ", ".join(parts) or "–"
@@ -218,6 +221,15 @@ def _goals(result: ScenarioResult) -> list[str]:
         pipe = result.run_of(name)
         if pipe is not None:
             lines += pipeline_lines(key, pipe, baselines)
+    late = [run for run in result.runs if run.max_send_lag_ms > SENDER_LATE_MS]
+    if late:
+        worst = ", ".join(f"{_name(run.name)} {run.max_send_lag_ms:,.0f} ms" for run in late)
+        lines.append(
+            f"The bench's own sender fell behind its schedule (at most: {worst}): those runs "
+            "were offered less than the nominal rate at times (their latencies still count "
+            "from the schedule), so a delivered rate near the offered one may be the "
+            "sender's limit, not the system's."
+        )
     if key in ("a", "b") and lines:  # only when a pipeline was compared with them
         for name in ("plain", "litellm"):
             base = baselines.get(name)
