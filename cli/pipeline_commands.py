@@ -53,8 +53,9 @@ def worker(
     grace_s: GraceOption = None,
     log_level: LogOption = "info",
 ) -> None:
-    """Run one worker process: `classifier` (requests → classified) or `router`
-    (classified → results and cost events). SIGTERM drains in-flight work and commits."""
+    """Run one worker process: `classifier` (requests → classified), `router`
+    (classified → results and cost events) or `quality` (shadow traffic, the online judge,
+    live quality: off the hot path). SIGTERM drains in-flight work and commits."""
     _run([kind], config, bootstrap_servers, instance_id, max_in_flight, grace_s, log_level)
 
 
