@@ -97,6 +97,14 @@ _CONTEXT_LENGTH = re.compile(
 )
 _CONTENT_POLICY = re.compile(r"content[_ ](policy|filter|management)|safety system", re.IGNORECASE)
 _MAX_MESSAGE_CHARS = 300
+#: what AWS appends to a signature mismatch (the canonical request, with its signed
+#: headers: a session token among them); cut off with everything after it
+_SIGNING_DETAIL = re.compile(r"\s*The (Canonical String|String-to-Sign)\b.*", re.DOTALL)
+#: cloud credentials an error text may echo: Google access tokens, AWS session tokens and
+#: SigV4 signatures (the provider keys' shapes are router/secrets.py's)
+_CLOUD_SECRETS = re.compile(
+    r"ya29\.[\w.\-]{8,}|(?i:x-amz-security-token)[\"':=\s]+[\w/+=]{8,}|Signature=[0-9a-f]{16,}"
+)
 
 
 def translate_sdk_error(exc: BaseException, *, model: str, provider: str) -> ProviderError:
@@ -173,6 +181,7 @@ def _message(exc: BaseException) -> str:
         text = getattr(exc, "message", None)  # google-genai's own message, without its body
     if not text:
         text = str(exc) or type(exc).__name__
+    text = _CLOUD_SECRETS.sub("[redacted]", _SIGNING_DETAIL.sub("", text))
     text = redact(" ".join(text.split()))
     if len(text) > _MAX_MESSAGE_CHARS:
         text = text[: _MAX_MESSAGE_CHARS - 1] + "…"

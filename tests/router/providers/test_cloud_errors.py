@@ -6,6 +6,7 @@ message, and the simulator's faults over HTTP through each new provider."""
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from types import ModuleType
 
 import aiobotocore.response
@@ -25,7 +26,9 @@ from llmrouter.core.errors import (
     RateLimited,
 )
 from llmrouter.router.config import ModelSpec
+from llmrouter.router.providers.anthropic_cloud import AnthropicBedrockProvider
 from llmrouter.router.providers.base import ChatRequest
+from llmrouter.router.providers.bedrock_client import BedrockConverseProvider
 from llmrouter.router.providers.botocore_errors import BOTOCORE_ERRORS
 from llmrouter.router.providers.errors import translate_sdk_error
 from llmrouter.router.providers.genai_errors import GENAI_ERRORS
@@ -171,6 +174,28 @@ def test_google_credentials_that_fail_to_refresh() -> None:
     )
 
 
+def test_cloud_credentials_echoed_by_a_provider_are_not_kept() -> None:
+    session_token = "IQoJb3JpZ2luX2VjEXAMPLEsessionTOKEN1234567890"
+    mismatch = _client_error(
+        "InvalidSignatureException",
+        "The request signature we calculated does not match the signature you provided. "
+        "The Canonical String for this request should have been 'POST /model/x/converse "
+        f"host:bedrock x-amz-security-token:{session_token}' The String-to-Sign should have "
+        "been 'AWS4-HMAC-SHA256 ...'",
+        403,
+    )
+    got = translate_sdk_error(mismatch, model="m", provider="bedrock")
+    assert isinstance(got, AuthenticationFailed)
+    assert session_token not in str(got)
+    assert "Canonical String" not in str(got)
+    google = _genai_error(401, "token ya29.a0AfH6SMBexampleGoogleAccessToken expired")
+    assert "ya29.a0AfH6SMB" not in str(translate_sdk_error(google, model="m", provider="g"))
+    signed = _client_error(
+        "AccessDeniedException", "Signature=0123456789abcdef0123456789abcdef refused", 403
+    )
+    assert "0123456789abcdef" not in str(translate_sdk_error(signed, model="m", provider="b"))
+
+
 def test_a_secret_in_an_sdk_message_is_redacted() -> None:
     leaked = _client_error("AccessDeniedException", "key sk-ant-api03-abcdefghijklmnop bad", 403)
     assert "abcdefghijklmnop" not in str(translate_sdk_error(leaked, model="m", provider="b"))
@@ -205,4 +230,41 @@ async def test_simulated_faults_arrive_translated(
     finally:
         await pool.aclose()
     assert type(caught.value) is expected
+    assert caught.value.provider == spec.provider.value
+
+
+@pytest.mark.parametrize("name", ["bedrock-haiku", "nova-lite"])
+async def test_no_aws_credentials_is_an_authentication_failure(
+    sim_url: str, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore's chain finds nothing (no environment, no files, no instance role): the
+    call fails as `auth_error`, never retried, before anything is sent."""
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    for variable in ("AWS_PROFILE", "AWS_BEARER_TOKEN_BEDROCK", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    spec = ModelSpec.model_validate(CLOUD_MODELS[name])
+    region = spec.region or ""
+    client: AnthropicBedrockProvider | BedrockConverseProvider = (
+        AnthropicBedrockProvider(region=region, base_url=sim_url)
+        if name == "bedrock-haiku"
+        else BedrockConverseProvider(region=region, base_url=sim_url)
+    )
+    request = ChatRequest(
+        model_id=spec.model_id,
+        system=None,
+        user="hello",
+        max_output_tokens=32,
+        temperature=0.0,
+        timeout_s=10.0,
+    )
+    try:
+        with pytest.raises(AuthenticationFailed) as caught:
+            await client.complete(request)
+    finally:
+        await client.aclose()
+    assert not caught.value.retryable
     assert caught.value.provider == spec.provider.value
