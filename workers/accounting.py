@@ -104,6 +104,8 @@ def mark_classifier_costs(headers: Sequence[tuple[str, bytes]]) -> tuple[tuple[s
 def carried_by_classifier(record: ConsumerRecord[bytes, bytes], attempts: int) -> int:
     """How many of a classified request's first attempts (its `classifier_attempts`, of
     which there are `attempts`) had their cost events published by the classifier stage."""
+    if attempts == 0:  # the usual case, and every request the router reads directly
+        return 0
     marked = any(
         name == CLASSIFIER_COSTS_HEADER and value == _PUBLISHED
         for name, value in record.headers or ()

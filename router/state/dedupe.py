@@ -207,13 +207,19 @@ def _dedupe_name(task: str, request_id: str) -> str:
 # -- in one process ------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     origin: str
-    done: asyncio.Event
     fingerprint: str = ""
     result: bytes | None = None
     expires_at: float = 0.0
+    #: set when the owner stores or releases; made only once a duplicate waits on it
+    done: asyncio.Event | None = None
+    size_bytes: int = 0
+
+
+#: what one kept entry costs besides its result (its key, origin, fingerprint and objects)
+_ENTRY_OVERHEAD_BYTES = 400
 
 
 class _MemoryClaim:
@@ -221,30 +227,50 @@ class _MemoryClaim:
         self._owner, self._id, self._entry = owner, request_id, entry
 
     async def store(self, result: bytes) -> None:
-        self._entry.result = _kept(result, self._owner.max_result_bytes)
-        self._entry.expires_at = time.monotonic() + self._owner.window_s
-        self._entry.done.set()
+        entry = self._entry
+        entry.result = _kept(result, self._owner.max_result_bytes)
+        entry.expires_at = time.monotonic() + self._owner.window_s
+        self._owner._account(self._id, entry, len(entry.result))
+        _wake(entry)
 
     async def release(self) -> None:
         if self._entry.result is None:
-            self._owner._entries.pop(self._id, None)
-            self._entry.done.set()
+            self._owner._forget(self._id, self._entry)
+            _wake(self._entry)
+
+
+def _wake(entry: _Entry) -> None:
+    """Wake the duplicates waiting on `entry`'s owner, if any."""
+    if entry.done is not None:
+        entry.done.set()
+        entry.done = None
 
 
 class MemoryDedupe:
-    """Per process: duplicates are caught only when the same replica sees both copies."""
+    """Per process: duplicates are caught only when the same replica sees both copies.
+    It keeps at most `max_entries` ids and `max_bytes` of results and ids, the oldest
+    forgotten first: a router's memory stays bounded however many requests it answers
+    (a busy replica keeps the last minutes; a shared store keeps the whole window)."""
 
     def __init__(
         self,
         window_s: float,
         *,
         max_entries: int = 200_000,
+        max_bytes: int = 32 * 1024 * 1024,
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
     ) -> None:
         self.window_s = window_s
         self.max_result_bytes = max_result_bytes
         self._max_entries = max_entries
+        self._max_bytes = max_bytes
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._bytes = 0
+
+    @property
+    def size_bytes(self) -> int:
+        """What the kept entries take, as counted against `max_bytes`."""
+        return self._bytes
 
     async def claim(
         self,
@@ -261,13 +287,12 @@ class MemoryDedupe:
             entry = self._entries.get(name)
             now = time.monotonic()
             if entry is not None and entry.result is not None and entry.expires_at <= now:
-                del self._entries[name]
+                self._forget(name, entry)
                 entry = None
             if entry is None:
-                entry = _Entry(origin, asyncio.Event(), fingerprint)
+                entry = _Entry(origin, fingerprint)
                 self._entries[name] = entry
-                while len(self._entries) > self._max_entries:
-                    self._entries.popitem(last=False)
+                self._account(name, entry, 0)
                 return _MemoryClaim(self, name, entry)
             if entry.result is not None:
                 return SeenResult(entry.origin, entry.result, entry.fingerprint)
@@ -276,9 +301,31 @@ class MemoryDedupe:
             remaining = deadline - now
             if remaining <= 0:
                 log.warning("duplicate waited too long for the first; routing it", id=request_id)
-                return _MemoryClaim(self, name, _Entry(origin, asyncio.Event(), fingerprint))
+                return _MemoryClaim(self, name, _Entry(origin, fingerprint))
+            if entry.done is None:
+                entry.done = asyncio.Event()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(entry.done.wait(), remaining)
+
+    def _account(self, name: str, entry: _Entry, result_bytes: int) -> None:
+        """Count `entry` at its size now (unless it was forgotten already), then forget the
+        oldest entries over the bounds."""
+        if self._entries.get(name) is not entry:
+            return
+        size = _ENTRY_OVERHEAD_BYTES + len(entry.origin) + len(entry.fingerprint) + result_bytes
+        self._bytes += size - entry.size_bytes
+        entry.size_bytes = size
+        entries = self._entries
+        while entries and (len(entries) > self._max_entries or self._bytes > self._max_bytes):
+            _, oldest = entries.popitem(last=False)
+            self._bytes -= oldest.size_bytes
+            oldest.size_bytes = 0
+
+    def _forget(self, name: str, entry: _Entry) -> None:
+        if self._entries.get(name) is entry:
+            del self._entries[name]
+            self._bytes -= entry.size_bytes
+            entry.size_bytes = 0
 
     async def aclose(self) -> None:
         return None

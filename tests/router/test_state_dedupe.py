@@ -167,3 +167,24 @@ tasks:
   t:
     route: {strategy: static, model: m}
 """
+
+
+async def test_the_in_process_dedupe_keeps_a_bounded_number_of_bytes() -> None:
+    dedupe = MemoryDedupe(3600, max_bytes=64 * 1024)
+    answer = b"a" * 1_000
+    for i in range(1_000):  # about 1.4 MB of answers and ids in all
+        claim = await dedupe.claim(f"r{i}", f"t:0:{i}", wait_s=0, task="qa")
+        assert not isinstance(claim, SeenResult)
+        await claim.store(answer)
+    assert 0 < dedupe.size_bytes <= 64 * 1024
+    # the newest are kept, the oldest forgotten first
+    newest = await dedupe.claim("r999", "t:0:5000", wait_s=0, task="qa")
+    assert isinstance(newest, SeenResult)
+    assert newest.result == answer
+    oldest = await dedupe.claim("r0", "t:0:5001", wait_s=0, task="qa")
+    assert not isinstance(oldest, SeenResult)
+    await oldest.release()  # a claim given up frees what it took
+    before = dedupe.size_bytes
+    again = await dedupe.claim("r0", "t:0:5002", wait_s=0, task="qa")
+    await again.release()
+    assert dedupe.size_bytes == before
