@@ -51,6 +51,7 @@ from llmrouter.workers.accounting import (
     mark_classifier_costs,
     without_carried,
 )
+from llmrouter.workers.batch.handover import BatchHandover
 from llmrouter.workers.metrics import METRICS
 from llmrouter.workers.outputs import (
     MAX_ECHOED_METADATA_BYTES,
@@ -251,6 +252,9 @@ class RouterHandler(_StageHandler):
     ) -> None:
         super().__init__(router, max_message_bytes=max_message_bytes)
         self.identity = identity or WorkerIdentity("router")
+        #: hands batch-priority requests of a model with `batch_api` to its batch jobs
+        #: (workers/batch/), set at launch
+        self.batches: BatchHandover | None = None
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> list[Output]:
         router = self.router
@@ -269,6 +273,10 @@ class RouterHandler(_StageHandler):
             if expired is not None:
                 span.set(_result_attributes(expired))
                 return result_outputs(expired, tracing.headers_with_context(record.headers))
+            if self.batches is not None:  # batch priority: to a provider batch job instead
+                handed = await self.batches.hand_over(router, request, task, record)
+                if handed is not None:
+                    return handed
             ledger = router.ledger(request)
             # cost events the classifier stage published already (none on the direct path)
             staged = request.classifier_attempts if isinstance(request, ClassifiedRequest) else []

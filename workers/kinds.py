@@ -1,7 +1,7 @@
-"""The kinds of worker a process can run: `classifier` (requests → classified),
-`router` (classified → results and cost events) and `quality` (results → shadow answers,
-scores, live quality and the adaptive routes' posteriors: workers/quality/), which runs off
-the hot path.
+"""The kinds of worker a process can run: `classifier` (requests → classified), `router`
+(classified → results and cost events) and `batch` (batch-priority requests through the
+providers' batch APIs: workers/batch/); `quality` (results → shadow answers, scores, live
+quality and the adaptive routes' posteriors: workers/quality/) runs off the hot path.
 
 Kept apart from the launcher so the command line can name them without loading it.
 """
@@ -12,4 +12,4 @@ from typing import Literal
 
 __all__ = ["WorkerKind"]
 
-WorkerKind = Literal["classifier", "router", "quality"]
+WorkerKind = Literal["classifier", "router", "batch", "quality"]

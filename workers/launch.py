@@ -27,7 +27,10 @@ from llmrouter.router.state.wiring import open_state
 from llmrouter.runtime.lanes import Lanes
 from llmrouter.runtime.options import WorkerOptions
 from llmrouter.runtime.worker import TransactionalWorker
-from llmrouter.schemas.topics import router_topics, task_of_topic
+from llmrouter.schemas.topics import BATCHES_TOPIC, router_topics, task_of_topic
+from llmrouter.workers.batch.handover import BatchHandover
+from llmrouter.workers.batch.topic import ensure_batches_topic
+from llmrouter.workers.batch.worker import BATCH_GROUP, BatchWorker
 from llmrouter.workers.group_share import follow_group_size
 from llmrouter.workers.handlers import ClassifierHandler, RouterHandler
 from llmrouter.workers.health import HealthServer
@@ -107,6 +110,8 @@ class WorkerSettings(EnvSettings):
     metrics_host: str = "0.0.0.0"
     #: seconds between the health server's probes of the workers
     health_probe_s: float = Field(default=5.0, gt=0)
+    #: the compacted topic of the batch worker's entries and jobs (workers/batch/)
+    batches_topic: str = BATCHES_TOPIC
 
     @field_validator("task_weights")
     @classmethod
@@ -158,7 +163,20 @@ def build_worker(
     policy.answerable = answerable(handler, worker.has_topic)
     # the cost events of calls no result carries (workers/accounting.py)
     handler.publish_unbound = worker.publish_unbound
+    if isinstance(handler, RouterHandler):  # batch priority to provider batch jobs
+        handler.batches = BatchHandover(settings.batches_topic)
     return worker
+
+
+def batch_worker(router: RoutingEngine, settings: WorkerSettings) -> BatchWorker:
+    """The batch worker (workers/batch/): its own group, one owner per partition."""
+    return BatchWorker(
+        router,
+        settings.kafka,
+        topic=settings.batches_topic,
+        group_id=settings.group_prefix + BATCH_GROUP,
+        session_timeout_ms=settings.session_timeout_ms,
+    )
 
 
 def _quality_worker(router: RoutingEngine, settings: WorkerSettings) -> TransactionalWorker:
@@ -248,6 +266,8 @@ async def run_workers(
                     if k != "bootstrap_servers"
                 },
             )
+        if any(spec.batch_api is not None for spec in config.models.values()):
+            await ensure_batches_topic(settings.kafka, settings.batches_topic, settings.partitions)
     # Shared through the store when one is configured, else per process (router/state/).
     # a dead process's request-id claims expire when its partitions move (its session)
     claim_lease_s = settings.session_timeout_ms / 1000
@@ -255,7 +275,8 @@ async def run_workers(
         config, kafka=settings.kafka, namespace=settings.group_prefix, claim_lease_s=claim_lease_s
     )
     router = RoutingEngine(config, state=state)
-    workers = [build_worker(kind, router, settings) for kind in kinds]
+    workers = [build_worker(kind, router, settings) for kind in kinds if kind != "batch"]
+    batch = batch_worker(router, settings) if "batch" in kinds else None
     follow = None
     if "router" in kinds:  # the per-process share of the limits (the fallback with a store)
         follow = asyncio.create_task(
@@ -298,14 +319,20 @@ async def run_workers(
             for worker in workers:
                 await _start(worker)
                 started.append(worker)
+            if batch is not None:
+                await batch.start()
             if ready is not None:
                 ready.set()
             started.clear()  # from here on each worker's run() closes it
-            await asyncio.gather(*(worker.run(stop) for worker in workers))
+            runs = [worker.run(stop) for worker in workers]
+            await asyncio.gather(*runs, *([batch.run(stop)] if batch is not None else []))
     except BaseException:
         for worker in started:  # started, but never ran: close their clients
             with contextlib.suppress(Exception):
                 await worker.abandon()
+        if batch is not None:
+            with contextlib.suppress(Exception):
+                await batch.abandon()
         raise
     finally:
         for worker in workers:  # the quality worker's own provider clients

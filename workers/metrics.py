@@ -157,6 +157,26 @@ class Metrics:
             ["stage"],
             registry=r,
         )
+        # batch jobs through the providers' batch APIs (workers/batch/)
+        self.batch_jobs = Gauge(
+            "llmrouter_batch_jobs", "Batch jobs this process owns, by state", ["state"], registry=r
+        )
+        self.batch_waiting = Gauge(
+            "llmrouter_batch_requests_waiting",
+            "Batch-priority requests handed over and not yet answered (in no job, or in one)",
+            registry=r,
+        )
+        self.batch_oldest_job_age = Gauge(
+            "llmrouter_batch_oldest_job_age_seconds",
+            "Age of the oldest job not yet done (0: none)",
+            registry=r,
+        )
+        self.batch_requests = Counter(
+            "llmrouter_batch_requests",
+            "Requests of ended batch jobs: answered, fallback (realtime), failed",
+            ["model", "outcome"],
+            registry=r,
+        )
         self.invalid_outputs = Counter(
             "llmrouter_invalid_outputs",
             "Answers that broke their task's prompt.response_schema (the route moved on)",

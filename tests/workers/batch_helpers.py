@@ -1,0 +1,119 @@
+"""Shared parts of the batch-job tests: the config, producing requests, reading results."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from llmrouter.kafkaio.settings import KafkaSettings
+from llmrouter.router.config_loader import parse_config
+from llmrouter.schemas import LLMRequest, Priority, encode, requests_topic
+from llmrouter.workers.kinds import WorkerKind
+from llmrouter.workers.launch import WorkerSettings, run_workers
+
+BATCH_CONFIG = """
+defaults:
+  max_output_tokens: 64
+  timeout_s: 30
+  retry: {{rate_limited: 3, server_error: 3, timeout: 1}}
+models:
+  oa:
+    provider: openai
+    model_id: gpt-4o-mini
+    batch_api: {{max_requests: {max_requests}, max_wait_s: 0.5, poll_s: 0.2, fallback: realtime}}
+  an:
+    provider: anthropic
+    model_id: claude-3-haiku-20240307
+    batch_api: {{max_wait_s: 0.5, poll_s: 0.2, fallback: {an_fallback}}}
+tasks:
+  {ta}:
+    route: {{strategy: static, model: oa}}
+  {tb}:
+    route: {{strategy: static, model: an}}
+"""
+
+
+@dataclass
+class BatchSetup:
+    bootstrap: str
+    suffix: str
+    tasks: dict[str, str]
+    config_text: str
+    topic: str
+
+    @property
+    def group_prefix(self) -> str:
+        return f"b{self.suffix}-"
+
+    def settings(self, **overrides: Any) -> WorkerSettings:
+        values: dict[str, Any] = {
+            "kafka": KafkaSettings(bootstrap_servers=self.bootstrap),
+            "instance_id": f"{self.group_prefix}i",
+            "max_in_flight": 256,
+            "grace_s": 5.0,
+            "group_prefix": self.group_prefix,
+            "metadata_max_age_ms": 1000,
+            "metrics_port": -1,
+            "tasks_pattern": f".*-{self.suffix}",
+            "session_timeout_ms": 6000,
+            "batches_topic": self.topic,
+            "partitions": 2,
+        }
+        values.update(overrides)
+        return WorkerSettings(**values)
+
+
+def batch_setup(
+    bootstrap: str, *, max_requests: int = 400, an_fallback: str = "realtime"
+) -> BatchSetup:
+    suffix = uuid.uuid4().hex[:10]
+    tasks = {"ta": f"ta-{suffix}", "tb": f"tb-{suffix}"}
+    text = BATCH_CONFIG.format(max_requests=max_requests, an_fallback=an_fallback, **tasks)
+    return BatchSetup(bootstrap, suffix, tasks, text, f"llm.batches.{suffix}")
+
+
+@contextlib.asynccontextmanager
+async def running(
+    setup: BatchSetup, kinds: Iterable[WorkerKind], **overrides: Any
+) -> AsyncIterator[None]:
+    stop, ready = asyncio.Event(), asyncio.Event()
+    config = parse_config(setup.config_text)
+    task = asyncio.create_task(
+        run_workers(list(kinds), config, setup.settings(**overrides), stop=stop, ready=ready)
+    )
+    waiter = asyncio.create_task(ready.wait())
+    done, _ = await asyncio.wait({task, waiter}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        waiter.cancel()
+        task.result()
+    assert waiter in done, "workers did not start within 60 s"
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 60)
+
+
+async def produce(
+    producer: AIOKafkaProducer, task: str, count: int, *, batch: bool, prefix: str, text: str = ""
+) -> list[str]:
+    ids = []
+    for i in range(count):
+        rid = f"{prefix}-{i}"
+        request = LLMRequest(
+            request_id=rid,
+            task=task,
+            input=f"{text}question {prefix} number {i}",
+            priority=Priority.BATCH if batch else Priority.REALTIME,
+        )
+        await producer.send(requests_topic(task), encode(request), key=rid.encode())
+        ids.append(rid)
+    await producer.flush()
+    return ids
