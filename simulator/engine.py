@@ -32,7 +32,9 @@ INVALID_KEY = "sk-sim-invalid"
 #: a reasoning model thinks this many hidden tokens per visible output token
 REASONING_PER_OUTPUT_TOKEN = 2
 
-Api = Literal["openai", "anthropic", "gemini", "bedrock"]
+#: the protocol a call came through; `vertex` is Anthropic's Messages on Vertex AI (billed by
+#: Google, so kept out of Anthropic's usage reports)
+Api = Literal["openai", "anthropic", "gemini", "bedrock", "vertex"]
 Finish = Literal["stop", "length", "stop_sequence"]
 
 

@@ -68,9 +68,9 @@ async def _raw_predict(request: web.Request) -> web.StreamResponse:
         if not isinstance(body.get("anthropic_version"), str):
             raise RequestError("anthropic_version: Field required")
         call, _stream = anthropic_api.parse({**body, "model": model})
-        outcome = await run_call(request, replace(call, api="anthropic"))
+        outcome = await run_call(request, replace(call, api="vertex"))
     except ValueError as exc:  # RequestError, or a body that is not JSON
-        engine.invalid("anthropic", model)
+        engine.invalid("vertex", model)
         message = (
             exc.message if isinstance(exc, RequestError) else "The request body is not valid JSON."
         )
