@@ -108,9 +108,15 @@ class _Gate:
         self.in_use = 0
         self._waiters = RoundRobin()
 
-    async def acquire(self, task: str = "") -> None:
+    def try_acquire(self) -> bool:
+        """Take a place now if one is free and nobody waits for it."""
         if self.in_use < self.size and not self._waiters:
             self.in_use += 1
+            return True
+        return False
+
+    async def acquire(self, task: str = "") -> None:
+        if self.try_acquire():
             return
         waiter = self._waiters.push(task)
         try:
@@ -206,17 +212,17 @@ class ModelLimiter:
         queue_s = queue_bound_s(self._spec, default_queue_s)
         deadline = None if queue_s is None else self._clock() + queue_s
         self.waiting += 1
-        admitted = False
-        gate_held = False
+        admitted = gate_held = self._admit_now(estimated_tokens)
         try:
             try:
                 # The timeout bounds the waits for the gate and the queue's lock; the
                 # bucket wait itself is bounded on `clock` (the two agree unless a test
                 # fakes the clock).
-                async with asyncio.timeout(queue_s):
-                    await self._gate.acquire(task)
-                    gate_held = True
-                    admitted = await self._wait_for_buckets(estimated_tokens, deadline, task)
+                if not admitted:
+                    async with asyncio.timeout(queue_s):
+                        await self._gate.acquire(task)
+                        gate_held = True
+                        admitted = await self._wait_for_buckets(estimated_tokens, deadline, task)
             except TimeoutError:
                 admitted = False
             if not admitted:
@@ -232,6 +238,23 @@ class ModelLimiter:
                 self._gate.release()
             if not admitted:  # turned away or cancelled while queued
                 self.waiting -= 1
+
+    def _admit_now(self, estimated_tokens: int) -> bool:
+        """Admit a call at once when a place is free, nobody queues and both buckets allow
+        it (most calls of a model below its limits): no timer, no lock, no wait."""
+        if self._buckets_lock.locked():
+            return False
+        if (self._rpm and self._rpm.wait_s(1) > 0.0) or (
+            self._tpm and self._tpm.wait_s(estimated_tokens) > 0.0
+        ):
+            return False
+        if not self._gate.try_acquire():
+            return False
+        if self._rpm:
+            self._rpm.take(1)
+        if self._tpm:
+            self._tpm.take(estimated_tokens)
+        return True
 
     async def _wait_for_buckets(
         self, estimated_tokens: int, deadline: float | None, task: str
