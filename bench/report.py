@@ -221,6 +221,12 @@ def _goals(result: ScenarioResult) -> list[str]:
         pipe = result.run_of(name)
         if pipe is not None:
             lines += pipeline_lines(key, pipe, baselines)
+    raw = baselines.get("passthrough")
+    if key == "c" and raw is not None and raw.delivered >= raw.offered:
+        lines.append(
+            f"The raw pass-through answered everything offered: its capacity is at least "
+            f"{raw.delivered_rate:,.0f} req/s, so the ratios against it are upper bounds."
+        )
     late = [run for run in result.runs if run.max_send_lag_ms > SENDER_LATE_MS]
     if late:
         worst = ", ".join(f"{_name(run.name)} {run.max_send_lag_ms:,.0f} ms" for run in late)

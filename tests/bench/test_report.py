@@ -127,6 +127,19 @@ def test_an_unavailable_system_is_a_row_with_its_reason_and_no_ratio() -> None:
     assert "LiteLLM:" not in text
     assert "over the raw pass-through: delivered rate **0.75×**" in text
     assert result.run_of("litellm") is None
+    assert "raw pass-through answered everything offered" not in text  # 2,000 of 3,000
+
+
+def test_a_raw_consumer_that_kept_up_gives_upper_bounds() -> None:
+    raw = _run("passthrough", rate=3000, delivered_rps=3000, e2e_ms=[20.0])
+    pipe = _run("pipeline-static", rate=3000, delivered_rps=900, e2e_ms=[500.0], costs=9_000)
+    raw.max_send_lag_ms = 1500.0
+    result = ScenarioResult(SCENARIOS["c"], 10.0, 4096, runs=[pipe, raw])
+    text = render_scenario(result, INFO)
+    assert "its capacity is at least 3,000 req/s, so the ratios against it are upper bounds" in (
+        text
+    )
+    assert "fell behind its schedule (at most: passthrough 1,500 ms)" in text
 
 
 def test_history_row_gives_both_pipelines() -> None:
