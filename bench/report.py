@@ -74,7 +74,9 @@ def _ms(value: float) -> str:
 
 
 def _ratio(a: float, b: float) -> float:
-    return a / b if b and not math.isnan(b) else math.nan
+    """a / b; NaN (printed –) when b is nothing to compare with: zero, unmeasured, or a
+    percentile the baseline never reached (it left that many requests unanswered)."""
+    return a / b if b and math.isfinite(b) else math.nan
 
 
 def _x(value: float) -> str:

@@ -100,6 +100,13 @@ def test_capacity_targets_differ_by_route_and_need_every_cost_event() -> None:
     assert "every result with its cost events **missed**" in complexity_targets
 
 
+def test_no_ratio_against_a_baseline_that_never_answered_its_p99() -> None:
+    litellm = _run("litellm", rate=500, delivered_rps=100, e2e_ms=[9000.0])
+    pipe = _run("pipeline-static", rate=500, delivered_rps=500, e2e_ms=[1600.0])
+    lines = pipeline_lines("b", pipe, {"litellm": litellm})
+    assert lines[0] == "**pipeline static** over LiteLLM: p50 **–**, p99 **–**."
+
+
 def test_latency_targets_are_against_the_plain_consumer() -> None:
     plain = _run("plain", rate=150, delivered_rps=150, e2e_ms=[1500.0, 8000.0])
     pipe = _run("pipeline-static", rate=150, delivered_rps=150, e2e_ms=[1700.0, 8100.0])
