@@ -63,7 +63,8 @@ def _moderation(*steps: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "model", ["cheap", "mid", "gemini-flash", "nova-lite", "bedrock-haiku", "vertex-flash"]
+    "model",
+    ["cheap", "mid", "gemini-flash", "vertex-flash", "bedrock-haiku", "vertex-haiku", "nova-lite"],
 )
 async def test_every_answer_kept_follows_the_schema(make_router: MakeRouter, model: str) -> None:
     router = await make_router(_moderation(model))
