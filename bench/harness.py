@@ -114,10 +114,20 @@ async def local_broker() -> tuple[str, int | None]:
         if not hosts <= _LOCAL_HOSTS:
             raise SystemExit(f"bench: KAFKA_BOOTSTRAP_SERVERS={given} is not local; unset it")
         if await broker_ready(given):
-            return given, None
+            return given, _local_broker_pid(given)
     local = LocalKafka()
     bootstrap = await asyncio.to_thread(local.start)
     return bootstrap, local.status().pid
+
+
+def _local_broker_pid(bootstrap: str) -> int | None:
+    """The pid of the `llmrouter kafka start` broker when `bootstrap` is that broker (its
+    CPU is then measured too), else None."""
+    status = LocalKafka().status()
+    ports = {hp.rsplit(":", 1)[-1] for hp in bootstrap.split(",")}
+    if status.running and status.bootstrap.rsplit(":", 1)[-1] in ports:
+        return status.pid
+    return None
 
 
 async def delete_topics(bootstrap: str, topics: Iterable[str]) -> None:
