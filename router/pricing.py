@@ -60,6 +60,7 @@ class PriceClass(StrEnum):
     OUTPUT = "output"
 
 
+_PRICE_CLASSES = tuple(PriceClass)  # iterating the enum itself is slow
 #: genai-prices' price key of each class
 _LIBRARY_KEYS = {
     PriceClass.INPUT: "input_mtok",
@@ -103,9 +104,19 @@ class UsageClasses:
     reasoning_tokens: int = 0
 
     def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
+        if (
+            min(
+                self.input_tokens,
+                self.output_tokens,
+                self.cache_read_tokens,
+                self.cache_write_tokens,
+                self.cache_write_1h_tokens,
+                self.reasoning_tokens,
+            )
+            < 0
+        ):
+            negative = {name: value for name, value in vars(self).items() if value < 0}
+            raise ValueError(f"token counts must be >= 0, got {negative}")
         if self.cache_read_tokens + self.cache_write_tokens > self.input_tokens:
             raise ValueError("cache_read_tokens + cache_write_tokens exceed input_tokens")
         if self.cache_write_1h_tokens > self.cache_write_tokens:
@@ -130,7 +141,7 @@ class PriceTable:
     def __getitem__(self, price_class: PriceClass) -> Decimal:
         return self.prices[price_class].usd_per_1m
 
-    @property
+    @functools.cached_property
     def source(self) -> str:
         """ "config", genai-prices' label, or both joined by "+" (config first)."""
         sources = sorted({p.source for p in self.prices.values()}, key=lambda s: s != "config")
@@ -209,8 +220,9 @@ def library_prices(
     if batch and chosen == standard:
         return None
     found: dict[PriceClass, Decimal] = {}
+    fields = vars(chosen)  # a class it has no price for is absent (getattr: a slow None)
     for price_class, key in _LIBRARY_KEYS.items():
-        value = getattr(chosen, key)
+        value = fields.get(key)
         if isinstance(value, types.TieredPrices):
             tiered = value.base
             for tier in reversed(value.tiers):
@@ -223,7 +235,23 @@ def library_prices(
     return found
 
 
+#: each catalog model's configured prices, by the identity of its (never changed) spec: a
+#: reload's new specs get entries of their own
+_CONFIGURED: dict[int, tuple[ModelSpec, dict[PriceClass, Decimal]]] = {}
+
+
 def _config_prices(spec: ModelSpec) -> dict[PriceClass, Decimal]:
+    known = _CONFIGURED.get(id(spec))
+    if known is not None and known[0] is spec:
+        return known[1]
+    if len(_CONFIGURED) > 1024:  # specs of reloads long gone
+        _CONFIGURED.clear()
+    configured = _read_config_prices(spec)
+    _CONFIGURED[id(spec)] = (spec, configured)
+    return configured
+
+
+def _read_config_prices(spec: ModelSpec) -> dict[PriceClass, Decimal]:
     overrides: PriceOverrides = spec.prices
     configured = {
         PriceClass.INPUT: overrides.input_usd_per_1m,
@@ -253,7 +281,7 @@ def price_table(
     library = library_prices(provider, spec.model_id, input_tokens=input_tokens, at=at) or {}
     label = library_label()
     table: dict[PriceClass, ClassPrice] = {}
-    for price_class in PriceClass:
+    for price_class in _PRICE_CLASSES:
         if price_class in configured:
             table[price_class] = ClassPrice(configured[price_class], CONFIG_SOURCE)
         elif price_class in library:
