@@ -30,8 +30,9 @@ class Reach:
 
 
 def reachable_models(config: RouterConfig, tasks: Iterable[str] | None = None) -> Reach:
-    """Every model a served task's routes (main, tiers, batch, budget downgrade, fallbacks)
-    or their LLM classifiers can call. `tasks` defaults to every task of the config."""
+    """Every model a served task's routes (main, tiers, batch, budget downgrade, fallbacks),
+    their LLM classifiers, its shadow models or its judge can call. `tasks` defaults to
+    every task of the config."""
     reach = Reach()
     names = list(config.tasks) if tasks is None else [t for t in tasks if t in config.tasks]
     for name in names:
@@ -49,6 +50,12 @@ def reachable_models(config: RouterConfig, tasks: Iterable[str] | None = None) -
                 classifier = config.classifiers.get(route.classifier)
                 if isinstance(classifier, LLMClassifierSpec):
                     reach.add(classifier.model, f"classifiers.{route.classifier}.model")
+        # the quality worker's calls (workers/quality/): shadow models and the judge
+        if task.shadow is not None:
+            for i, model in enumerate(task.shadow.models):
+                reach.add(model, f"tasks.{name}.shadow.models.{i}")
+        if task.judge is not None:
+            reach.add(task.judge.model, f"tasks.{name}.judge.model")
     return reach
 
 
