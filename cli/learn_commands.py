@@ -86,13 +86,37 @@ def train(
     models: Annotated[
         str | None, typer.Option(help="Comma-separated models to route between (default: all).")
     ] = None,
+    task_weight: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Value of the task tag feature: large makes per-task means the base."
+        ),
+    ] = 1.0,
+    text_weights: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated weights of the prompt's text features; with several, "
+            "the one that cross-validates best is used (default: 1)."
+        ),
+    ] = None,
 ) -> None:
     """Fit, for every model, a predictor of its score and its cost from the prompt."""
     from llmrouter.evaluation.learn.outcomes import read_outcomes
     from llmrouter.evaluation.learn.train import train_router
+    from llmrouter.router.learned import FeatureSpec
 
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    summary = train_router(read_outcomes(outcomes), out, models=chosen)
+    try:
+        weights = [float(w) for w in text_weights.split(",") if w.strip()] if text_weights else []
+    except ValueError:
+        raise typer.BadParameter("numbers, e.g. 0,0.1,0.3", param_hint="--text-weights") from None
+    summary = train_router(
+        read_outcomes(outcomes),
+        out,
+        models=chosen,
+        spec=FeatureSpec(task_weight=task_weight),
+        text_weights=weights,
+    )
     typer.echo(
         f"router: {summary.path} ({', '.join(summary.models)}; {summary.examples} outcomes, "
         f"sha256 {summary.sha256[:12]})",

@@ -19,7 +19,7 @@ import orjson
 from llmrouter.core.errors import ConfigError, LLMRouterError
 from llmrouter.router.learned_features import (
     FORMAT,
-    VERSION,
+    READABLE_VERSIONS,
     FeatureSpec,
     decode_weights,
     encode_weights,
@@ -176,7 +176,7 @@ def _read(path: Path, kind: str) -> dict[str, Any]:
         raise ConfigError(f"{path} is not a learned {kind} (not JSON: {exc})") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT or raw.get("kind") != kind:
         raise ConfigError(f"{path} is not a learned {kind} file (format {FORMAT}, kind {kind})")
-    if raw.get("version") != VERSION:
+    if raw.get("version") not in READABLE_VERSIONS:
         raise ConfigError(f"{path}: unsupported learned {kind} version {raw.get('version')!r}")
     return raw
 
@@ -221,7 +221,7 @@ def saved_document(
     """The JSON file for a trained router or scorer (written by the training code)."""
     document = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": spec.version,
         "kind": kind,
         **extra,
         "features": spec.to_json(),

@@ -3,6 +3,12 @@
 
 One definition for both sides, in pure Python: hashed word and character n-grams, a few
 counts, the task tag. numpy builds the arrays; it ships with the `learn` extra.
+
+Two weights shape what a regularised linear model makes of them: `task_weight` is the
+task tag's value (a large one costs the model little regularisation to give each task its
+own level, so that the per-task means are its starting point), `text_weight` scales the
+n-grams and the counts (a small one keeps the prompt's words to corrections of that level;
+0 leaves a per-task prior). Files saved before these existed read as 1 and 1.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ __all__ = [
     "CROSS_FEATURES",
     "FORMAT",
     "NUMERIC_FEATURES",
+    "READABLE_VERSIONS",
     "VERSION",
     "FeatureSpec",
     "decode_weights",
@@ -37,7 +44,11 @@ __all__ = [
 
 #: the `format` field of every saved router or scorer file
 FORMAT = "llmrouter.learned"
-VERSION = 1
+#: the newest file version: 2 when the feature weights differ from 1 (a reader of version
+#: 1 would ignore them and mispredict, so it must refuse the file), else 1
+VERSION = 2
+#: the versions this code reads
+READABLE_VERSIONS = (1, 2)
 
 _WORD = re.compile(r"\w+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
@@ -73,6 +84,13 @@ class FeatureSpec:
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 4)
     fields: tuple[str, ...] = ("prompt",)
+    task_weight: float = 1.0
+    text_weight: float = 1.0
+
+    @property
+    def version(self) -> int:
+        """The file version a router or scorer with these features is saved as."""
+        return 1 if (self.task_weight, self.text_weight) == (1.0, 1.0) else VERSION
 
     @property
     def hashed(self) -> int:
@@ -87,11 +105,13 @@ class FeatureSpec:
         return CROSS_FEATURES if {"prompt", "answer"} <= set(self.fields) else ()
 
     def to_json(self) -> dict[str, Any]:
+        weights = {"task_weight": self.task_weight, "text_weight": self.text_weight}
         return {
             "hash_bits": self.hash_bits,
             "word_ngrams": list(self.word_ngrams),
             "char_ngrams": list(self.char_ngrams),
             "fields": list(self.fields),
+            **(weights if self.version > 1 else {}),
             "numeric": list(NUMERIC_FEATURES),
             "cross": list(self.cross),
         }
@@ -105,16 +125,31 @@ class FeatureSpec:
             word_ngrams=(int(raw["word_ngrams"][0]), int(raw["word_ngrams"][1])),
             char_ngrams=(int(raw["char_ngrams"][0]), int(raw["char_ngrams"][1])),
             fields=tuple(str(f) for f in raw["fields"]),
+            task_weight=float(raw.get("task_weight", 1.0)),
+            text_weight=float(raw.get("text_weight", 1.0)),
         )
+        if not (
+            math.isfinite(spec.task_weight)
+            and math.isfinite(spec.text_weight)
+            and spec.task_weight >= 0
+            and spec.text_weight >= 0
+        ):
+            raise LLMRouterError("the saved feature weights must be finite and not negative")
         if list(raw.get("cross", spec.cross)) != list(spec.cross):
             raise LLMRouterError("the saved answer features differ from this version's")
         return spec
 
 
-def _group(grams: list[bytes], seed: int, mask: int, into: tuple[list[int], list[float]]) -> None:
-    """Add the hashed n-grams of one group with their counts, scaled to unit length."""
+def _group(
+    grams: list[bytes],
+    seed: int,
+    mask: int,
+    into: tuple[list[int], list[float]],
+    length: float = 1.0,
+) -> None:
+    """Add the hashed n-grams of one group with their counts, scaled to `length`."""
     counts = Counter(map(zlib.crc32, grams, repeat(seed)))
-    scale = 1.0 / math.hypot(*counts.values())  # the l2 norm, summed in C
+    scale = length / math.hypot(*counts.values())  # the l2 norm, summed in C
     into[0].extend([h & mask for h in counts])
     into[1].extend([c * scale for c in counts.values()])
 
@@ -194,13 +229,17 @@ def featurize(spec: FeatureSpec, texts: dict[str, str], task: str | None) -> tup
         ]
         for kind, group in ((b"w", grams), (b"c", chars)):
             if group:
-                _group(group, zlib.crc32(field.encode() + b"\x00" + kind), mask, into)
-        numeric += _numeric(text, len(words))
+                seed = zlib.crc32(field.encode() + b"\x00" + kind)
+                _group(group, seed, mask, into, spec.text_weight)
+        counts = _numeric(text, len(words))
+        if spec.text_weight != 1.0:  # the bias (last) stays 1
+            counts = [v * spec.text_weight for v in counts[:-1]] + counts[-1:]
+        numeric += counts
     if spec.cross:
         numeric += _cross(texts.get("prompt", ""), texts.get("answer", ""))
     if task:
         into[0].append(zlib.crc32(b"task\x00" + task.encode()) & mask)
-        into[1].append(1.0)
+        into[1].append(spec.task_weight)
     into[0].extend(range(spec.hashed, spec.hashed + len(numeric)))
     into[1].extend(numeric)
     return np.array(into[0], dtype=np.int64), np.array(into[1], dtype=np.float32)

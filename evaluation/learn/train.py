@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from llmrouter.core.errors import LLMRouterError
 from llmrouter.evaluation.learn.features import feature_matrix
 from llmrouter.evaluation.learn.outcomes import OutcomesError, OutcomeSet
+from llmrouter.evaluation.learn.select import choose_text_weight
 from llmrouter.router.learned import FeatureSpec, Predictor, saved_document
 
 __all__ = ["TrainingSummary", "fit_predictor", "train_router", "train_scorer"]
@@ -41,9 +42,15 @@ class TrainingSummary:
 
 
 def fit_predictor(
-    x: sparse.csr_matrix, y: np.ndarray[Any, Any], *, kind: str, seed: int = 0
+    x: sparse.csr_matrix,
+    y: np.ndarray[Any, Any],
+    *,
+    kind: str,
+    seed: int = 0,
+    c: float | None = None,
 ) -> tuple[Predictor, np.ndarray[Any, Any]]:
-    """One linear predictor: `kind` is `score` (probability or value in 0..1) or `cost`."""
+    """One linear predictor: `kind` is `score` (probability or value in 0..1) or `cost`.
+    `c` fixes a logistic regression's regularisation instead of cross-validating it."""
     low, high = float(y.min()), float(y.max())
     zeros = np.zeros(x.shape[1])
     if low == high:  # nothing to learn: a constant
@@ -52,7 +59,8 @@ def fit_predictor(
     if binary:
         labels = y.astype(int)
         rarer = int(min(labels.sum(), len(labels) - labels.sum()))
-        c = _pick_c(x, labels, seed) if rarer >= _MIN_FOR_CV else 1.0
+        if c is None:
+            c = _pick_c(x, labels, seed) if rarer >= _MIN_FOR_CV else 1.0
         model = LogisticRegression(C=c, solver="liblinear", max_iter=1000).fit(x, labels)
         weights = np.asarray(model.coef_[0], dtype=np.float64)
         return Predictor("logistic", float(model.intercept_[0]), 0.0, 1.0), weights
@@ -110,13 +118,24 @@ def train_router(
     *,
     models: Sequence[str] | None = None,
     spec: FeatureSpec | None = None,
+    text_weights: Sequence[float] = (),
 ) -> TrainingSummary:
-    """Fit score and cost predictors for every model (or `models`) and save the router."""
+    """Fit score and cost predictors for every model (or `models`) and save the router.
+
+    With several `text_weights`, the one whose score predictors cross-validate best on
+    the outcomes is used (evaluation/learn/select.py)."""
     spec = spec or FeatureSpec()
     chosen = list(models) if models else list(outcomes.models)
     if len(chosen) < 2:
         raise OutcomesError("a router needs outcomes of at least two models")
     columns = [outcomes.column(m) for m in chosen]
+    selection: dict[str, Any] = {}
+    if len(text_weights) == 1:
+        spec = replace(spec, text_weight=float(text_weights[0]))
+    elif text_weights:
+        weight, losses = choose_text_weight(outcomes, chosen, spec, text_weights)
+        spec = replace(spec, text_weight=weight)
+        selection = {"text_weight_brier": {str(w): loss for w, loss in losses.items()}}
     x_all = feature_matrix(spec, [{"prompt": p} for p in outcomes.prompts], outcomes.tasks)
     scores: list[tuple[Predictor, Any]] = []
     costs: list[tuple[Predictor, Any]] = []
@@ -132,6 +151,7 @@ def train_router(
         )
         costs.append(fit_predictor(x, np.array([outcomes.costs[i][j] for i in rows]), kind="cost"))
     extra = {"models": chosen, **_training(outcomes, examples)}
+    extra["training"].update(selection)
     _write(out, saved_document("router", spec, scores + costs, extra))
     return TrainingSummary(out, chosen, examples, outcomes.sha256)
 
