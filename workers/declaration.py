@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from llmrouter.schemas import ClassifiedRequest, CostEvent, DeadLetter, LLMRequest, LLMResult
+from llmrouter.schemas.scores import SCORES_TOPIC, Score
 from llmrouter.schemas.topics import (
     CLASSIFIED_PATTERN,
     COSTS_TOPIC,
@@ -24,6 +25,9 @@ from llmrouter.schemas.topics import (
     task_topic_template,
 )
 from llmrouter.workers.launch import CLASSIFIER_GROUP, ROUTER_GROUP
+
+#: the address of any task's shadow-answer topic
+SHADOW_TOPIC_TEMPLATE = "llm.shadow.{task}"
 
 __all__ = ["declared_broker", "render_asyncapi", "specification"]
 
@@ -49,6 +53,20 @@ def declared_broker() -> KafkaBroker:
         title="costs",
         description="One CostEvent per provider call or cache hit.",
         schema=CostEvent,
+    )
+    broker.publisher(
+        SCORES_TOPIC,
+        title="scores",
+        description="How good an answer was, 0..1 (the online judge, labels and feedback), "
+        "keyed by <task>/<model>; published by the quality worker.",
+        schema=Score,
+    )
+    broker.publisher(
+        SHADOW_TOPIC_TEMPLATE,
+        title="shadow answers",
+        description="Candidate models' answers to a sample of answered requests (results "
+        "with source: shadow); published by the quality worker, never sent to clients.",
+        schema=LLMResult,
     )
     broker.publisher(
         DLQ_TOPIC,
