@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=None, help="keep the files here")
     parser.add_argument("--task-weight", type=float, default=5.0)
-    parser.add_argument("--text-weights", default="0,0.1,0.3,1")
+    parser.add_argument("--text-weights", default="0,0.1,0.3")
     parser.add_argument(
         "--skip-default", action="store_true", help="do not train the default-features router"
     )

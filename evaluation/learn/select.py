@@ -27,10 +27,10 @@ from llmrouter.router.learned import FeatureSpec, Predictor
 if TYPE_CHECKING:
     from scipy import sparse
 
-__all__ = ["choose_text_weight", "predict_linear"]
+__all__ = ["SELECTION_C", "choose_text_weight", "predict_linear"]
 
-#: the regularisation of every fit compared
-_C = 1.0
+#: the regularisation (logistic C) of every fit compared, and of the final fit
+SELECTION_C = 1.0
 
 
 def predict_linear(
@@ -77,7 +77,7 @@ def choose_text_weight(
                 held = test_rows[~np.isnan(scores[test_rows, j])]
                 if len(fit) < 2 or not len(held):
                     continue
-                predictor, w = fit_predictor(x[fit], scores[fit, j], kind="score", c=_C)
+                predictor, w = fit_predictor(x[fit], scores[fit, j], kind="score", c=SELECTION_C)
                 predicted = predict_linear(predictor, w, x[held])
                 total += float(np.sum((predicted - scores[held, j]) ** 2))
                 count += len(held)

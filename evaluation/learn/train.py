@@ -22,7 +22,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from llmrouter.core.errors import LLMRouterError
 from llmrouter.evaluation.learn.features import feature_matrix
 from llmrouter.evaluation.learn.outcomes import OutcomesError, OutcomeSet
-from llmrouter.evaluation.learn.select import choose_text_weight
+from llmrouter.evaluation.learn.select import SELECTION_C, choose_text_weight
 from llmrouter.router.learned import FeatureSpec, Predictor, saved_document
 
 __all__ = ["TrainingSummary", "fit_predictor", "train_router", "train_scorer"]
@@ -123,19 +123,22 @@ def train_router(
     """Fit score and cost predictors for every model (or `models`) and save the router.
 
     With several `text_weights`, the one whose score predictors cross-validate best on
-    the outcomes is used (evaluation/learn/select.py)."""
+    the outcomes is used (evaluation/learn/select.py), and the score predictors keep the
+    regularisation it was chosen under."""
     spec = spec or FeatureSpec()
     chosen = list(models) if models else list(outcomes.models)
     if len(chosen) < 2:
         raise OutcomesError("a router needs outcomes of at least two models")
     columns = [outcomes.column(m) for m in chosen]
     selection: dict[str, Any] = {}
+    c: float | None = None  # cross-validated per model
     if len(text_weights) == 1:
         spec = replace(spec, text_weight=float(text_weights[0]))
     elif text_weights:
         weight, losses = choose_text_weight(outcomes, chosen, spec, text_weights)
         spec = replace(spec, text_weight=weight)
         selection = {"text_weight_brier": {str(w): loss for w, loss in losses.items()}}
+        c = SELECTION_C  # the regularisation the weight was chosen under
     x_all = feature_matrix(spec, [{"prompt": p} for p in outcomes.prompts], outcomes.tasks)
     scores: list[tuple[Predictor, Any]] = []
     costs: list[tuple[Predictor, Any]] = []
@@ -147,7 +150,7 @@ def train_router(
         examples += len(rows)
         x = x_all[rows]
         scores.append(
-            fit_predictor(x, np.array([outcomes.scores[i][j] for i in rows]), kind="score")
+            fit_predictor(x, np.array([outcomes.scores[i][j] for i in rows]), kind="score", c=c)
         )
         costs.append(fit_predictor(x, np.array([outcomes.costs[i][j] for i in rows]), kind="cost"))
     extra = {"models": chosen, **_training(outcomes, examples)}
