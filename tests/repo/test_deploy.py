@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "llmrouter"
 COMPOSE = ROOT / "docker-compose.yml"
 WORKERS = ("classifier", "router")
+#: the worker kinds the chart's network policies cover (the quality worker is off by default)
+POLICY_WORKERS = {*WORKERS, "quality"}
 
 
 def _compose() -> dict[str, Any]:
@@ -245,6 +247,16 @@ def test_compose_redis_has_a_password_and_a_memory_cap_that_never_evicts_state()
         assert "redis-cache" in env["REDIS_URL"]
 
 
+def test_chart_deploys_the_quality_worker_when_enabled() -> None:
+    assert not [d for d in _render() if d["metadata"]["name"] == "ci-llmrouter-quality"]
+    docs = _render("--set", "quality.enabled=true")
+    pod = _named(docs, "Deployment", "ci-llmrouter-quality")["spec"]
+    assert pod["replicas"] == 1
+    (container,) = pod["template"]["spec"]["containers"]
+    assert container["args"][:2] == ["worker", "quality"]
+    _named(docs, "PodDisruptionBudget", "ci-llmrouter-quality")
+
+
 def _helm() -> str | None:
     if helm := os.environ.get("HELM") or shutil.which("helm"):
         return helm
@@ -290,7 +302,7 @@ def test_chart_network_policy_lets_workers_reach_only_what_they_need() -> None:
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     selected = spec["podSelector"]["matchExpressions"][0]
     assert selected["key"] == "app.kubernetes.io/component"
-    assert set(selected["values"]) == set(WORKERS)
+    assert set(selected["values"]) == POLICY_WORKERS
     # every worker pod is selected by the policy
     for kind in WORKERS:
         labels = _named(docs, "Deployment", f"ci-llmrouter-{kind}")["spec"]["template"]["metadata"][
@@ -369,7 +381,7 @@ def test_chart_bundled_redis_has_a_secret_password_and_a_memory_cap() -> None:
         (ingress,) = spec["ingress"]
         assert _ports(ingress) == {(port, "TCP")}
         peer = ingress["from"][0]["podSelector"]["matchExpressions"][0]
-        assert set(peer["values"]) == set(WORKERS)
+        assert set(peer["values"]) == POLICY_WORKERS
     workers = _named(docs, "NetworkPolicy", "ci-llmrouter-workers")["spec"]["egress"]
     assert {(6379, "TCP")} in [_ports(rule) for rule in workers]
     assert {(8700, "TCP")} in [_ports(rule) for rule in workers]
