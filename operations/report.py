@@ -42,6 +42,7 @@ from llmrouter.kafkaio.reading import (
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.operations.learned_report import LearnedPick, learned_picks
 from llmrouter.operations.quality import Quality, TruthBook
+from llmrouter.operations.report_batch import BatchShare, batch_shares
 from llmrouter.operations.summary import Row, Summary, baseline_model, summarise
 from llmrouter.operations.token_classes import TokenClasses, token_classes
 from llmrouter.router import RouterConfig
@@ -172,6 +173,8 @@ class Report:
     learned: list[LearnedPick] = field(default_factory=list)
     #: per task and model called: token classes from llm.costs
     token_classes: list[TokenClasses] = field(default_factory=list)
+    #: per task and model: calls billed at the batch price, and what that saved
+    batch: list[BatchShare] = field(default_factory=list)
 
     @property
     def span_s(self) -> float | None:
@@ -271,6 +274,7 @@ def build_report(
         warnings=[],
         learned=learned_picks(results),
         token_classes=token_classes(collected.costs, config),
+        batch=batch_shares(collected.costs, config),
     )
     report.tasks.extend(_savings(report, results, config, truths))
     report.warnings.extend(_warnings(report, collected, results))

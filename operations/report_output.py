@@ -21,6 +21,7 @@ from llmrouter.core.optional import png_chart
 from llmrouter.operations.learned_report import learned_fields, learned_table
 from llmrouter.operations.quality import Quality
 from llmrouter.operations.report import BASELINE_SOURCES, Report, TaskSavings
+from llmrouter.operations.report_batch import batch_fields, batch_table
 from llmrouter.operations.summary import Row
 from llmrouter.operations.token_classes import TokenClasses
 from llmrouter.schemas import dumps, quantize_usd
@@ -79,6 +80,8 @@ def render_tables(report: Report) -> Group:
     ]
     if report.learned:
         parts += ["", learned_table(report.learned, format_usd)]
+    if report.batch:
+        parts += ["", batch_table(report.batch, format_usd)]
     return Group(*parts)
 
 
@@ -308,6 +311,7 @@ def to_json(report: Report) -> bytes:
             "rows": [_row_fields(report, row) for row in report.rows],
             "tasks": [_task_fields(task) for task in report.tasks],
             "token_classes": [_class_fields(row) for row in report.token_classes],
+            "batch": [batch_fields(row) for row in report.batch],
             "spend_by_model": [
                 {
                     "model": s.model,

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from llmrouter.router.config_prices import PriceOverrides
 
 __all__ = [
+    "BATCH_PRICE_MARK",
     "CONFIG_SOURCE",
     "ClassPrice",
     "PriceClass",
@@ -49,6 +50,8 @@ PER_MTOK = Decimal(1_000_000)
 _THOUSAND = Decimal(1000)
 _DEFAULT_BATCH_FACTOR = Decimal("0.5")
 CONFIG_SOURCE = "config"
+#: the end of the `price_source` of a call billed at the batch price (a provider batch job)
+BATCH_PRICE_MARK = "; batch"
 _BATCH_CONTEXT = {"processing": "batch"}
 
 

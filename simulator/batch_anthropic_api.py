@@ -189,6 +189,8 @@ async def results(request: web.Request) -> web.Response:
 
 async def list_batches(request: web.Request) -> web.Response:
     jobs = request.app[BATCHES].newest_first("anthropic")
+    for job in jobs:  # time passes for every job, looked at or not
+        await _advance(request, job)
     after = request.query.get("after_id")
     if after:
         ids = [job.id for job in jobs]

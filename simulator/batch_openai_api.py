@@ -343,6 +343,8 @@ async def cancel_batch(request: web.Request) -> web.Response:
 async def list_batches(request: web.Request) -> web.Response:
     store = request.app[BATCHES]
     jobs = store.newest_first("openai")
+    for job in jobs:  # time passes for every job, looked at or not
+        await _advance(request, job)
     after = request.query.get("after")
     if after:
         ids = [job.id for job in jobs]

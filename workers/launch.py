@@ -176,6 +176,7 @@ def batch_worker(router: RoutingEngine, settings: WorkerSettings) -> BatchWorker
         topic=settings.batches_topic,
         group_id=settings.group_prefix + BATCH_GROUP,
         session_timeout_ms=settings.session_timeout_ms,
+        instance_id=settings.instance_id,
     )
 
 

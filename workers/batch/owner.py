@@ -95,6 +95,8 @@ class PartitionOwner:
     # -- reading the partition -----------------------------------------------------------
 
     def apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.offset < self.position:  # read already (fetched before a seek)
+            return
         self.position = record.offset + 1
         if record.value:  # None: a tombstone
             if is_job_key(record.key):

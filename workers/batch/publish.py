@@ -11,7 +11,7 @@ from llmrouter.core.errors import LLMRouterError
 from llmrouter.kafkaio.transactions import Output
 from llmrouter.router.config import ModelSpec
 from llmrouter.router.config_batch import BatchApiSpec
-from llmrouter.router.pricing import UsageClasses, price_call
+from llmrouter.router.pricing import BATCH_PRICE_MARK, UsageClasses, price_call
 from llmrouter.router.providers.base import ChatRequest
 from llmrouter.router.providers.batch_base import LineOutcome
 from llmrouter.router.providers.call import SdkProvider
@@ -30,9 +30,6 @@ from llmrouter.workers.batch.handover import FALLBACK_HEADER
 from llmrouter.workers.outputs import failed_result, result_outputs
 
 __all__ = ["BATCH_PRICE_MARK", "Published", "entry_outputs"]
-
-#: the end of the `price_source` of a call billed at the batch price
-BATCH_PRICE_MARK = "; batch"
 
 
 @dataclass(frozen=True, slots=True)

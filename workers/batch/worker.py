@@ -40,6 +40,7 @@ class BatchWorker:
         tick_s: float = 0.5,
         retry_s: float = 2.0,
         session_timeout_ms: int = 10_000,
+        instance_id: str | None = None,
     ) -> None:
         self.router = router
         self.kafka = kafka
@@ -56,6 +57,9 @@ class BatchWorker:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=session_timeout_ms,
+            # static membership: a restarted process with the same instance id takes its
+            # partitions back at once, without waiting for its old session to time out
+            group_instance_id=instance_id,
         )
         self._assigned: set[TopicPartition] = set()
 
@@ -104,13 +108,15 @@ class BatchWorker:
     async def run(self, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
+                before = dict(self.owners)
                 batches = await self._consumer.getmany(timeout_ms=int(self.tick_s * 1000))
                 for tp, records in batches.items():
-                    owner = self.owners.get(tp)
-                    if owner is None:
-                        continue
+                    reader = self.owners.get(tp)
+                    if reader is None or reader is not before.get(tp):
+                        continue  # owned anew meanwhile: read again from its seek
+                    assert reader is not None
                     for record in records:
-                        owner.apply(record)
+                        reader.apply(record)
                 for tp, owner in list(self.owners.items()):
                     if not owner.caught_up:
                         with contextlib.suppress(Exception):
