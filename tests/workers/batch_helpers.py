@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiokafka import AIOKafkaProducer
 
 from llmrouter.kafkaio.settings import KafkaSettings
@@ -16,6 +18,7 @@ from llmrouter.router.config_loader import parse_config
 from llmrouter.schemas import LLMRequest, Priority, encode, requests_topic
 from llmrouter.workers.kinds import WorkerKind
 from llmrouter.workers.launch import WorkerSettings, run_workers
+from tests.kafka_helpers import free_port
 
 BATCH_CONFIG = """
 defaults:
@@ -30,7 +33,7 @@ models:
   an:
     provider: anthropic
     model_id: claude-3-haiku-20240307
-    batch_api: {{max_wait_s: 0.5, poll_s: 0.2, fallback: {an_fallback}}}
+    batch_api: {{max_requests: {max_requests}, max_wait_s: 0.5, poll_s: 0.2, fallback: {an_fallback}}}
 tasks:
   {ta}:
     route: {{strategy: static, model: oa}}
@@ -117,3 +120,39 @@ async def produce(
         ids.append(rid)
     await producer.flush()
     return ids
+
+
+@contextlib.asynccontextmanager
+async def simulator_process() -> AsyncIterator[str]:
+    """A simulator in a process of its own (thousands of batch requests answered at once
+    would hold up this test's event loop, and its Kafka clients with it); its URL."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "llmrouter.simulator",
+        "--port",
+        str(port),
+        "--latency-ms",
+        "0",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with asyncio.timeout(30), aiohttp.ClientSession() as http:
+            while True:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(f"{url}/healthz") as response:
+                        if response.status == 200:
+                            break
+                await asyncio.sleep(0.1)  # the port opens when the server is up
+        yield url
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def sim_get(url: str, path: str) -> Any:
+    async with aiohttp.ClientSession() as http, http.get(f"{url}{path}") as response:
+        return await response.json()

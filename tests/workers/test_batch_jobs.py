@@ -18,22 +18,28 @@ from llmrouter.simulator.app import engine_of
 from llmrouter.simulator.batches import store_of
 from llmrouter.workers.batch.publish import BATCH_PRICE_MARK
 from tests.kafka_helpers import MakeProducer
-from tests.workers.batch_helpers import batch_setup, produce, running
+from tests.workers.batch_helpers import (
+    batch_setup,
+    produce,
+    running,
+    sim_get,
+    simulator_process,
+)
 from tests.workers.conftest import read_topic
 
 pytestmark = pytest.mark.asyncio
 
-BATCH_PER_TASK = 300
+BATCH_PER_TASK = 2500  # 5,000 across the two tasks
+MAX_REQUESTS = 1000
 REALTIME_PER_TASK = 20
 
 
 async def test_batch_priority_is_answered_once_at_batch_prices(
     kafka_bootstrap: str, make_producer: MakeProducer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = create_app(SimConfig(latency_ms=0, seed=5))
-    async with sim_running(app=app) as url:
+    async with simulator_process() as url:
         monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", url)
-        setup = batch_setup(kafka_bootstrap, max_requests=100)
+        setup = batch_setup(kafka_bootstrap, max_requests=MAX_REQUESTS)
         ta, tb = setup.tasks["ta"], setup.tasks["tb"]
         producer = await make_producer()
         async with running(setup, ["classifier", "router", "batch"]):
@@ -47,7 +53,7 @@ async def test_batch_priority_is_answered_once_at_batch_prices(
                 [results_topic(ta), results_topic(tb)],
                 LLMResult,
                 until=lambda got: len(got) >= total,
-                timeout_s=60,
+                timeout_s=90,
             )
         costs = await read_topic(
             kafka_bootstrap,
@@ -56,8 +62,8 @@ async def test_batch_priority_is_answered_once_at_batch_prices(
             until=lambda got: sum(1 for c in got if c.task in (ta, tb)) >= total,
             timeout_s=60,
         )
-        journal = engine_of(app).journal.calls()
-        jobs = store_of(app).created
+        journal = (await sim_get(url, "/_sim/calls"))["calls"]
+        jobs = (await sim_get(url, "/_sim/batches"))["jobs"]
 
     by_id = Counter(r.request_id for r in results)
     assert len(results) == total
@@ -86,14 +92,14 @@ async def test_batch_priority_is_answered_once_at_batch_prices(
         (r.request_id, len(r.attempts) - 1) for r in results
     )
     # the provider side: each request billed once, through a batch, each job created once
-    billed = Counter(c.api for c in journal if c.outcome == "ok")
+    billed = Counter(c["api"] for c in journal if c["outcome"] == "ok")
     assert billed["openai-batch"] == BATCH_PER_TASK
     assert billed["anthropic-batch"] == BATCH_PER_TASK
     assert billed["openai"] + billed["anthropic"] == len(realtime_ids)
-    assert sum(j.requests for j in jobs if j.api == "openai") == BATCH_PER_TASK
-    assert sum(j.requests for j in jobs if j.api == "anthropic") == BATCH_PER_TASK
-    assert all(j.requests <= 100 for j in jobs if j.api == "openai")
-    opened = [j.metadata.get("llmrouter_job") for j in jobs if j.api == "openai"]
+    assert sum(j["requests"] for j in jobs if j["api"] == "openai") == BATCH_PER_TASK
+    assert sum(j["requests"] for j in jobs if j["api"] == "anthropic") == BATCH_PER_TASK
+    assert all(j["requests"] <= MAX_REQUESTS for j in jobs)
+    opened = [j["metadata"].get("llmrouter_job") for j in jobs if j["api"] == "openai"]
     assert len(opened) == len(set(opened))
 
 
