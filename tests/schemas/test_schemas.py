@@ -220,6 +220,7 @@ def test_exported_names_are_exactly_the_public_ones() -> None:
     modules = {
         "attempts",
         "base",
+        "batches",
         "codec",
         "costs",
         "dlq",
