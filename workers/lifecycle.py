@@ -64,7 +64,7 @@ def subscription_pattern(kind: WorkerKind, config: RouterConfig, tasks_pattern: 
     direct = direct_tasks(config)
     if kind == "classifier":
         if direct:  # a task name that is not exactly one of the direct tasks
-            tasks = f"(?!(?:{_alternatives(direct)})$){tasks}"
+            tasks = f"(?!(?:{_alternatives(direct)})$)(?:{tasks})"
         return task_topic_pattern("requests", tasks)
     classified = task_topic_pattern("classified", tasks)
     if not direct:

@@ -186,5 +186,6 @@ async def test_the_in_process_dedupe_keeps_a_bounded_number_of_bytes() -> None:
     await oldest.release()  # a claim given up frees what it took
     before = dedupe.size_bytes
     again = await dedupe.claim("r0", "t:0:5002", wait_s=0, task="qa")
+    assert not isinstance(again, SeenResult)
     await again.release()
     assert dedupe.size_bytes == before

@@ -28,6 +28,7 @@ from aiokafka.errors import KafkaError
 
 from llmrouter.kafkaio.admin import ensure_topics
 from llmrouter.router.config_loader import parse_config
+from llmrouter.router.paths import direct_tasks
 from llmrouter.schemas.topics import router_topics
 from llmrouter.workers.launch import CLASSIFIER_GROUP, ROUTER_GROUP
 
@@ -107,10 +108,17 @@ class Fleet:
         """Until the routing group is stable with `routers` members, each owning partitions
         and all of them owned (and the classifier group too, when one runs): a rebalance
         during a test would cancel calls in flight, which are then made again."""
+        # the router reads every task's classified topic and the requests of the tasks that
+        # skip the classifier (router/paths.py); the classifier the other tasks' requests
+        direct = len(direct_tasks(parse_config(self.config_file.read_text())))
+        per_group = {
+            "router": self.partitions * (len(self.tasks) + direct),
+            "classifier": self.partitions * (len(self.tasks) - direct),
+        }
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
         wanted: dict[Kind, int] = {"router": routers}
-        if any(self.kinds[n] == "classifier" for n in self.alive()):
+        if per_group["classifier"] and any(self.kinds[n] == "classifier" for n in self.alive()):
             wanted["classifier"] = 1
         try:
             async with asyncio.timeout(timeout_s):
@@ -120,11 +128,10 @@ class Fleet:
                     owned = {
                         kind: await _owned_partitions(admin, self.group_id(kind)) for kind in wanted
                     }
-                    per_topic = self.partitions * len(self.tasks)
                     if all(
                         len(counts) == wanted[kind]
                         and min(counts, default=0) > 0
-                        and sum(counts) == per_topic
+                        and sum(counts) == per_group[kind]
                         for kind, counts in owned.items()
                     ):
                         return

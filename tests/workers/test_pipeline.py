@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
+import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
 
@@ -203,12 +204,25 @@ async def test_a_task_topic_created_later_is_picked_up(
     assert result.status is ResultStatus.OK
 
 
-async def test_graceful_shutdown_loses_nothing(pipeline: MakePipeline) -> None:
+async def _sim_requests(sim_url: str) -> int:
+    async with aiohttp.ClientSession() as http, http.get(f"{sim_url}/_sim/stats") as resp:
+        return int((await resp.json())["requests"])
+
+
+async def test_graceful_shutdown_loses_nothing(pipeline: MakePipeline, sim_url: str) -> None:
     p = await pipeline()
     stop = await p.start()
     summ = p.tasks["summ"]
+    calls_before = await _sim_requests(sim_url)
     async with RequestProducer.from_env(p.bootstrap) as producer:
         ids = [await producer.submit(summ, f"slow {i} [[sim:latency_ms=400]]") for i in range(40)]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while True:  # until some calls are in flight: there is work to drain
+            if await _sim_requests(sim_url) > calls_before:
+                break
+            assert loop.time() < deadline, "no call reached the provider"
+            await asyncio.sleep(0.05)
         stop.set()  # SIGTERM's path: stop fetching, drain, commit
         await p.stop_all()
         first = await read_topic(

@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from llmrouter.producers import RequestProducer
+from llmrouter.router.paths import direct_tasks
 from llmrouter.schemas import COSTS_TOPIC, CostEvent, LLMResult, results_topic
 from llmrouter.simulator import SimConfig, create_app, engine_of, running
 from llmrouter.simulator.journal import CallJournal
@@ -82,7 +83,10 @@ async def settled(p: Pipeline, replicas: int, timeout_s: float = 60.0) -> None:
                 c.worker for h in p.health for c in h.checks if c.worker.options.name == "router"
             ]
             owned = [len(w.assigned) for w in routers]
-            if len(owned) == replicas and min(owned) > 0 and sum(owned) == 3 * len(p.tasks):
+            # every task's classified topic, and the requests of those that skip the
+            # classifier (router/paths.py)
+            topics = len(p.tasks) + len(direct_tasks(p.config))
+            if len(owned) == replicas and min(owned) > 0 and sum(owned) == 3 * topics:
                 return
             await asyncio.sleep(0.1)
 

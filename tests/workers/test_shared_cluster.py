@@ -357,6 +357,9 @@ def test_requests_topic_of_the_example_is_not_in_another_deployments_subscriptio
     for pattern in (classifier, router):
         assert not pattern.match(requests_topic("moderation-team-b"))
         assert not pattern.match(requests_topic("other"))
+    alternatives = re.compile(subscription_pattern("classifier", ours, "moderation|other"))
+    assert alternatives.match(requests_topic("other"))
+    assert not alternatives.match(requests_topic("moderation"))  # the whole pattern excluded
     every = re.compile(subscription_pattern("classifier", ours, "*"))
     assert every.match(requests_topic("other"))
     assert every.match(requests_topic("moderation-team-b"))  # not exactly a direct task

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
+import yaml
 from aiokafka import AIOKafkaConsumer
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -15,6 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from llmrouter.core import tracing
 from llmrouter.producers import RequestProducer
+from llmrouter.router.config_loader import parse_config
 from llmrouter.schemas import ResultStatus, requests_topic, results_topic
 from tests.workers.conftest import Pipeline, assign_from_start
 
@@ -46,10 +48,16 @@ def _parent_id(span: ReadableSpan) -> int | None:
     return span.parent.span_id if span.parent is not None else None
 
 
+@pytest.mark.parametrize("classifier_stage", ["always", "needed"])
 async def test_one_trace_spans_producer_classifier_router_and_provider_calls(
-    pipeline: MakePipeline, spans: InMemorySpanExporter
+    pipeline: MakePipeline, spans: InMemorySpanExporter, classifier_stage: str
 ) -> None:
+    """Through both hops, and (the cascade task needs no complexity) straight to the
+    router when the classifier stage is only for the tasks that need it."""
     p = await pipeline()
+    config = yaml.safe_load(p.config_text)
+    config.setdefault("defaults", {})["classifier_stage"] = classifier_stage
+    p.config = parse_config(yaml.safe_dump(config, sort_keys=False))
     await p.start()
     mod = p.tasks["mod"]
     async with RequestProducer.from_env(p.bootstrap) as producer:
@@ -67,12 +75,17 @@ async def test_one_trace_spans_producer_classifier_router_and_provider_calls(
     assert send.context is not None
     trace_id = send.context.trace_id
     mine = [s for s in finished if s.context is not None and s.context.trace_id == trace_id]
-    classify, route = _one(mine, f"classify {mod}"), _one(mine, f"route {mod}")
+    route = _one(mine, f"route {mod}")
     calls = [s for s in mine if s.name.startswith("chat ")]
-    assert classify.context is not None
     assert route.context is not None
-    assert _parent_id(classify) == send.context.span_id, "the first hop continues the trace"
-    assert _parent_id(route) == classify.context.span_id, "so does the second"
+    if classifier_stage == "always":
+        classify = _one(mine, f"classify {mod}")
+        assert classify.context is not None
+        assert _parent_id(classify) == send.context.span_id, "the first hop continues the trace"
+        assert _parent_id(route) == classify.context.span_id, "so does the second"
+    else:
+        assert not [s for s in mine if s.name.startswith("classify ")]
+        assert _parent_id(route) == send.context.span_id, "the one hop continues the trace"
     assert [s.name for s in sorted(calls, key=lambda s: s.start_time or 0)] == [
         "chat claude-3-haiku-20240307",
         "chat gpt-4-turbo-2024-04-09",
