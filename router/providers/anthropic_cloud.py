@@ -15,6 +15,8 @@ Default Credentials (google_credentials.py).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -65,17 +67,8 @@ class AnthropicBedrockProvider(AnthropicProvider):
         )
 
     async def complete(self, request: ChatRequest) -> Completion:
-        try:
+        async with _credentials_found(request, self.provider, "AWS credentials"):
             return await super().complete(request)
-        except RuntimeError as exc:
-            # the SDK's signer found no credentials in the chain (its message names none)
-            if "AWS credentials" not in str(exc):
-                raise
-            raise AuthenticationFailed(
-                "no AWS credentials: set them in the environment, a profile or a role",
-                model=request.model_id,
-                provider=self.provider,
-            ) from None
 
 
 class AnthropicVertexProvider(AnthropicProvider):
@@ -114,3 +107,23 @@ class AnthropicVertexProvider(AnthropicProvider):
             # refreshing the token: google-auth's errors
             extra_errors=(google.auth.exceptions.GoogleAuthError,),
         )
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        async with _credentials_found(request, self.provider, "Could not resolve API token"):
+            return await super().complete(request)
+
+
+@contextlib.asynccontextmanager
+async def _credentials_found(
+    request: ChatRequest, provider: str, sdk_says: str
+) -> AsyncIterator[None]:
+    """The SDK's RuntimeError for a credential chain that found nothing (its message names
+    no secret) as our AuthenticationFailed; any other RuntimeError is a bug, left alone."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if sdk_says not in str(exc):
+            raise
+        raise AuthenticationFailed(
+            f"no credentials found: {exc}", model=request.model_id, provider=provider
+        ) from None

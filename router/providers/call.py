@@ -90,8 +90,19 @@ class JsonEndpoint:
         self._through_sdk_only = through_sdk
         self._http = _http()
         self._path = path
+        # A client whose every call goes through the SDK pools as many connections as the
+        # light path does (the HTTP client's default of 100 would queue a burst).
+        limits = (
+            {
+                "limits": self._http.Limits(
+                    max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE
+                )
+            }
+            if through_sdk
+            else {}
+        )
         self.client: Any = make_client(
-            self._http.AsyncClient(event_hooks={"request": [self._capture]})
+            self._http.AsyncClient(event_hooks={"request": [self._capture]}, **limits)
         )
         self._status_error: Callable[[Any], BaseException] | None = getattr(
             self.client, "_make_status_error_from_response", None
