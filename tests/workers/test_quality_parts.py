@@ -8,11 +8,14 @@ import asyncio
 import pytest
 from aiokafka import ConsumerRecord
 
+from llmrouter.core.errors import InvalidMessage
 from llmrouter.router.config_loader import parse_config
 from llmrouter.router.config_quality import QualityWatchSpec
 from llmrouter.router.state.wiring import local_state
 from llmrouter.schemas import (
+    DLQ_TOPIC,
     FEEDBACK_TOPIC,
+    DeadLetter,
     Feedback,
     LLMRequest,
     LLMResult,
@@ -22,9 +25,12 @@ from llmrouter.schemas import (
 )
 from llmrouter.schemas.scores import SCORES_TOPIC, Score, score_key
 from llmrouter.schemas.topics import results_topic
+from llmrouter.workers.feedback import feedback_error_policy
+from llmrouter.workers.outputs import WorkerIdentity
 from llmrouter.workers.quality.handler import QualityHandler
 from llmrouter.workers.quality.join import RequestWindow
 from llmrouter.workers.quality.live import LiveQuality, wilson_interval
+from llmrouter.workers.quality.policy import skip_on_error
 from llmrouter.workers.quality.sampling import sampled
 from tests.factories import catalog, routing_config
 
@@ -78,9 +84,19 @@ async def test_a_label_for_a_known_answer_becomes_a_score() -> None:
     assert outputs[0].key == score_key(TASK, "cheap")
 
 
-async def test_bad_feedback_and_unknown_tasks_publish_nothing() -> None:
+async def test_bad_feedback_is_dead_lettered_and_unknown_tasks_publish_nothing() -> None:
     handler = _handler()
-    assert await handler(_record(FEEDBACK_TOPIC, b"{not json")) == []
+    bad = _record(FEEDBACK_TOPIC, b"{not json", offset=7)
+    with pytest.raises(InvalidMessage) as raised:
+        await handler(bad)
+    identity = WorkerIdentity("quality", "g-llmrouter-quality", "i-1")
+    policy = skip_on_error("quality", feedback=feedback_error_policy(identity))
+    (letter,) = policy(bad, raised.value)
+    assert letter.topic == DLQ_TOPIC
+    dead = decode(letter.value, DeadLetter)
+    assert (dead.source_topic, dead.offset, dead.worker) == (FEEDBACK_TOPIC, 7, "quality")
+    # a bad record of another topic is only skipped (the watch samples)
+    assert policy(_record(results_topic(TASK), b"{not json"), raised.value) == []
     other = Feedback(request_id="r1", task="other", kind="score", score=1.0, model="cheap")
     assert await handler(_record(FEEDBACK_TOPIC, encode(other))) == []
 

@@ -14,7 +14,9 @@ from llmrouter.runtime.worker import TransactionalWorker
 from llmrouter.schemas import FEEDBACK_TOPIC, task_of_topic
 from llmrouter.schemas.scores import SCORES_TOPIC, shadow_topic
 from llmrouter.schemas.topics import task_topic_pattern
+from llmrouter.workers.feedback import feedback_error_policy
 from llmrouter.workers.metrics import METRICS
+from llmrouter.workers.outputs import WorkerIdentity
 from llmrouter.workers.quality.handler import QualityHandler
 from llmrouter.workers.quality.policy import skip_on_error
 
@@ -64,6 +66,13 @@ async def prepare_quality_topics(
     await ensure_topics(bootstrap, quality_topics(config, partitions), client_kwargs=client_kwargs)
 
 
+def _identity(options: WorkerOptions) -> WorkerIdentity:
+    """Who dead-letters: the worker's name, group and instance id (its transactional id is
+    `<group>-<instance id>`)."""
+    instance = options.transactional_id.removeprefix(f"{options.group_id}-")
+    return WorkerIdentity(options.name, options.group_id, instance)
+
+
 def build_quality_worker(
     router: RoutingEngine,
     options: WorkerOptions,
@@ -78,7 +87,7 @@ def build_quality_worker(
         options,
         kafka,
         handler,
-        skip_on_error(options.name),
+        skip_on_error(options.name, feedback=feedback_error_policy(_identity(options))),
         metrics=METRICS,
         lanes=lanes,
     )

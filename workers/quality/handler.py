@@ -18,7 +18,6 @@ from llmrouter.router.state.wiring import RouterState
 from llmrouter.schemas import (
     COSTS_TOPIC,
     FEEDBACK_TOPIC,
-    Feedback,
     LLMRequest,
     LLMResult,
     ResultStatus,
@@ -34,6 +33,7 @@ from llmrouter.schemas.scores import (
     score_key,
     shadow_topic,
 )
+from llmrouter.workers.feedback import read_feedback
 from llmrouter.workers.metrics import METRICS
 from llmrouter.workers.outputs import cost_events
 from llmrouter.workers.quality.calls import Grade, WatchCalls
@@ -190,10 +190,8 @@ class QualityHandler:
     # -- feedback: labels and clients' scores become scores -------------------------------
 
     def _feedback(self, record: ConsumerRecord[bytes, bytes]) -> Sequence[Output]:
-        try:
-            feedback = decode(record.value, Feedback)
-        except InvalidMessage:
-            return []  # the feedback consumer dead-letters it
+        # bad feedback raises InvalidMessage: the worker's error policy dead-letters it
+        feedback = read_feedback(record)
         answer = self.answers.get(feedback.request_id)
         model = feedback.model or (answer.model if answer is not None else None)
         if model is None or feedback.task not in self.config.tasks:
