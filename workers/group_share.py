@@ -56,13 +56,13 @@ async def follow_group_size(
 ) -> None:
     """Keep `state`'s per-process limiters at 1/N of each limit until `stop` is set."""
     admin = AIOKafkaAdminClient(**kafka.client_kwargs())
-    try:
-        await admin.start()
-    except KafkaError as exc:
-        log.warning("limits stay whole: no admin connection", error=str(exc))
-        return
     current = 0
-    try:
+    try:  # closed however this ends, a cancel during start-up included
+        try:
+            await admin.start()
+        except KafkaError as exc:
+            log.warning("limits stay whole: no admin connection", error=str(exc))
+            return
         while not stop.is_set():
             size = await group_size(admin, group_id)
             if size and size != current:
