@@ -50,6 +50,7 @@ def _scores_reach(task: str, count: int) -> Callable[[], bool]:
     return lambda: _scores_read(task) >= count
 
 
+@pytest.mark.timeout(300)  # rounds of calls, scores and posteriors: up to ~2 min loaded
 async def test_a_quality_drop_moves_adaptive_traffic_and_raises_the_drift_alert(
     kafka_bootstrap: str,
     sim_url: str,
