@@ -11,8 +11,7 @@ until then the answer is WAIT.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -21,30 +20,21 @@ from llmrouter.router.providers.batch_base import (
     BatchLine,
     BatchStatus,
     LineOutcome,
+    SdkBatchClient,
 )
-from llmrouter.router.providers.errors import translate_sdk_error
 
 __all__ = ["AnthropicBatchClient"]
 
 _CLOCK_SKEW = timedelta(seconds=60)
 
 
-class AnthropicBatchClient:
+class AnthropicBatchClient(SdkBatchClient):
     provider = "anthropic"
 
     def __init__(self, sdk_client: Any, *, model: str) -> None:
         import anthropic
 
-        self._client = sdk_client
-        self._model = model
-        self._error: type[BaseException] = anthropic.AnthropicError
-
-    @contextlib.asynccontextmanager
-    async def _translated(self) -> AsyncIterator[None]:
-        try:
-            yield
-        except self._error as exc:
-            raise translate_sdk_error(exc, model=self._model, provider=self.provider) from None
+        super().__init__(sdk_client, model=model, error=anthropic.AnthropicError)
 
     async def find(
         self, job_id: str, *, created_after: datetime, requests: int

@@ -9,10 +9,13 @@ of creating a second one. Every SDK error is translated into ours at this bounda
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
+
+from llmrouter.router.providers.errors import translate_sdk_error
 
 __all__ = ["WAIT", "BatchClient", "BatchLine", "BatchStatus", "LineOutcome", "custom_id"]
 
@@ -74,3 +77,22 @@ class BatchClient(Protocol):
     async def cancel(self, batch_id: str) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+class SdkBatchClient:
+    """What both providers' batch clients share: the SDK client, and its errors translated
+    into ours at the boundary."""
+
+    provider = ""
+
+    def __init__(self, sdk_client: Any, *, model: str, error: type[BaseException]) -> None:
+        self._client = sdk_client
+        self._model = model
+        self._error = error
+
+    @contextlib.asynccontextmanager
+    async def _translated(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except self._error as exc:
+            raise translate_sdk_error(exc, model=self._model, provider=self.provider) from None

@@ -5,15 +5,18 @@ the failed and expired requests in the error file."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 import orjson
 
-from llmrouter.router.providers.batch_base import BatchLine, BatchStatus, LineOutcome
-from llmrouter.router.providers.errors import translate_sdk_error
+from llmrouter.router.providers.batch_base import (
+    BatchLine,
+    BatchStatus,
+    LineOutcome,
+    SdkBatchClient,
+)
 
 __all__ = ["JOB_METADATA_KEY", "OpenAIBatchClient"]
 
@@ -23,22 +26,13 @@ _ENDED = frozenset({"completed", "expired", "cancelled", "failed"})
 _ENDPOINT: Literal["/v1/chat/completions"] = "/v1/chat/completions"
 
 
-class OpenAIBatchClient:
+class OpenAIBatchClient(SdkBatchClient):
     provider = "openai"
 
     def __init__(self, sdk_client: Any, *, model: str) -> None:
         import openai
 
-        self._client = sdk_client
-        self._model = model
-        self._error: type[BaseException] = openai.OpenAIError
-
-    @contextlib.asynccontextmanager
-    async def _translated(self) -> AsyncIterator[None]:
-        try:
-            yield
-        except self._error as exc:
-            raise translate_sdk_error(exc, model=self._model, provider=self.provider) from None
+        super().__init__(sdk_client, model=model, error=openai.OpenAIError)
 
     async def find(
         self, job_id: str, *, created_after: datetime, requests: int
