@@ -68,6 +68,15 @@ return total
 """
 
 
+# KEYS[1] the day's counter, KEYS[2] the charge's mark: add ARGV[1] once per mark.
+_ADD_ONCE = """
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
 class SharedBudget:
     """The `Budget` of router/budget.py, shared through `store`.
 
@@ -91,6 +100,7 @@ class SharedBudget:
         self._refresh_interval_s = refresh_interval_s
         self._now = now
         self._add = store.script(_ADD)
+        self._add_once = store.script(_ADD_ONCE)
         self._day = utc_today(now)
         self._spent: dict[str, int] = {}
         self._fetched_at: dict[str, float] = {}
@@ -181,6 +191,28 @@ class SharedBudget:
         delta = to_micro_usd(cost_usd, "cost_usd") - reservation.micro_usd
         if delta:
             await self._apply(reservation.day, reservation.task, delta)
+
+    async def charge_once(self, task: str, charge_id: str, cost_usd: Decimal) -> bool:
+        """Add a cost paid outside `reserve`/`settle` (a batch job's answer) to today's
+        spend, once per `charge_id` however often it is charged; False when it was charged
+        before. While the store cannot be reached it is counted as a call's cost is (and
+        may then be counted twice: never less)."""
+        day = self._roll()
+        if task not in self._tasks:
+            return False
+        micro = to_micro_usd(cost_usd, "cost_usd")
+        # beside the day's counter (one hash slot), under "charged:", apart from "spent:"
+        mark = self._store.key("budget", day.isoformat(), "charged", task, charge_id)
+        try:
+            if self._unsynced:
+                await self._reconcile()
+            added = await self._add_once([self._key(day, task), mark], [micro, _KEEP_S])
+        except StateStoreError:
+            await self._apply(day, task, micro)  # degrades: counted locally meanwhile
+            return True
+        self._recovered()
+        self._fetched_at.pop(task, None)  # the next refresh reads the counter
+        return bool(added)
 
     async def _apply(self, day: date, task: str, delta_micro: int) -> None:
         try:

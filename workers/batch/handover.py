@@ -6,6 +6,12 @@ not a request a job already gave back (`FALLBACK_HEADER`). It is routed and rend
 realtime call would be — the route's decision, the task's prompt, the provider body the
 SDK client would post — and becomes one entry on `llm.batches`, keyed by the record it
 came in, in the transaction that commits that record's offset (the router's outputs).
+
+A request id is answered once, whatever the path (workers/batch/in_job.py): an id with an
+answer already is routed as usual (the router's `route_once` publishes the earlier
+answer); an id in a job already makes any other record of it (batch or realtime
+priority) a copy that gets no call and no answer of its own, or a `duplicate_conflict`
+when its input differs.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from datetime import timedelta
 from aiokafka import ConsumerRecord
 
 from llmrouter.core import tracing
+from llmrouter.core.errors import DuplicateConflict
 from llmrouter.kafkaio.transactions import Output
 from llmrouter.router import RoutingEngine
 from llmrouter.router.calls import temperature_for
@@ -24,10 +31,13 @@ from llmrouter.router.decision import plan, select_route
 from llmrouter.router.prompts import render_prompt
 from llmrouter.router.providers.base import ChatRequest
 from llmrouter.router.providers.call import SdkProvider
+from llmrouter.router.state.dedupe import DUPLICATE_CONFLICT, SeenResult, input_fingerprint
 from llmrouter.schemas import ClassifiedRequest, LLMRequest, Priority, encode, utc_now
 from llmrouter.schemas.batches import BatchEntry, entry_key
 from llmrouter.schemas.topics import BATCHES_TOPIC
 from llmrouter.workers.accounting import carried_by_classifier
+from llmrouter.workers.batch.in_job import InJob, in_job_marks
+from llmrouter.workers.metrics import METRICS
 
 __all__ = ["FALLBACK_HEADER", "BatchHandover"]
 
@@ -46,10 +56,57 @@ class BatchHandover:
         task: TaskSpec,
         record: ConsumerRecord[bytes, bytes],
     ) -> list[Output] | None:
-        """The entry to publish instead of calling, or None: route it as usual."""
-        if request.priority is not Priority.BATCH:
-            return None
+        """The entry to publish instead of calling, nothing for a copy of a request in a
+        job, or None: route it as usual."""
         if any(name == FALLBACK_HEADER for name, _ in record.headers or ()):
+            return None  # given back by its job: routed as a realtime request now
+        origin = f"{record.topic}:{record.partition}:{record.offset}"
+        entry = await self._entry(router, request, task, record, origin)
+        if entry is None:
+            return await self._copy_of_job(router, request, origin)
+        fingerprint = input_fingerprint(request)
+        claim = await router.state.dedupe.claim(
+            request.request_id,
+            origin,
+            # as long as a realtime owner's whole request may take, as `route_once` waits
+            wait_s=router.config.defaults.timeout_s * router.config.defaults.max_calls_per_request,
+            task=request.task,
+            fingerprint=fingerprint,
+        )
+        if isinstance(claim, SeenResult):
+            return None  # answered already (or a conflict): `route_once` says so
+        try:
+            held = await in_job_marks(router.state).mark(
+                request.task, request.request_id, InJob(origin, fingerprint)
+            )
+        finally:
+            await claim.release()
+        if held is not None and held.origin != origin:
+            return _copy(request, held, fingerprint)
+        return [Output(self.topic, encode(entry), entry_key(origin))]
+
+    async def _copy_of_job(
+        self, router: RoutingEngine, request: LLMRequest, origin: str
+    ) -> list[Output] | None:
+        """Nothing to publish when the request's id is in a job for another record; None
+        (route it as usual) otherwise. Only a config with `batch_api` asks the store."""
+        if not any(spec.batch_api is not None for spec in router.config.models.values()):
+            return None
+        held = await in_job_marks(router.state).get(request.task, request.request_id)
+        if held is None or held.origin == origin:
+            return None
+        return _copy(request, held, input_fingerprint(request))
+
+    async def _entry(
+        self,
+        router: RoutingEngine,
+        request: LLMRequest,
+        task: TaskSpec,
+        record: ConsumerRecord[bytes, bytes],
+        origin: str,
+    ) -> BatchEntry | None:
+        """The request as a batch entry, or None when it is not batched."""
+        if request.priority is not Priority.BATCH:
             return None
         await router.budget.refresh(request.task)
         selected = select_route(task, request, router.budget.snapshot())
@@ -83,10 +140,9 @@ class BatchHandover:
             cache_prefix_chars=prompt.static_chars,
             cache_ttl=prompt.cache_ttl,
         )
-        origin = f"{record.topic}:{record.partition}:{record.offset}"
         if not isinstance(request, ClassifiedRequest):  # read straight from llm.requests
             request = ClassifiedRequest(**request.model_dump(exclude={"schema_version"}))
-        entry = BatchEntry(
+        return BatchEntry(
             request=request,
             model=model,
             provider=spec.provider.value,
@@ -96,7 +152,19 @@ class BatchHandover:
             origin=origin,
             traceparent=_traceparent(record),
         )
-        return [Output(self.topic, encode(entry), entry_key(origin))]
+
+
+def _copy(request: LLMRequest, held: InJob, fingerprint: str) -> list[Output]:
+    """A copy of a request in a job: no call, no answer of its own (the job's answer is the
+    one); with another input, a `duplicate_conflict` (a failed result and a dead letter)."""
+    if held.fingerprint and fingerprint and held.fingerprint != fingerprint:
+        raise DuplicateConflict(
+            f"{DUPLICATE_CONFLICT}: request id {request.request_id!r} is in a batch job for "
+            f"another input of task {request.task!r}; no call was made",
+            request_id=request.request_id,
+        )
+    METRICS.duplicates.labels(request.task, "in_batch_job").inc()
+    return []
 
 
 def _traceparent(record: ConsumerRecord[bytes, bytes]) -> str | None:

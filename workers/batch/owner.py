@@ -14,7 +14,10 @@ so a restart re-reads exactly what is unfinished:
   `create` makes it — then the job record `submitted` with the provider's id;
 - poll: `retrieve` every `poll_s` until the job ended;
 - publish: every entry's result and cost events (or fallback), the job record `done` and
-  tombstones for the job and its entries, in one transaction.
+  tombstones for the job and its entries, in one transaction. Before it, each answer's
+  batch cost is charged to its task's daily budget and the answer kept for later copies
+  of its request id (answered.py: once each, however often the publish is retried);
+  after it, the ids' in-job marks are removed (in_job.py).
 
 A crash anywhere repeats at most the step under way: a job record not committed was not
 written; a provider job created but not recorded is found; results not committed were
@@ -29,6 +32,7 @@ import secrets
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import cast
 
 import structlog
@@ -40,7 +44,7 @@ from llmrouter.router import RoutingEngine
 from llmrouter.router.config_batch import BatchApiSpec
 from llmrouter.router.providers.batch_base import WAIT, BatchClient, BatchLine, custom_id
 from llmrouter.router.providers.call import SdkProvider
-from llmrouter.schemas import decode, encode, utc_now
+from llmrouter.schemas import LLMResult, decode, encode, utc_now
 from llmrouter.schemas.batches import (
     BatchEntry,
     BatchJob,
@@ -49,7 +53,9 @@ from llmrouter.schemas.batches import (
     is_job_key,
     job_key,
 )
+from llmrouter.workers.batch.answered import settle_answers
 from llmrouter.workers.batch.clients import batch_client
+from llmrouter.workers.batch.in_job import in_job_marks
 from llmrouter.workers.batch.publish import entry_outputs
 from llmrouter.workers.metrics import METRICS
 
@@ -259,9 +265,11 @@ class PartitionOwner:
         policy = self._policy(job.model)
         outputs: list[Output] = []
         counts: dict[str, int] = defaultdict(int)
+        answers: list[tuple[BatchEntry, LLMResult, Decimal]] = []
         for offset in job.entries:
+            entry = self.entries[offset]
             published = entry_outputs(
-                self.entries[offset],
+                entry,
                 by_id.get(custom_id(job.job_id, offset)),
                 spec,
                 realtime,
@@ -270,6 +278,10 @@ class PartitionOwner:
             )
             outputs += published.outputs
             counts[published.outcome] += 1
+            if published.result is not None:
+                answers.append((entry, published.result, published.charge_usd))
+        # on the task's budget and kept for copies, before the publish (once each if retried)
+        await settle_answers(self.router.budget, self.router.state.dedupe, answers)
         done = job.model_copy(
             update={
                 "state": BatchJobState.DONE,
@@ -289,8 +301,10 @@ class PartitionOwner:
         outputs.append(Output(topic, _TOMBSTONE, job_key(job.job_id)))
         finished = set(job.entries)
         await self._commit(outputs, self._low_water(without=finished))
+        marks = in_job_marks(self.router.state)
         for offset in job.entries:
-            self.entries.pop(offset, None)
+            entry = self.entries.pop(offset)
+            await marks.unmark(entry.request.task, entry.request.request_id, entry.origin)
         self.jobs.pop(job.job_id, None)
         self._next_poll.pop(job.job_id, None)
         for outcome, count in counts.items():

@@ -37,6 +37,10 @@ class Published:
     outputs: list[Output]
     #: answered, fallback or failed
     outcome: str
+    #: the answer (answered): kept for later copies of its request id
+    result: LLMResult | None = None
+    #: the batch call's cost (answered), for the task's daily budget
+    charge_usd: Decimal = Decimal(0)
 
 
 def entry_outputs(
@@ -51,7 +55,8 @@ def entry_outputs(
     error = f"batch job {job_status}: no answer" if outcome is None else outcome.error
     if outcome is not None and outcome.body is not None and client is not None:
         try:
-            return Published(_answered(entry, outcome, spec, client), "answered")
+            outputs, result, cost_usd = _answered(entry, outcome, spec, client)
+            return Published(outputs, "answered", result, cost_usd)
         except LLMRouterError as exc:
             error = f"unreadable answer: {exc}"
     headers = _headers(entry)
@@ -83,7 +88,8 @@ def _headers(entry: BatchEntry) -> tuple[tuple[str, bytes], ...]:
 
 def _answered(
     entry: BatchEntry, outcome: LineOutcome, spec: ModelSpec, client: SdkProvider
-) -> list[Output]:
+) -> tuple[list[Output], LLMResult, Decimal]:
+    """The answer's outputs, the answer, and what its batch call cost."""
     assert outcome.body is not None
     chat = ChatRequest(
         model_id=spec.model_id,
@@ -142,4 +148,5 @@ def _answered(
         priority=request.priority,
         metadata=request.metadata,
     )
-    return without_carried(result_outputs(result, _headers(entry)), entry.carried)
+    outputs = without_carried(result_outputs(result, _headers(entry)), entry.carried)
+    return outputs, result, cost_usd
