@@ -1,5 +1,7 @@
 """`llmrouter demo`: Kafka, simulator, workers and a sample workload end to end, then the
-table of what went where, what it cost, and what it saved."""
+table of what went where, what it cost, and what it saved. With a model with `batch_api`
+the batch worker runs too, at the demo's pace (demo_batch.py), and the summary shows the
+share answered through batch jobs and what that saved against realtime prices."""
 
 from __future__ import annotations
 
@@ -13,14 +15,23 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from llmrouter.cli.demo_batch import (
+    DEMO_BATCH_POLL_S,
+    DEMO_BATCH_PROCESSING_S,
+    DEMO_BATCH_WAIT_S,
+    batch_savings,
+    demo_batch_config,
+)
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.localkafka import LocalKafka, broker_ready
+from llmrouter.operations.report_batch import batch_table
 from llmrouter.operations.summary import Summary, render_summary, summarise
 from llmrouter.producers.client import RequestProducer
 from llmrouter.producers.workload import sample_workload
 from llmrouter.router import RouterConfig, load_config
 from llmrouter.schemas import LLMResult
 from llmrouter.schemas.money import format_usd
+from llmrouter.workers.kinds import WorkerKind
 from llmrouter.workers.launch import WorkerSettings, run_workers
 
 __all__ = ["DEMO_GROUP_PREFIX", "demo_settings", "run_demo"]
@@ -32,19 +43,26 @@ DEMO_GROUP_PREFIX = "demo-"
 async def run_demo(
     config_path: Path | None, requests: int, latency_scale: float, console: Console
 ) -> int:
-    config = load_config(config_path)
+    config = demo_batch_config(load_config(config_path))
+    batching = any(spec.batch_api is not None for spec in config.models.values())
+    kinds: list[WorkerKind] = ["classifier", "router"]
+    if batching:
+        kinds.append("batch")
     bootstrap = await _kafka(console)
     async with _simulator(latency_scale, console) as sim_url:
         os.environ["LLMROUTER_SIMULATOR_URL"] = sim_url
         settings = demo_settings(bootstrap)
-        console.print(f"[bold]groups[/] {settings.group_prefix}llmrouter-classifier / -router")
+        console.print(f"[bold]groups[/] {settings.group_prefix}llmrouter-{' / -'.join(kinds)}")
         stop, ready = asyncio.Event(), asyncio.Event()
-        workers = asyncio.create_task(
-            run_workers(["classifier", "router"], config, settings, stop=stop, ready=ready)
-        )
+        workers = asyncio.create_task(run_workers(kinds, config, settings, stop=stop, ready=ready))
         try:
             await _wait_ready(ready, workers)
-            console.print("[bold]workers[/] classifier and router running in this process")
+            console.print(f"[bold]workers[/] {', '.join(kinds)} running in this process")
+            if batching:
+                console.print(
+                    f"[bold]batch jobs[/] submitted after {DEMO_BATCH_WAIT_S:g} s, polled every "
+                    f"{DEMO_BATCH_POLL_S:g} s (the config's timings shortened for the demo)"
+                )
             results, elapsed_s = await _workload(config, bootstrap, requests, console)
         finally:
             stop.set()
@@ -64,6 +82,11 @@ async def run_demo(
         f"({_caching_share(summary)} of what it would have been uncached): the cache reads "
         "and writes at their cache prices instead of the plain input price"
     )
+    if batching:
+        savings = batch_savings(results, config)
+        if savings.rows:
+            console.print(batch_table(list(savings.rows), format_usd))
+        console.print(savings.line())
     console.print(
         "[dim]Answers come from the provider simulator (`llmrouter sim`), not real models; "
         "costs are the catalog prices applied to the simulator's token classes.[/]"
@@ -110,9 +133,13 @@ async def _simulator(latency_scale: float, console: Console) -> AsyncIterator[st
         console.print(f"[bold]simulator[/] using {given}")
         yield given
         return
-    from llmrouter.simulator import SimConfig, running
+    from llmrouter.simulator import SimConfig, create_app, running
+    from llmrouter.simulator.batches import store_of
 
-    async with running(SimConfig(latency_scale=latency_scale)) as url:
+    app = create_app(SimConfig(latency_scale=latency_scale))
+    batches = store_of(app)  # a provider takes hours over a batch job; the demo, a second
+    batches.knobs = batches.knobs.model_copy(update={"processing_s": DEMO_BATCH_PROCESSING_S})
+    async with running(app=app) as url:
         console.print(f"[bold]simulator[/] provider simulator at {url} (latency ×{latency_scale})")
         yield url
 

@@ -21,7 +21,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "llmrouter"
 COMPOSE = ROOT / "docker-compose.yml"
-WORKERS = ("classifier", "router")
+#: the worker kinds deployed by default (the batch worker: the example config has batch_api)
+WORKERS = ("classifier", "router", "batch")
 #: the worker kinds the chart's network policies cover (the quality worker is off by default)
 POLICY_WORKERS = {*WORKERS, "quality"}
 
@@ -255,6 +256,22 @@ def test_chart_deploys_the_quality_worker_when_enabled() -> None:
     (container,) = pod["template"]["spec"]["containers"]
     assert container["args"][:2] == ["worker", "quality"]
     _named(docs, "PodDisruptionBudget", "ci-llmrouter-quality")
+
+
+def test_chart_deploys_the_batch_worker_unless_disabled() -> None:
+    pod = _named(_render(), "Deployment", "ci-llmrouter-batch")["spec"]
+    assert pod["replicas"] == 1
+    (container,) = pod["template"]["spec"]["containers"]
+    assert container["args"][:2] == ["worker", "batch"]
+    assert not [
+        d for d in _render("--set", "batch.enabled=false") if "batch" in d["metadata"]["name"]
+    ]
+
+
+def test_compose_runs_the_batch_worker_the_example_config_needs() -> None:
+    batch = _compose()["services"]["batch"]
+    assert batch["command"] == ["worker", "batch"]
+    assert "profiles" not in batch, "on by default, like the routers that hand requests to it"
 
 
 def _helm() -> str | None:
