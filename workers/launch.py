@@ -37,6 +37,7 @@ from llmrouter.workers.health import HealthServer
 from llmrouter.workers.kinds import WorkerKind
 from llmrouter.workers.lifecycle import (
     ConfigReloader,
+    RouterUser,
     answerable,
     check_before_serving,
     log_startup,
@@ -51,6 +52,7 @@ from llmrouter.workers.quality.build import (
     quality_pattern,
 )
 from llmrouter.workers.quality.handler import QualityHandler
+from llmrouter.workers.quality.reload import QualityReload
 
 __all__ = [
     "CLASSIFIER_GROUP",
@@ -285,8 +287,11 @@ async def run_workers(
         )
     reloader = None
     if config_path is not None:
-        users = [
+        users: list[RouterUser] = [
             h for w in workers if isinstance(h := w.handler, ClassifierHandler | RouterHandler)
+        ]
+        users += [
+            QualityReload(h, router) for w in workers if isinstance(h := w.handler, QualityHandler)
         ]
         reloader = ConfigReloader(
             config_path,

@@ -9,12 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from llmrouter.kafkaio.admin import ensure_topics
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.router.config_loader import parse_config
-from llmrouter.schemas import decode
+from llmrouter.schemas import FEEDBACK_TOPIC, decode
+from llmrouter.schemas.scores import SCORES_TOPIC
 from llmrouter.schemas.topics import router_topics
 from llmrouter.workers.quality.build import quality_topics
 from tests.factories import routing_config
@@ -30,9 +32,12 @@ def sim_model(model_id: str) -> dict[str, Any]:
     }
 
 
-async def watch_pipeline(bootstrap: str, task_spec: dict[str, Any], **defaults: Any) -> Pipeline:
+async def watch_pipeline(
+    bootstrap: str, task_spec: dict[str, Any], *, partitions: int = 1, **defaults: Any
+) -> Pipeline:
     """A pipeline whose one task (`watch-<suffix>`) is `task_spec`, over the models alpha,
-    beta and judge, each a simulated model id of its own (`gpt-4-<name>-<suffix>`)."""
+    beta and judge, each a simulated model id of its own (`gpt-4-<name>-<suffix>`); its
+    own topics have `partitions` partitions."""
     suffix = uuid.uuid4().hex[:10]
     task = f"watch-{suffix}"
     text = routing_config(
@@ -41,8 +46,8 @@ async def watch_pipeline(bootstrap: str, task_spec: dict[str, Any], **defaults: 
         tasks={task: task_spec},
     )
     config = parse_config(text)
-    await ensure_topics(bootstrap, router_topics(config.tasks, partitions=1))
-    await ensure_topics(bootstrap, quality_topics(config, partitions=1))
+    await ensure_topics(bootstrap, router_topics(config.tasks, partitions=partitions))
+    await ensure_topics(bootstrap, quality_topics(config, partitions=partitions))
     return Pipeline(
         bootstrap=bootstrap,
         config=config,
@@ -104,3 +109,43 @@ async def sim_calls(sim_url: str) -> list[dict[str, Any]]:
         body: dict[str, Any] = await resp.json()
         calls: list[dict[str, Any]] = body["calls"]
         return calls
+
+
+async def committed_past(
+    bootstrap: str, group: str, offsets: dict[TopicPartition, int], timeout_s: float = 120.0
+) -> None:
+    """Until `group` has committed past `offsets` (each the last offset to be processed)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                committed = await admin.list_consumer_group_offsets(group)
+                if all(
+                    tp in committed and committed[tp].offset > last for tp, last in offsets.items()
+                ):
+                    return
+                await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+async def skip_history(bootstrap: str, group: str) -> None:
+    """Start the group at the current end of the shared topics it reads (llm.scores and
+    llm.feedback hold every earlier test's records, none of this test's concern)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        parts = [
+            TopicPartition(topic, p)
+            for topic in (SCORES_TOPIC, FEEDBACK_TOPIC)
+            for p in consumer.partitions_for_topic(topic) or ()
+        ]
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        await consumer.commit({tp: ends[tp] for tp in parts})
+    finally:
+        await consumer.stop()

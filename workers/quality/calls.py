@@ -124,6 +124,12 @@ class WatchCalls:
         score = rubric_score(spec.judge.rubric, result.output) if result.output else None
         return Grade(score, result.cost_usd, list(result.attempts))
 
+    async def retire(self) -> None:
+        """Close once the calls in progress are done (replaced by a reload)."""
+        if self._engine is not None:
+            await self._engine.idle()
+        await self.aclose()
+
     async def aclose(self) -> None:
         if self._engine is not None:
             await self._engine.aclose(keep_state=True)

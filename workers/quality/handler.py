@@ -37,7 +37,13 @@ from llmrouter.workers.feedback import read_feedback
 from llmrouter.workers.metrics import METRICS
 from llmrouter.workers.outputs import cost_events
 from llmrouter.workers.quality.calls import Grade, WatchCalls
-from llmrouter.workers.quality.join import Answer, RequestWindow, Window
+from llmrouter.workers.quality.join import (
+    Answer,
+    Join,
+    MemoryJoin,
+    SharedJoin,
+    feedback_identity,
+)
 from llmrouter.workers.quality.live import LiveQuality
 from llmrouter.workers.quality.sampling import sampled
 
@@ -56,41 +62,62 @@ class QualityHandler:
         *,
         join_capacity: int = 100_000,
         join_wait_s: float = 30.0,
+        join: Join | None = None,
     ) -> None:
         self.config = config
         self.posteriors: Posteriors = state.posteriors
         self.calls = WatchCalls(config, state)
-        self.requests = RequestWindow(join_capacity)
-        self.answers: Window[Answer] = Window(join_capacity)
+        # with a store, every replica shares the join (join.py); else this process keeps it
+        self.join: Join = join or (
+            SharedJoin(state.store) if state.store is not None else MemoryJoin(join_capacity)
+        )
         self.live = LiveQuality({name: spec.quality for name, spec in config.tasks.items()})
         self.join_wait_s = join_wait_s
+        #: replaced shadow and judge clients, each closing once its calls are done
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    def reconfigure(self, config: RouterConfig, state: RouterState) -> None:
+        """Take a reloaded config (workers/quality/reload.py): sampling rates, shadow
+        models, judges and quality windows apply to the next record; calls in flight
+        finish on the clients they began with, which then close. The join and the live
+        scores are kept."""
+        old = self.calls
+        self.config = config
+        self.posteriors = state.posteriors
+        self.calls = WatchCalls(config, state)
+        self.live.set_specs({name: spec.quality for name, spec in config.tasks.items()})
+        task = asyncio.get_running_loop().create_task(old.retire())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     async def __call__(self, record: ConsumerRecord[bytes, bytes]) -> Sequence[Output]:
         topic = record.topic
         if topic == SCORES_TOPIC:
             return await self._score(record)
         if topic == FEEDBACK_TOPIC:
-            return self._feedback(record)
+            return await self._feedback(record)
         kind = topic.split(".")[1] if topic.count(".") >= 2 else ""
         if kind == "requests":
-            return self._request(record)
+            return await self._request(record)
         if kind == "results":
             return await self._result(record)
         return []
 
     async def aclose(self) -> None:
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
         await self.calls.aclose()
 
     # -- requests: kept until their answer comes ------------------------------------------
 
-    def _request(self, record: ConsumerRecord[bytes, bytes]) -> Sequence[Output]:
+    async def _request(self, record: ConsumerRecord[bytes, bytes]) -> Sequence[Output]:
         try:
             request = decode(record.value, LLMRequest)
         except InvalidMessage:
             return []  # the router dead-letters it; there will be no answer to watch
         spec = self.config.tasks.get(request.task)
-        if spec is not None and (spec.shadow is not None or spec.judge is not None):
-            self.requests.put(request)
+        if spec is not None and _sampled_any(spec, request.request_id):
+            await self.join.put_request(request)
         return []
 
     # -- live answers: shadow calls and grades, after the answer was published ------------
@@ -106,7 +133,8 @@ class QualityHandler:
             or result.duplicate
         ):
             return []
-        self.answers.put(result.request_id, Answer(result.task, result.model, result.output))
+        label = _label_of(result.output, spec.eval.label_field)
+        await self.join.put_answer(result.request_id, Answer.of(result.task, result.model, label))
         if not result.cached:
             await _quietly(
                 self.posteriors.record_cost(result.task, result.model, float(result.cost_usd))
@@ -116,7 +144,7 @@ class QualityHandler:
         judge = spec.judge is not None and sampled(rid, "judge", spec.judge.sample_rate)
         if not (shadow or judge):
             return []
-        request = await self.requests.wait_for(rid, self.join_wait_s)
+        request = await self.join.wait_for_request(rid, self.join_wait_s)
         if request is None:
             METRICS.quality.skipped.labels(result.task, "no_request").inc()
             return []
@@ -189,26 +217,33 @@ class QualityHandler:
 
     # -- feedback: labels and clients' scores become scores -------------------------------
 
-    def _feedback(self, record: ConsumerRecord[bytes, bytes]) -> Sequence[Output]:
+    async def _feedback(self, record: ConsumerRecord[bytes, bytes]) -> Sequence[Output]:
         # bad feedback raises InvalidMessage: the worker's error policy dead-letters it
         feedback = read_feedback(record)
-        answer = self.answers.get(feedback.request_id)
+        spec = self.config.tasks.get(feedback.task)
+        if spec is None:
+            return []
+        answer = await self.join.answer(feedback.request_id)
+        if answer is not None and answer.task != feedback.task:
+            answer = None
         model = feedback.model or (answer.model if answer is not None else None)
-        if model is None or feedback.task not in self.config.tasks:
+        if model is None:
+            METRICS.quality.skipped.labels(feedback.task, "unknown_request").inc()
             return []
         value: float | None = None
         judge = FEEDBACK_JUDGE
         if feedback.kind == "label" and answer is not None and feedback.label is not None:
-            field = self.config.tasks[feedback.task].eval.label_field
-            value = (
-                1.0 if _label_of(answer.output, field) == feedback.label.strip().lower() else 0.0
-            )
+            value = 1.0 if answer.label == feedback.label.strip().lower() else 0.0
             judge = LABEL_JUDGE
         elif feedback.kind == "score":
             value = feedback.score
         elif feedback.kind == "thumbs":
             value = 1.0 if feedback.thumbs == "up" else 0.0
         if value is None:
+            return []
+        origin = f"{record.topic}:{record.partition}:{record.offset}"
+        if not await self.join.first_time(feedback_identity(feedback), origin):
+            METRICS.quality.skipped.labels(feedback.task, "duplicate_feedback").inc()
             return []
         score = Score(
             request_id=feedback.request_id,
@@ -253,6 +288,13 @@ async def _quietly(update: Awaitable[None]) -> None:
         await update
     except LLMRouterError as exc:
         log.info("posterior not updated", error=str(exc))
+
+
+def _sampled_any(spec: TaskSpec, request_id: str) -> bool:
+    """Whether a request of the task is sampled for a shadow call or a grade."""
+    return (spec.shadow is not None and sampled(request_id, "shadow", spec.shadow.rate)) or (
+        spec.judge is not None and sampled(request_id, "judge", spec.judge.sample_rate)
+    )
 
 
 def _label_of(output: str, field: str) -> str:

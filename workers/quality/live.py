@@ -81,6 +81,16 @@ class LiveQuality:
         self._scores: dict[tuple[str, str], deque[float]] = {}
         self._counts: dict[tuple[str, str], int] = {}
 
+    def set_specs(self, specs: Mapping[str, QualityWatchSpec]) -> None:
+        """New windows (a reload): the scores kept stay, as many as the new window and
+        baseline hold."""
+        self._specs = dict(specs)
+        for (task, model), kept in list(self._scores.items()):
+            spec = self.spec(task)
+            size = spec.window + spec.baseline
+            if kept.maxlen != size:
+                self._scores[(task, model)] = deque(kept, maxlen=size)
+
     def spec(self, task: str) -> QualityWatchSpec:
         return self._specs.get(task) or QualityWatchSpec()
 
