@@ -9,6 +9,11 @@ task tag's value (a large one costs the model little regularisation to give each
 own level, so that the per-task means are its starting point), `text_weight` scales the
 n-grams and the counts (a small one keeps the prompt's words to corrections of that level;
 0 leaves a per-task prior). Files saved before these existed read as 1 and 1.
+
+Version 3 adds two options, off in files without them: `task_numeric` gives each task its
+own copy of the numeric counts (so a score can depend on a prompt's length differently in
+each task), and `tasks` gives each named task a tag of its own after the numeric block
+instead of a hashed one (no collision with an n-gram; a task not named gets no tag).
 """
 
 from __future__ import annotations
@@ -40,15 +45,17 @@ __all__ = [
     "encode_weights",
     "featurize",
     "numpy_module",
+    "task_index",
 ]
 
 #: the `format` field of every saved router or scorer file
 FORMAT = "llmrouter.learned"
-#: the newest file version: 2 when the feature weights differ from 1 (a reader of version
-#: 1 would ignore them and mispredict, so it must refuse the file), else 1
-VERSION = 2
+#: the newest file version: 3 with per-task numeric counts, 2 when the feature weights
+#: differ from 1 (an older reader would ignore either and mispredict, so it must refuse the
+#: file), else 1
+VERSION = 3
 #: the versions this code reads
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 
 _WORD = re.compile(r"\w+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
@@ -86,11 +93,15 @@ class FeatureSpec:
     fields: tuple[str, ...] = ("prompt",)
     task_weight: float = 1.0
     text_weight: float = 1.0
+    task_numeric: bool = False
+    tasks: tuple[str, ...] = ()
 
     @property
     def version(self) -> int:
         """The file version a router or scorer with these features is saved as."""
-        return 1 if (self.task_weight, self.text_weight) == (1.0, 1.0) else VERSION
+        if self.task_numeric or self.tasks:
+            return VERSION
+        return 1 if (self.task_weight, self.text_weight) == (1.0, 1.0) else 2
 
     @property
     def hashed(self) -> int:
@@ -98,7 +109,8 @@ class FeatureSpec:
 
     @property
     def dimension(self) -> int:
-        return self.hashed + len(NUMERIC_FEATURES) * len(self.fields) + len(self.cross)
+        dense = len(NUMERIC_FEATURES) * len(self.fields) + len(self.cross)
+        return self.hashed + dense + len(self.tasks)
 
     @property
     def cross(self) -> tuple[str, ...]:
@@ -112,6 +124,8 @@ class FeatureSpec:
             "char_ngrams": list(self.char_ngrams),
             "fields": list(self.fields),
             **(weights if self.version > 1 else {}),
+            **({"task_numeric": True} if self.task_numeric else {}),
+            **({"tasks": list(self.tasks)} if self.tasks else {}),
             "numeric": list(NUMERIC_FEATURES),
             "cross": list(self.cross),
         }
@@ -127,6 +141,8 @@ class FeatureSpec:
             fields=tuple(str(f) for f in raw["fields"]),
             task_weight=float(raw.get("task_weight", 1.0)),
             text_weight=float(raw.get("text_weight", 1.0)),
+            task_numeric=bool(raw.get("task_numeric", False)),
+            tasks=tuple(str(t) for t in raw.get("tasks", ())),
         )
         if not (
             math.isfinite(spec.task_weight)
@@ -166,6 +182,15 @@ def _numeric(text: str, words: int) -> list[float]:
         math.log1p(text.count("?")) / 2.0,
         1.0,
     ]
+
+
+def _per_task(
+    field: str, task: str, counts: list[float], mask: int, into: tuple[list[int], list[float]]
+) -> None:
+    """The numeric counts again, each at an index hashed from the task and the count's name."""
+    for name, count in zip(NUMERIC_FEATURES, counts, strict=False):
+        into[0].append(zlib.crc32(f"task-numeric\x00{task}\x00{field}\x00{name}".encode()) & mask)
+        into[1].append(count)
 
 
 def _value(text: str) -> float | None:
@@ -235,14 +260,27 @@ def featurize(spec: FeatureSpec, texts: dict[str, str], task: str | None) -> tup
         if spec.text_weight != 1.0:  # the bias (last) stays 1
             counts = [v * spec.text_weight for v in counts[:-1]] + counts[-1:]
         numeric += counts
+        if spec.task_numeric and task:
+            _per_task(field, task, counts[:-1], mask, into)
     if spec.cross:
         numeric += _cross(texts.get("prompt", ""), texts.get("answer", ""))
-    if task:
-        into[0].append(zlib.crc32(b"task\x00" + task.encode()) & mask)
+    tag = task_index(spec, task) if task else None
+    if tag is not None:
+        into[0].append(tag)
         into[1].append(spec.task_weight)
     into[0].extend(range(spec.hashed, spec.hashed + len(numeric)))
     into[1].extend(numeric)
     return np.array(into[0], dtype=np.int64), np.array(into[1], dtype=np.float32)
+
+
+def task_index(spec: FeatureSpec, task: str) -> int | None:
+    """Where a task's tag sits in the feature vector (its value is `spec.task_weight`);
+    None for a task that `spec.tasks` does not name."""
+    if spec.tasks:
+        if task not in spec.tasks:
+            return None
+        return spec.dimension - len(spec.tasks) + spec.tasks.index(task)
+    return zlib.crc32(b"task\x00" + task.encode()) & (spec.hashed - 1)
 
 
 def encode_weights(weights: Any) -> dict[str, str]:

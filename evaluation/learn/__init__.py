@@ -3,6 +3,9 @@
     outcomes   the outcomes format (JSON Lines, prompt × model), read with line-numbered errors
     features   many examples as one sparse matrix, with the router's own feature function
     train      fit and save a router (score and cost per model) or a cascade scorer
+    train_prior  fit and save a prior-anchored router: the per-task prior plus the prompt's
+               features, its regularisation chosen on a validation split
+    prior_offset the per-task prior and the logistic regression that starts from it
     baselines  predictions of the learned router, a per-task prior, TF-IDF + LR, the oracle
     metrics    AIQ, convex hulls, PGR, APGR, CPT
     evaluate   sweep each router's knob on held-out outcomes; the cascade's curve

@@ -34,10 +34,16 @@ SELECTION_C = 1.0
 
 
 def predict_linear(
-    predictor: Predictor, weights: np.ndarray[Any, Any], x: sparse.csr_matrix
+    predictor: Predictor,
+    weights: np.ndarray[Any, Any],
+    x: sparse.csr_matrix,
+    offsets: np.ndarray[Any, Any] | None = None,
 ) -> np.ndarray[Any, Any]:
-    """What a saved predictor gives for the rows of `x`, as the router computes it."""
+    """What a saved predictor gives for the rows of `x`, as the router computes it (plus
+    per-row `offsets` before the link, for a predictor trained with them)."""
     z = np.asarray(x @ weights, dtype=np.float64) + predictor.intercept
+    if offsets is not None:
+        z = z + offsets
     if predictor.kind == "logistic":
         z = 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
     return np.clip(z, predictor.low, predictor.high)

@@ -25,7 +25,14 @@ from llmrouter.evaluation.learn.outcomes import OutcomesError, OutcomeSet
 from llmrouter.evaluation.learn.select import SELECTION_C, choose_text_weight
 from llmrouter.router.learned import FeatureSpec, Predictor, saved_document
 
-__all__ = ["TrainingSummary", "fit_predictor", "train_router", "train_scorer"]
+__all__ = [
+    "TrainingSummary",
+    "fit_predictor",
+    "train_router",
+    "train_scorer",
+    "training_meta",
+    "write_router_file",
+]
 
 _RIDGE_ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 _LOGISTIC_CS = (0.1, 0.3, 1.0, 3.0, 10.0)
@@ -93,7 +100,8 @@ def _rows(outcomes: OutcomeSet, column: int) -> list[int]:
     return [i for i in range(len(outcomes)) if not math.isnan(outcomes.scores[i][column])]
 
 
-def _training(outcomes: OutcomeSet, examples: int) -> dict[str, Any]:
+def training_meta(outcomes: OutcomeSet, examples: int) -> dict[str, Any]:
+    """The `training` block of a saved file: its size and the training file's digest."""
     return {
         "training": {
             "examples": examples,
@@ -104,7 +112,7 @@ def _training(outcomes: OutcomeSet, examples: int) -> dict[str, Any]:
     }
 
 
-def _write(path: Path, document: bytes) -> None:
+def write_router_file(path: Path, document: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(document)
@@ -153,9 +161,9 @@ def train_router(
             fit_predictor(x, np.array([outcomes.scores[i][j] for i in rows]), kind="score", c=c)
         )
         costs.append(fit_predictor(x, np.array([outcomes.costs[i][j] for i in rows]), kind="cost"))
-    extra = {"models": chosen, **_training(outcomes, examples)}
+    extra = {"models": chosen, **training_meta(outcomes, examples)}
     extra["training"].update(selection)
-    _write(out, saved_document("router", spec, scores + costs, extra))
+    write_router_file(out, saved_document("router", spec, scores + costs, extra))
     return TrainingSummary(out, chosen, examples, outcomes.sha256)
 
 
@@ -175,6 +183,6 @@ def train_scorer(
     x = feature_matrix(spec, texts, [outcomes.tasks[i] for i in rows])
     good = np.array([1.0 if outcomes.scores[i][j] >= 0.5 else 0.0 for i in rows])
     predictor = fit_predictor(x, good, kind="score")
-    extra = {"model": model, **_training(outcomes, len(rows))}
-    _write(out, saved_document("scorer", spec, [predictor], extra))
+    extra = {"model": model, **training_meta(outcomes, len(rows))}
+    write_router_file(out, saved_document("scorer", spec, [predictor], extra))
     return TrainingSummary(out, [model], len(rows), outcomes.sha256)

@@ -112,7 +112,7 @@ def test_file_versions_old_files_load_and_weights_are_kept(
     damaged.write_bytes(orjson.dumps(saved))
     with pytest.raises(ConfigError, match="not negative"):
         load_learned_router(damaged)
-    saved["version"] = 3
+    saved["version"] = 4
     damaged.write_bytes(orjson.dumps(saved))
     with pytest.raises(ConfigError, match="unsupported"):
         load_learned_router(damaged)
