@@ -9,7 +9,8 @@
 - `llmrouter_quality_scores_total{task,model,answer_source,judge}`: scores read;
 - `llmrouter_shadow_calls_total{task,model,status}`, `llmrouter_quality_skipped_total{task,
   reason}`: shadow answers made, and samples skipped (`no_request`: its request was not in
-  the join window; `budget`: the day's shadow budget was spent).
+  the join; `budget`: the day's shadow budget was spent; `unknown_request`: feedback about
+  an answer not held, naming no model; `duplicate_feedback`: a statement scored already).
 """
 
 from __future__ import annotations
