@@ -21,6 +21,7 @@ against the per-request bound.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -333,6 +334,8 @@ class ModelCaller:
 
 
 def _log_attempt(ledger: CallLedger, *, level: str) -> None:
+    if level == "debug" and not _debug_enabled():  # every answered call: skip the fields
+        return
     attempt = ledger.attempts[-1]
     getattr(log, level)(
         "attempt",
@@ -346,6 +349,11 @@ def _log_attempt(ledger: CallLedger, *, level: str) -> None:
         cost_usd=format(attempt.cost_usd.normalize(), "f"),
         error=attempt.error,
     )
+
+
+def _debug_enabled() -> bool:
+    enabled = getattr(log, "is_enabled_for", None)  # structlog's filtering loggers have it
+    return True if enabled is None else bool(enabled(logging.DEBUG))
 
 
 def _likely_cache_read_tokens(spec: ModelSpec, prompt: RenderedPrompt, prompt_tokens: int) -> int:

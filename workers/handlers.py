@@ -33,6 +33,7 @@ from llmrouter.router.routed import Earlier
 from llmrouter.schemas import (
     Classification,
     ClassifiedRequest,
+    Complexity,
     LLMRequest,
     LLMResult,
     classified_topic,
@@ -109,19 +110,27 @@ def origin_of(record: ConsumerRecord[bytes, bytes]) -> str:
     return f"{record.topic}:{record.partition}:{record.offset}"
 
 
+#: the request's own fields, which a classified request carries on
+_REQUEST_FIELDS = tuple(name for name in LLMRequest.model_fields if name != "schema_version")
+
+
 def _classified(request: LLMRequest, verdict: ClassifierVerdict | None) -> ClassifiedRequest:
-    return ClassifiedRequest(
-        **request.model_dump(exclude={"schema_version"}),
-        complexity=verdict.complexity if verdict else None,
+    """The request with its verdict. The request's fields were validated when it was read,
+    so they are carried over as they are, not dumped and validated again (a large part of
+    the classifier's CPU per record); tests/workers/test_classified_bytes.py pins the bytes."""
+    complexity = Complexity(verdict.complexity) if verdict else None
+    return ClassifiedRequest.model_construct(
+        **{name: getattr(request, name) for name in _REQUEST_FIELDS},
+        complexity=complexity,
         classification=Classification(
             classifier=verdict.classifier,
-            complexity=verdict.complexity,
+            complexity=complexity,
             confidence=verdict.confidence,
             reason=verdict.reason,
         )
         if verdict
         else None,
-        classifier_attempts=verdict.attempts if verdict else [],
+        classifier_attempts=list(verdict.attempts) if verdict else [],
         classified_at=utc_now(),
     )
 

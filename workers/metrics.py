@@ -8,6 +8,7 @@ Alert on: dead letters rising, `llmrouter_consumer_lag` growing for minutes, the
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -44,6 +45,8 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        #: label children by (metric, values), for `_child`
+        self._children: dict[tuple[int | str, ...], Any] = {}
         #: the quality worker's: live quality, drift, scores, shadow calls
         self.quality = QualityMetrics(r)
         self.requests = Counter(
@@ -190,29 +193,40 @@ class Metrics:
         r.register(_StateDegraded())
 
     def observe_result(self, result: LLMResult) -> None:
-        model = result.model or "none"
-        self.requests.labels(result.task, model, result.status.value).inc()
-        self.request_latency.labels(result.task).observe(result.latency_ms / 1000)
+        child = self._child
+        task = result.task
+        child(self.requests, task, result.model or "none", result.status.value).inc()
+        child(self.request_latency, task).observe(result.latency_ms / 1000)
         if result.cached:
-            self.cache_hits.labels(result.task).inc()
+            child(self.cache_hits, task).inc()
         if result.escalated:
-            self.escalations.labels(result.task).inc()
+            child(self.escalations, task).inc()
         if result.fallback_used:
-            self.fallbacks.labels(result.task).inc()
+            child(self.fallbacks, task).inc()
         previous: str | None = None
         for attempt in result.attempts:
-            self.attempts.labels(attempt.model, attempt.outcome.value).inc()
+            model = attempt.model
+            child(self.attempts, model, attempt.outcome.value).inc()
             if attempt.outcome is AttemptOutcome.INVALID_OUTPUT:
-                self.invalid_outputs.labels(result.task, attempt.model).inc()
+                child(self.invalid_outputs, task, model).inc()
             if attempt.outcome is not AttemptOutcome.CACHE_HIT:
-                self.provider_latency.labels(attempt.model).observe(attempt.latency_ms / 1000)
-            if attempt.model == previous and attempt.purpose == "answer":
-                self.retries.labels(attempt.model).inc()
-            previous = attempt.model
-            self.tokens.labels(attempt.model, "input").inc(attempt.input_tokens)
-            self.tokens.labels(attempt.model, "output").inc(attempt.output_tokens)
+                child(self.provider_latency, model).observe(attempt.latency_ms / 1000)
+            if model == previous and attempt.purpose == "answer":
+                child(self.retries, model).inc()
+            previous = model
+            child(self.tokens, model, "input").inc(attempt.input_tokens)
+            child(self.tokens, model, "output").inc(attempt.output_tokens)
             if attempt.cost_usd:
-                self.cost.labels(result.task, attempt.model).inc(float(attempt.cost_usd))
+                child(self.cost, task, model).inc(float(attempt.cost_usd))
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        """`metric.labels(*values)`, kept: prometheus_client takes a lock and checks the
+        values on every call, several times a result (the series are never removed)."""
+        key: tuple[int | str, ...] = (id(metric), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     # What the exactly-once runtime reports (llmrouter.runtime.reporting.RuntimeMetrics).
 

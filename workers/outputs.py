@@ -134,9 +134,11 @@ def bounded_headers(headers: Iterable[tuple[str, bytes | None]]) -> tuple[tuple[
 
 
 def cost_events(result: LLMResult) -> list[CostEvent]:
-    """One cost event per attempt (provider call or cache hit), numbered as on the result."""
+    """One cost event per attempt (provider call or cache hit), numbered as on the result.
+    Built from the result's fields, validated already, so not validated again (one of the
+    worker's costs per record; tests/workers/test_cost_event_bytes.py pins the bytes)."""
     return [
-        CostEvent(
+        CostEvent.model_construct(
             request_id=result.request_id,
             task=result.task,
             attempt=index,

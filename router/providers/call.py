@@ -38,6 +38,8 @@ from typing import Any
 
 import aiohttp
 import orjson
+from multidict import CIMultiDict
+from yarl import URL
 
 from llmrouter.core.errors import ProviderTimeout
 from llmrouter.router.providers.base import ChatRequest, Completion
@@ -107,15 +109,16 @@ class JsonEndpoint:
         self._status_error: Callable[[Any], BaseException] | None = getattr(
             self.client, "_make_status_error_from_response", None
         )
-        #: (url, headers) of the request the SDK sent, once it sent one
-        self._wire: tuple[str, dict[str, str]] | None = None
+        #: (url, headers) of the request the SDK sent, once it sent one: parsed once, as
+        #: aiohttp takes them (a string URL and a dict are parsed again on every call)
+        self._wire: tuple[URL, CIMultiDict[str]] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._probing = False
         self._ready = asyncio.Event()
 
     async def _capture(self, request: Any) -> None:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _PER_REQUEST}
-        self._wire = (str(request.url), headers)
+        self._wire = (URL(str(request.url)), CIMultiDict(headers))
         self._ready.set()
 
     async def post(self, body: dict[str, Any], timeout_s: float) -> Any:
@@ -146,9 +149,11 @@ class JsonEndpoint:
                 if status >= 400:
                     if status in (401, 403):
                         self._wire = None  # the next call lets the SDK authenticate again
-                    raise self._status_error(self._response(response, content, url))
+                    raise self._status_error(self._response(response, content, str(url)))
         except aiohttp.ClientError as exc:
-            raise self._sdk.APIConnectionError(request=self._http.Request("POST", url)) from exc
+            raise self._sdk.APIConnectionError(
+                request=self._http.Request("POST", str(url))
+            ) from exc
         return orjson.loads(content)
 
     async def _through_sdk(self, body: dict[str, Any], timeout_s: float) -> Any:

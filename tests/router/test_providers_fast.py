@@ -195,7 +195,7 @@ async def test_the_light_path_sends_what_the_sdk_sent(sim_url: str) -> None:
         await provider.aclose()
     assert wire is not None
     url, headers = wire
-    assert url == f"{sim_url}/v1/messages"
+    assert str(url) == f"{sim_url}/v1/messages"
     lowered = {k.lower(): v for k, v in headers.items()}
     assert KEY in (lowered.get("x-api-key") or lowered.get("authorization") or "")
     assert "anthropic-version" in lowered
