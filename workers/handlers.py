@@ -33,7 +33,6 @@ from llmrouter.router.routed import Earlier
 from llmrouter.schemas import (
     Classification,
     ClassifiedRequest,
-    Complexity,
     LLMRequest,
     LLMResult,
     classified_topic,
@@ -115,22 +114,21 @@ _REQUEST_FIELDS = tuple(name for name in LLMRequest.model_fields if name != "sch
 
 
 def _classified(request: LLMRequest, verdict: ClassifierVerdict | None) -> ClassifiedRequest:
-    """The request with its verdict. The request's fields were validated when it was read,
-    so they are carried over as they are, not dumped and validated again (a large part of
-    the classifier's CPU per record); tests/workers/test_classified_bytes.py pins the bytes."""
-    complexity = Complexity(verdict.complexity) if verdict else None
-    return ClassifiedRequest.model_construct(
+    """The request with its verdict: its fields taken as they are (not dumped to a dict of
+    copies first), then validated with the verdict's; tests/workers/test_classified_bytes.py
+    pins the bytes."""
+    return ClassifiedRequest(
         **{name: getattr(request, name) for name in _REQUEST_FIELDS},
-        complexity=complexity,
+        complexity=verdict.complexity if verdict else None,
         classification=Classification(
             classifier=verdict.classifier,
-            complexity=complexity,
+            complexity=verdict.complexity,
             confidence=verdict.confidence,
             reason=verdict.reason,
         )
         if verdict
         else None,
-        classifier_attempts=list(verdict.attempts) if verdict else [],
+        classifier_attempts=verdict.attempts if verdict else [],
         classified_at=utc_now(),
     )
 

@@ -1,6 +1,6 @@
-"""The classifier stage carries a request's fields over without validating them again
-(workers/handlers.py): the bytes on `llm.classified.<task>` are exactly those of a
-validated classified request."""
+"""The classifier stage builds a classified request from the request's fields as they are
+(workers/handlers.py): the bytes on `llm.classified.<task>` are those of the request's
+dump with the verdict, as before."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from llmrouter.router.classifiers import ClassifierVerdict
 from llmrouter.schemas import (
     Attempt,
     AttemptOutcome,
+    Classification,
     ClassifiedRequest,
     Complexity,
     LLMRequest,
@@ -62,7 +63,20 @@ def test_classified_requests_are_the_bytes_of_validated_ones() -> None:
     request = _request()
     for verdict in _verdicts():
         built = _classified(request, verdict)
-        validated = ClassifiedRequest.model_validate(built.model_dump())
+        validated = ClassifiedRequest(
+            **request.model_dump(exclude={"schema_version"}),
+            complexity=verdict.complexity if verdict else None,
+            classification=Classification(
+                classifier=verdict.classifier,
+                complexity=verdict.complexity,
+                confidence=verdict.confidence,
+                reason=verdict.reason,
+            )
+            if verdict
+            else None,
+            classifier_attempts=verdict.attempts if verdict else [],
+            classified_at=built.classified_at,
+        )
         assert encode(built) == encode(validated)
         # and what the router stage reads back is the same request
         assert decode(encode(built), ClassifiedRequest) == validated

@@ -1,5 +1,5 @@
-"""Cost events are built without validating again (workers/outputs.py): the bytes on
-`llm.costs` are exactly those of a validated event."""
+"""Cost events (workers/outputs.py): the bytes on `llm.costs` are those of a validated
+event, numbered and stamped as on the result."""
 
 from __future__ import annotations
 
