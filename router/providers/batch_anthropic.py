@@ -3,16 +3,24 @@ one `{custom_id, params}` per request (`params` is the Messages body), `retrieve
 `processing_status` is `ended`, then `results` (a JSONL stream: succeeded, errored,
 canceled or expired per request).
 
-Anthropic's batches carry no metadata, so `find` knows a job by what it can see: a batch
-created since the job was opened, with as many requests; when several could be it, the
-ended ones are told apart by their requests' custom ids (our job id is their prefix), and
-until then the answer is WAIT.
+Anthropic's batches carry no metadata, so `find` knows a job by what its list shows: a
+batch created since the job was opened (less the clock-skew allowance), with as many
+requests. It decides at once:
+
+- an ended candidate is told by its requests' custom ids (our job id is their prefix):
+  ours, or not ours and passed over;
+- otherwise an unended candidate, not `taken` by another of the worker's jobs, is taken
+  as ours (the earliest created). Another worker's job of the same size made meanwhile
+  could be mistaken for it: the batch worker checks the custom ids when the batch ends
+  and, when they are not ours, looks again (workers/batch/owner.py);
+- no candidate: None (create it) once the clock-skew window after the job was opened has
+  passed, WAIT until then (a batch just made may not be listed yet).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from llmrouter.router.providers.batch_base import (
@@ -31,13 +39,25 @@ _CLOCK_SKEW = timedelta(seconds=60)
 class AnthropicBatchClient(SdkBatchClient):
     provider = "anthropic"
 
-    def __init__(self, sdk_client: Any, *, model: str) -> None:
+    def __init__(
+        self,
+        sdk_client: Any,
+        *,
+        model: str,
+        now: Callable[[], datetime] = lambda: datetime.now(tz=UTC),
+    ) -> None:
         import anthropic
 
         super().__init__(sdk_client, model=model, error=anthropic.AnthropicError)
+        self._now = now
 
     async def find(
-        self, job_id: str, *, created_after: datetime, requests: int
+        self,
+        job_id: str,
+        *,
+        created_after: datetime,
+        requests: int,
+        taken: Collection[str] = (),
     ) -> str | Literal["wait"] | None:
         since = created_after - _CLOCK_SKEW
         candidates = []
@@ -53,20 +73,22 @@ class AnthropicBatchClient(SdkBatchClient):
                     + counts.canceled
                     + counts.expired
                 )
-                if total == requests:
+                if total == requests and str(batch.id) not in taken:
                     candidates.append(batch)
-            if not candidates:
-                return None
-            waiting = False
+            unended = []
             for batch in candidates:
                 if batch.processing_status != "ended":
-                    waiting = True
+                    unended.append(batch)
                     continue
                 async for row in await self._client.messages.batches.results(batch.id):
                     if row.custom_id.startswith(f"{job_id}-"):
                         return str(batch.id)
                     break
-        return WAIT if waiting else None
+        if unended:  # the list shows a job of ours' size made since: taken as ours
+            return str(min(unended, key=lambda batch: batch.created_at).id)
+        if self._now() < created_after + _CLOCK_SKEW:
+            return WAIT
+        return None
 
     async def create(self, job_id: str, lines: Sequence[BatchLine]) -> str:
         async with self._translated():

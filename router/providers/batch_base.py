@@ -10,7 +10,7 @@ of creating a second one. Every SDK error is translated into ours at this bounda
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -58,10 +58,16 @@ class BatchClient(Protocol):
     provider: str
 
     async def find(
-        self, job_id: str, *, created_after: datetime, requests: int
+        self,
+        job_id: str,
+        *,
+        created_after: datetime,
+        requests: int,
+        taken: Collection[str] = (),
     ) -> str | Literal["wait"] | None:
-        """The provider's id of the job created under `job_id`, None when there is none,
-        WAIT when that cannot be told yet."""
+        """The provider's id of the job created under `job_id` (opened at `created_after`,
+        of `requests` requests; `taken`: provider ids other jobs have), None when there is
+        none, WAIT when that cannot be told yet."""
         ...
 
     async def create(self, job_id: str, lines: Sequence[BatchLine]) -> str:

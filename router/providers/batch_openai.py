@@ -5,7 +5,7 @@ the failed and expired requests in the error file."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -35,8 +35,14 @@ class OpenAIBatchClient(SdkBatchClient):
         super().__init__(sdk_client, model=model, error=openai.OpenAIError)
 
     async def find(
-        self, job_id: str, *, created_after: datetime, requests: int
+        self,
+        job_id: str,
+        *,
+        created_after: datetime,
+        requests: int,
+        taken: Collection[str] = (),
     ) -> str | Literal["wait"] | None:
+        """Exact: the batch whose metadata names `job_id` (`taken` is not needed)."""
         since = int(created_after.timestamp()) - 60
         async with self._translated():
             async for batch in self._client.batches.list(limit=100):

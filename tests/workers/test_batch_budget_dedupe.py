@@ -6,8 +6,9 @@ with another input)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -136,6 +137,15 @@ async def _send(
     await producer.send_and_wait(requests_topic(task), encode(request), key=rid.encode())
 
 
+async def _until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    """Wait for `condition` to hold, looking every 50 ms, for at most `timeout_s`."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.05)
+
+
 def _metric(task: str, action: str) -> float:
     value: Any = METRICS.duplicates.labels(task, action)._value.get()
     return float(value)
@@ -150,8 +160,8 @@ async def test_one_answer_per_request_id_whatever_the_path(
     monkeypatch.setenv("LLMROUTER_REDIS_URL", redis_url)
     app = create_app(SimConfig(latency_ms=0, seed=12))
     store = store_of(app)
-    # jobs end only once the copies below were read: ended when looked at after 3 s
-    store.knobs = store.knobs.model_copy(update={"processing_s": 3.0})
+    # the job runs until the copies below were read: then it ends at its next poll
+    store.knobs = store.knobs.model_copy(update={"processing_s": 3600.0})
     async with sim_running(app=app) as url:
         monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", url)
         setup = batch_setup(kafka_bootstrap, max_requests=100)
@@ -169,9 +179,18 @@ async def test_one_answer_per_request_id_whatever_the_path(
             # 2. in a job: a batch copy and a realtime copy get no answer of their own,
             # a copy with another input is a conflict
             await _send(producer, ta, "d-job", "question two", Priority.BATCH)
+            await _until(lambda: len(store.created) == 1)  # the job is made
             await _send(producer, ta, "d-job", "question two", Priority.BATCH)
             await _send(producer, ta, "d-job", "question two", Priority.REALTIME)
+            await _until(lambda: _metric(ta, "in_batch_job") - in_job_before >= 2)
             await _send(producer, ta, "d-job", "another question", Priority.BATCH)
+            got = await read_topic(
+                kafka_bootstrap,
+                results_of,
+                LLMResult,
+                until=lambda got: any(r.request_id == "d-job" for r in got),
+            )
+            store.knobs = store.knobs.model_copy(update={"processing_s": 0.0})
             got = await read_topic(
                 kafka_bootstrap,
                 results_of,

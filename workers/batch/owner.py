@@ -11,7 +11,10 @@ so a restart re-reads exactly what is unfinished:
 - collect: a job record (`open`) naming the entries it takes, once the model's flush
   policy says so (most requests, most bytes, longest wait);
 - submit: the provider job, created once — `find` looks for it under our job id before
-  `create` makes it — then the job record `submitted` with the provider's id;
+  `create` makes it (a job this owner opened itself is made without looking: nothing
+  was sent for it yet) — then the job record `submitted` with the provider's id;
+  a provider job taken by `find` whose results turn out to be another job's (Anthropic's
+  list tells jobs apart only once they ended) sends the job back to `open`;
 - poll: `retrieve` every `poll_s` until the job ended;
 - publish: every entry's result and cost events (or fallback), the job record `done` and
   tombstones for the job and its entries, in one transaction. Before it, each answer's
@@ -93,6 +96,9 @@ class PartitionOwner:
         self.pending: dict[str, list[int]] = defaultdict(list)
         self.caught_up = False
         self._next_poll: dict[str, float] = {}
+        #: jobs this owner opened and has not yet tried to create: no provider job can
+        #: exist for them, so they are created without a look-up
+        self._unsent: set[str] = set()
         self._clients: dict[str, BatchClient] = {}
         self._lock = asyncio.Lock()
         if start_offset >= end_offset:
@@ -202,6 +208,7 @@ class PartitionOwner:
                 )
                 await self._commit([_job_output(self.tp.topic, job)], self._low_water())
                 self.jobs[job.job_id] = job
+                self._unsent.add(job.job_id)
                 del offsets[: len(take)]
                 log.info("batch job opened", job_id=job.job_id, model=model, requests=len(take))
             if not offsets:
@@ -223,9 +230,16 @@ class PartitionOwner:
 
     async def _submit(self, job: BatchJob) -> None:
         client = self._client(job.model)
-        found = await client.find(
-            job.job_id, created_after=job.created_at, requests=len(job.entries)
-        )
+        if job.job_id in self._unsent:
+            self._unsent.discard(job.job_id)  # a create that fails ends this owner
+            found = None
+        else:
+            found = await client.find(
+                job.job_id,
+                created_after=job.created_at,
+                requests=len(job.entries),
+                taken={j.provider_batch_id for j in self.jobs.values() if j.provider_batch_id},
+            )
         if found == WAIT:
             self._next_poll[job.job_id] = time.monotonic() + self._policy(job.model).poll_s
             return
@@ -258,6 +272,9 @@ class PartitionOwner:
             self._next_poll[job.job_id] = time.monotonic() + self._policy(job.model).poll_s
             return
         lines = await client.results(job.provider_batch_id) if status.status != "failed" else []
+        if lines and not any(line.custom_id.startswith(f"{job.job_id}-") for line in lines):
+            await self._reopen(job)  # found again by its size alone, and not ours
+            return
         by_id = {line.custom_id: line for line in lines}
         spec = self.router.config.models[job.model]
         sdk = self.router.pool.client_for(job.model)
@@ -316,6 +333,21 @@ class PartitionOwner:
             answered=counts["answered"],
             fallback=counts["fallback"],
             failed=counts["failed"],
+        )
+
+    async def _reopen(self, job: BatchJob) -> None:
+        """A provider job taken for `job` turned out to be another's: `job` is open again,
+        to be found (now that the other has ended, its custom ids tell it apart) or made."""
+        reopened = job.model_copy(
+            update={"state": BatchJobState.OPEN, "provider_batch_id": None, "submitted_at": None}
+        )
+        await self._commit([_job_output(self.tp.topic, reopened)], self._low_water())
+        self.jobs[job.job_id] = reopened
+        self._next_poll.pop(job.job_id, None)
+        log.warning(
+            "batch job found again was another's; looking again",
+            job_id=job.job_id,
+            batch_id=job.provider_batch_id,
         )
 
     def _low_water(self, without: set[int] | frozenset[int] = frozenset()) -> int:
