@@ -56,6 +56,11 @@ def worker(
     """Run one worker process: `classifier` (requests → classified), `router`
     (classified → results and cost events) or `quality` (shadow traffic, the online judge,
     live quality: off the hot path). SIGTERM drains in-flight work and commits."""
+    if kind == "quality":  # off the hot path: the live workers get the CPU first
+        from llmrouter.workers.quality.priority import lower_priority
+
+        configure_logging(log_level)  # before its first line: loggers keep their config
+        lower_priority()
     _run([kind], config, bootstrap_servers, instance_id, max_in_flight, grace_s, log_level)
 
 
