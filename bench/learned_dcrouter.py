@@ -1,15 +1,18 @@
 """Learned routing over nine models and eleven tasks, on DCRouter's published outcomes.
 
-    .venv/bin/python -m bench.learned_dcrouter [--data DIR] [--work DIR] [--text-weights 0,0.1,0.3]
+    .venv/bin/python -m bench.learned_dcrouter [--data DIR] [--work DIR] [--task-anchored]
 
 Reads `dcrouter_train.jsonl` and `dcrouter_test.jsonl` (already in the outcomes format)
 from `../shared/data/routing/` beside the checkout unless `--data` names the folder; they
-are never copied into the project. Trains two routers on the training split — the
-default features (`llmrouter learn train` with no options) and the task-anchored one
-(a task tag of weight `--task-weight`, the prompt's text weight chosen by 3-fold
-cross-validation on the training split among `--text-weights`) — and evaluates both on
-the test split against every single model, the per-task prior, TF-IDF + logistic
-regression, the random router and the oracle. Prints the table; the JSON is in --work.
+are never copied into the project. Trains the prior-anchored router on the training split
+(evaluation/learn/train_prior.py: per model, the per-task prior as a fixed offset plus a
+logistic regression of the prompt's hashed n-grams and per-task counts; its regularisation
+chosen on a seeded validation split carved from the training split, never on the test
+split) and evaluates it on the test split against every single model, the per-task prior,
+TF-IDF + logistic regression, the random router and the oracle. `--task-anchored` also
+trains the earlier task-anchored router (task weight `--task-weight`, text weight chosen by
+3-fold cross-validation among `--text-weights`; about twenty minutes). Prints the table;
+the JSON is in --work.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from llmrouter.evaluation.learn.evaluate import evaluate
 from llmrouter.evaluation.learn.outcomes import read_outcomes
 from llmrouter.evaluation.learn.report import render_table
 from llmrouter.evaluation.learn.train import train_router
+from llmrouter.evaluation.learn.train_prior import train_prior_router
 from llmrouter.router.learned import FeatureSpec, load_learned_router
 
 __all__ = ["main"]
@@ -38,11 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=None, help="keep the files here")
+    parser.add_argument("--seed", type=int, default=0, help="of the validation split")
+    parser.add_argument("--task-anchored", action="store_true")
     parser.add_argument("--task-weight", type=float, default=5.0)
     parser.add_argument("--text-weights", default="0,0.1,0.3")
-    parser.add_argument(
-        "--skip-default", action="store_true", help="do not train the default-features router"
-    )
     args = parser.parse_args(argv)
     train_file, test_file = args.data / "dcrouter_train.jsonl", args.data / "dcrouter_test.jsonl"
     if not train_file.exists() or not test_file.exists():
@@ -51,31 +54,30 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="learned-dcrouter-"))
     work.mkdir(parents=True, exist_ok=True)
     train, test = read_outcomes(train_file), read_outcomes(test_file)
-    weights = [float(w) for w in args.text_weights.split(",") if w.strip()]
     started = time.monotonic()
-    anchored = train_router(
-        train,
-        work / "router-anchored.json",
-        spec=FeatureSpec(task_weight=args.task_weight),
-        text_weights=weights,
-    )
-    print(f"task-anchored router trained in {time.monotonic() - started:.0f} s", flush=True)
-    meta = load_learned_router(anchored.path)
+    prior = train_prior_router(train, work / "router-prior.json", seed=args.seed)
+    print(f"prior-anchored router trained in {time.monotonic() - started:.0f} s", flush=True)
+    router = load_learned_router(prior.path)
+    chosen = router.meta["prior_anchored"]
     print(
-        f"text weight chosen: {meta.spec.text_weight} "
-        f"(3-fold Brier: {meta.meta.get('text_weight_brier')})",
+        f"budget chosen: C = {chosen['c']} (validation Brier: {chosen['validation_brier']})",
         flush=True,
     )
-    evaluation = evaluate(meta, test, train=train)
-    evaluation.policies[0].name = "learned, task-anchored"
-    if not args.skip_default:
+    evaluation = evaluate(router, test, train=train)
+    evaluation.policies[0].name = "learned, prior-anchored"
+    if args.task_anchored:
+        weights = [float(w) for w in args.text_weights.split(",") if w.strip()]
         started = time.monotonic()
-        default = train_router(train, work / "router-default.json")
-        print(f"default router trained in {time.monotonic() - started:.0f} s", flush=True)
-        other = evaluate(load_learned_router(default.path), test)
-        first = other.policies[0]
-        first.name = "learned, default features"
-        evaluation.policies.insert(1, first)
+        anchored = train_router(
+            train,
+            work / "router-anchored.json",
+            spec=FeatureSpec(task_weight=args.task_weight),
+            text_weights=weights,
+        )
+        print(f"task-anchored router trained in {time.monotonic() - started:.0f} s", flush=True)
+        other = evaluate(load_learned_router(anchored.path), test).policies[0]
+        other.name = "learned, task-anchored"
+        evaluation.policies.insert(1, other)
     (work / "evaluation.json").write_bytes(
         orjson.dumps(evaluation.to_json(), option=orjson.OPT_INDENT_2)
     )
