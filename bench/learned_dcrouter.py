@@ -1,6 +1,6 @@
 """Learned routing over nine models and eleven tasks, on DCRouter's published outcomes.
 
-    .venv/bin/python -m bench.learned_dcrouter [--data DIR] [--work DIR] [--task-anchored]
+    .venv/bin/python -m bench.learned_dcrouter [--per-task] [--data DIR] [--work DIR] [--task-anchored]
 
 Reads `dcrouter_train.jsonl` and `dcrouter_test.jsonl` (already in the outcomes format)
 from `../shared/data/routing/` beside the checkout unless `--data` names the folder; they
@@ -8,7 +8,9 @@ are never copied into the project. Trains the prior-anchored router on the train
 (evaluation/learn/train_prior.py: per model, the per-task prior as a fixed offset plus a
 logistic regression of the prompt's hashed n-grams and per-task counts; its regularisation
 chosen on a seeded validation split carved from the training split, never on the test
-split) and evaluates it on the test split against every single model, the per-task prior,
+split; with `--per-task` each task gets its own copy of the n-grams and its own
+regularisation, chosen by the task's validation AIQ, evaluation/learn/per_task.py) and
+evaluates it on the test split against every single model, the per-task prior,
 TF-IDF + logistic regression, the random router and the oracle. `--task-anchored` also
 trains the earlier task-anchored router (task weight `--task-weight`, text weight chosen by
 3-fold cross-validation among `--text-weights`; about twenty minutes). Prints the table;
@@ -43,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, default=None, help="keep the files here")
     parser.add_argument("--seed", type=int, default=0, help="of the validation split")
+    parser.add_argument(
+        "--per-task", action="store_true", help="each task its own n-grams and budget"
+    )
     parser.add_argument("--task-anchored", action="store_true")
     parser.add_argument("--task-weight", type=float, default=5.0)
     parser.add_argument("--text-weights", default="0,0.1,0.3")
@@ -55,16 +60,23 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     train, test = read_outcomes(train_file), read_outcomes(test_file)
     started = time.monotonic()
-    prior = train_prior_router(train, work / "router-prior.json", seed=args.seed)
+    prior = train_prior_router(
+        train, work / "router-prior.json", seed=args.seed, per_task=args.per_task
+    )
     print(f"prior-anchored router trained in {time.monotonic() - started:.0f} s", flush=True)
     router = load_learned_router(prior.path)
     chosen = router.meta["prior_anchored"]
-    print(
-        f"budget chosen: C = {chosen['c']} (validation Brier: {chosen['validation_brier']})",
-        flush=True,
-    )
+    if args.per_task:
+        print(f"budgets chosen per task: {chosen['per_task_c']}", flush=True)
+        print(f"validation AIQ per task and budget: {chosen['validation_aiq']}", flush=True)
+    else:
+        print(
+            f"budget chosen: C = {chosen['c']} (validation Brier: {chosen['validation_brier']})",
+            flush=True,
+        )
     evaluation = evaluate(router, test, train=train)
-    evaluation.policies[0].name = "learned, prior-anchored"
+    kind = "per-task prior-anchored" if args.per_task else "prior-anchored"
+    evaluation.policies[0].name = f"learned, {kind}"
     if args.task_anchored:
         weights = [float(w) for w in args.text_weights.split(",") if w.strip()]
         started = time.monotonic()

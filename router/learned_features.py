@@ -13,7 +13,9 @@ n-grams and the counts (a small one keeps the prompt's words to corrections of t
 Version 3 adds two options, off in files without them: `task_numeric` gives each task its
 own copy of the numeric counts (so a score can depend on a prompt's length differently in
 each task), and `tasks` gives each named task a tag of its own after the numeric block
-instead of a hashed one (no collision with an n-gram; a task not named gets no tag).
+instead of a hashed one (no collision with an n-gram; a task not named gets no tag), and
+`task_ngrams` adds for a named task a second copy of the n-grams hashed with the task (so
+the words can mean something different in each task).
 """
 
 from __future__ import annotations
@@ -95,11 +97,12 @@ class FeatureSpec:
     text_weight: float = 1.0
     task_numeric: bool = False
     tasks: tuple[str, ...] = ()
+    task_ngrams: bool = False
 
     @property
     def version(self) -> int:
         """The file version a router or scorer with these features is saved as."""
-        if self.task_numeric or self.tasks:
+        if self.task_numeric or self.tasks or self.task_ngrams:
             return VERSION
         return 1 if (self.task_weight, self.text_weight) == (1.0, 1.0) else 2
 
@@ -126,6 +129,7 @@ class FeatureSpec:
             **(weights if self.version > 1 else {}),
             **({"task_numeric": True} if self.task_numeric else {}),
             **({"tasks": list(self.tasks)} if self.tasks else {}),
+            **({"task_ngrams": True} if self.task_ngrams else {}),
             "numeric": list(NUMERIC_FEATURES),
             "cross": list(self.cross),
         }
@@ -143,6 +147,7 @@ class FeatureSpec:
             text_weight=float(raw.get("text_weight", 1.0)),
             task_numeric=bool(raw.get("task_numeric", False)),
             tasks=tuple(str(t) for t in raw.get("tasks", ())),
+            task_ngrams=bool(raw.get("task_ngrams", False)),
         )
         if not (
             math.isfinite(spec.task_weight)
@@ -256,6 +261,8 @@ def featurize(spec: FeatureSpec, texts: dict[str, str], task: str | None) -> tup
             if group:
                 seed = zlib.crc32(field.encode() + b"\x00" + kind)
                 _group(group, seed, mask, into, spec.text_weight)
+                if spec.task_ngrams and task in spec.tasks:  # the task's own copy
+                    _group(group, zlib.crc32(task.encode(), seed), mask, into, spec.text_weight)
         counts = _numeric(text, len(words))
         if spec.text_weight != 1.0:  # the bias (last) stays 1
             counts = [v * spec.text_weight for v in counts[:-1]] + counts[-1:]

@@ -6,6 +6,7 @@
     train_prior  fit and save a prior-anchored router: the per-task prior plus the prompt's
                features, its regularisation chosen on a validation split
     prior_offset the per-task prior and the logistic regression that starts from it
+    per_task     the same with each task its own n-grams and its own regularisation
     baselines  predictions of the learned router, a per-task prior, TF-IDF + LR, the oracle
     metrics    AIQ, convex hulls, PGR, APGR, CPT
     evaluate   sweep each router's knob on held-out outcomes; the cascade's curve

@@ -28,6 +28,7 @@ from scipy import sparse
 
 from llmrouter.evaluation.learn.features import feature_matrix
 from llmrouter.evaluation.learn.outcomes import OutcomesError, OutcomeSet
+from llmrouter.evaluation.learn.per_task import choose_task_cs, fit_per_task
 from llmrouter.evaluation.learn.prior_offset import (
     TaskPrior,
     fit_offset_logistic,
@@ -113,9 +114,13 @@ def train_prior_router(
     alpha: float = 2.0,
     validation_share: float = 0.25,
     seed: int = 0,
+    per_task: bool = False,
 ) -> TrainingSummary:
     """Fit and save a prior-anchored router; `cs` are the budgets compared on the
-    validation split (one budget: no validation, that one is used)."""
+    validation split (one budget: no validation, that one is used). `per_task` gives each
+    task its own n-grams and its own budget (evaluation/learn/per_task.py)."""
+    if per_task:
+        return _train_per_task(outcomes, out, models, spec, cs, alpha, validation_share, seed)
     named = tuple(sorted({t for t in outcomes.tasks if t is not None}))
     spec = replace(spec or PRIOR_SPEC, task_weight=1.0, tasks=named)
     chosen = list(models) if models else list(outcomes.models)
@@ -179,3 +184,70 @@ def _fold(
     for task, index in tags.items():
         folded[index] += (float(logit(prior.of(task))) - overall) / spec.task_weight
     return replace(predictor, intercept=predictor.intercept + overall), folded
+
+
+def _train_per_task(
+    outcomes: OutcomeSet,
+    out: Path,
+    models: Sequence[str] | None,
+    spec: FeatureSpec | None,
+    cs: Sequence[float],
+    alpha: float,
+    validation_share: float,
+    seed: int,
+) -> TrainingSummary:
+    named = tuple(sorted({t for t in outcomes.tasks if t is not None}))
+    spec = replace(spec or PRIOR_SPEC, task_weight=1.0, tasks=named, task_ngrams=True)
+    chosen = list(models) if models else list(outcomes.models)
+    if len(chosen) < 2:
+        raise OutcomesError("a router needs outcomes of at least two models")
+    if not cs or any(not math.isfinite(c) or c < 0 for c in cs):
+        raise OutcomesError("regularisation budgets must be finite and not negative")
+    columns = [outcomes.column(m) for m in chosen]
+    scores = np.array(outcomes.scores, dtype=np.float64)[:, columns]
+    costs = np.array(outcomes.costs, dtype=np.float64)[:, columns]
+    tasks = list(outcomes.tasks)
+    texts = [{"prompt": p} for p in outcomes.prompts]
+    x_all = feature_matrix(replace(spec, task_weight=0.0), texts, tasks)
+    # The shared features (what every task sees) stay out of the per-task fits: the
+    # costs are fitted on them, the scores on each task's own copy.
+    x_shared = feature_matrix(
+        replace(spec, task_weight=0.0, task_ngrams=False, task_numeric=False), texts, tasks
+    )
+    keep = np.ones(spec.dimension)
+    keep[np.unique(x_shared.indices)] = 0.0
+    x_task = (x_all @ sparse.diags(keep)).tocsr()
+    x_task.eliminate_zeros()
+    held = validation_rows(tasks, validation_share, seed)
+    c_of, quality = choose_task_cs(x_task, scores, costs, tasks, held, cs, alpha)
+    fit = fit_per_task(x_task, scores, tasks, c_of, alpha)
+    fitted: list[tuple[Predictor, Any]] = []
+    fitted_costs: list[tuple[Predictor, Any]] = []
+    examples = 0
+    for j, model in enumerate(chosen):
+        rows = np.flatnonzero(~np.isnan(scores[:, j]))
+        if len(rows) < 2:
+            raise OutcomesError(f"model {model!r} has fewer than two outcomes to learn from")
+        examples += len(rows)
+        prior, parts = fit.priors[j], fit.parts[j]
+        overall = float(logit(prior.overall))
+        weights = np.zeros(spec.dimension)
+        for task in named:
+            index = task_index(spec, task)
+            assert index is not None  # every named task has its tag
+            intercept, task_weights = parts.get(task, (0.0, None))
+            if task_weights is not None:
+                weights += task_weights
+            weights[index] += float(logit(prior.of(task))) - overall + intercept
+        fitted.append((Predictor("logistic", overall, 0.0, 1.0), weights))
+        fitted_costs.append(fit_predictor(x_shared[rows], costs[rows, j], kind="cost"))
+    extra: dict[str, Any] = {"models": chosen, **training_meta(outcomes, examples)}
+    extra["training"]["prior_anchored"] = {
+        "per_task_c": c_of,
+        "alpha": alpha,
+        "validation_share": validation_share,
+        "seed": seed,
+        "validation_aiq": quality,
+    }
+    write_router_file(out, saved_document("router", spec, fitted + fitted_costs, extra))
+    return TrainingSummary(out, chosen, examples, outcomes.sha256)

@@ -114,3 +114,24 @@ def test_bad_settings_are_refused(trained: tuple[OutcomeSet, OutcomeSet, Path]) 
         validation_rows(["a", "a"], 1.5, seed=0)
     with pytest.raises(OutcomesError, match="at least two models"):
         train_prior_router(train, router_file.with_name("x.json"), models=["tiny"])
+
+
+def test_per_task_budgets_keep_the_prior_where_words_do_not_help(
+    trained: tuple[OutcomeSet, OutcomeSet, Path], tmp_path: Path
+) -> None:
+    train, test, _ = trained
+    path = train_prior_router(train, tmp_path / "per-task.json", spec=SPEC, per_task=True).path
+    saved = orjson.loads(path.read_bytes())
+    assert saved["version"] == 3
+    assert saved["features"]["task_ngrams"] is True
+    assert saved["features"]["tasks"] == ["expert", "hard-writing", "writing"]
+    chosen = saved["training"]["prior_anchored"]["per_task_c"]
+    # The large model is right on every "hard-writing" prompt: words cannot improve on
+    # the prior there, so that task keeps it; the families' words decide the other two.
+    assert chosen["hard-writing"] == 0.0
+    assert chosen["writing"] > 0
+    assert chosen["expert"] > 0
+    ev = evaluate(load_learned_router(path), test, train=train)
+    learned = ev.policy("learned")
+    assert learned.aiq > ev.policy("per-task prior").aiq + 0.02
+    assert learned.aiq > ev.policy("TF-IDF + LR").aiq + 0.02

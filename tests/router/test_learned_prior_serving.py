@@ -23,12 +23,13 @@ from tests.factories import catalog, routing_config
 CATALOG = {"tiny": "nano", "small": "cheap", "medium": "mid", "large": "big"}
 
 
-@pytest.fixture(scope="module")
-def router_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=[False, True], ids=["shared-words", "per-task-words"])
+def router_file(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     folder = tmp_path_factory.mktemp("prior-serving")
     write_outcomes(prior_outcomes(16, seed=5), folder / "train.jsonl")
     outcomes = read_outcomes(folder / "train.jsonl")
-    return train_prior_router(outcomes, folder / "router.json", spec=SPEC).path
+    per_task = bool(request.param)
+    return train_prior_router(outcomes, folder / "router.json", spec=SPEC, per_task=per_task).path
 
 
 def test_the_same_words_go_to_the_model_their_task_needs(router_file: Path) -> None:
