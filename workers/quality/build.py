@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from llmrouter.kafkaio.admin import ensure_topics
@@ -23,6 +24,9 @@ from llmrouter.workers.quality.policy import skip_on_error
 __all__ = ["QUALITY_GROUP", "build_quality_worker", "quality_pattern", "quality_topics", "watched"]
 
 QUALITY_GROUP = "llmrouter-quality"
+#: the quality worker's outputs wait for no client: at most about two transactions a
+#: second, so it asks less of the broker (shared with the live workers) than they do
+QUALITY_FLUSH_INTERVAL_S = 0.5
 
 
 def watched(spec: TaskSpec) -> bool:
@@ -82,6 +86,8 @@ def build_quality_worker(
 ) -> TransactionalWorker:
     """The worker, on the router's state (its store holds the posteriors the routers read)."""
     handler = QualityHandler(router.config, router.state)
+    flush_s = max(options.flush_interval_s, QUALITY_FLUSH_INTERVAL_S)
+    options = dataclasses.replace(options, flush_interval_s=flush_s)
     lanes = Lanes(of=lambda topic: task_of_topic(topic) or "", weights=dict(weights or {}))
     return TransactionalWorker(
         options,
