@@ -17,10 +17,8 @@ from llmrouter.operations.summary import render_summary, summarise
 from llmrouter.router.config_loader import parse_config
 from llmrouter.router.pricing import UsageClasses, price_call
 from llmrouter.schemas import (
-    COSTS_TOPIC,
     Attempt,
     AttemptOutcome,
-    CostEvent,
     LLMResult,
     ResultStatus,
     results_topic,
@@ -29,7 +27,13 @@ from llmrouter.schemas.money import format_usd
 from llmrouter.simulator import SimConfig
 from llmrouter.simulator import running as sim_running
 from tests.kafka_helpers import MakeProducer
-from tests.workers.batch_helpers import batch_setup, produce, running
+from tests.workers.batch_helpers import (
+    batch_setup,
+    costs_end_offsets,
+    produce,
+    read_costs,
+    running,
+)
 from tests.workers.conftest import read_topic
 
 CONFIG = parse_config(
@@ -94,6 +98,7 @@ async def test_the_demo_batch_line_is_the_report_figures_of_real_results(
         monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", url)
         setup = batch_setup(kafka_bootstrap, max_requests=100)
         ta = setup.tasks["ta"]
+        since = await costs_end_offsets(kafka_bootstrap)
         producer = await make_producer()
         async with running(setup, ["router", "batch"], partitions=1):
             batch_ids = await produce(producer, ta, 6, batch=True, prefix="sb")
@@ -107,11 +112,11 @@ async def test_the_demo_batch_line_is_the_report_figures_of_real_results(
             )
         costs = [
             c
-            for c in await read_topic(
+            for c in await read_costs(
                 kafka_bootstrap,
-                [COSTS_TOPIC],
-                CostEvent,
-                until=lambda got: sum(1 for c in got if c.task == ta) >= len(results),
+                since,
+                [r.request_id for r in results],
+                until=lambda got: len(got) >= len(results),
             )
             if c.task == ta
         ]

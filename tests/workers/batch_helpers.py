@@ -6,16 +6,24 @@ import asyncio
 import contextlib
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.router.config_loader import parse_config
-from llmrouter.schemas import LLMRequest, Priority, encode, requests_topic
+from llmrouter.schemas import (
+    COSTS_TOPIC,
+    CostEvent,
+    LLMRequest,
+    Priority,
+    decode,
+    encode,
+    requests_topic,
+)
 from llmrouter.workers.kinds import WorkerKind
 from llmrouter.workers.launch import WorkerSettings, run_workers
 from tests.kafka_helpers import free_port
@@ -156,3 +164,58 @@ async def simulator_process() -> AsyncIterator[str]:
 async def sim_get(url: str, path: str) -> Any:
     async with aiohttp.ClientSession() as http, http.get(f"{url}{path}") as response:
         return await response.json()
+
+
+async def costs_end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
+    """Where `llm.costs` ends now: a test reads its own cost events from there (the shared
+    broker's topic holds every earlier test's)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        parts = [TopicPartition(COSTS_TOPIC, p) for p in consumer.partitions_for_topic(COSTS_TOPIC)]
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(parts)
+        return ends
+    finally:
+        await consumer.stop()
+
+
+async def read_costs(
+    bootstrap: str,
+    since: dict[TopicPartition, int],
+    request_ids: Iterable[str],
+    *,
+    until: Callable[[list[CostEvent]], bool],
+    timeout_s: float = 60.0,
+) -> list[CostEvent]:
+    """The committed cost events of `request_ids` after `since`, until `until(events)`
+    holds, then a second's more reading to catch any published twice."""
+    keys = {rid.encode() for rid in request_ids}
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(since))
+        for tp, offset in since.items():
+            consumer.seek(tp, offset)
+        events: list[CostEvent] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        satisfied_at: float | None = None
+        while True:
+            now = loop.time()
+            if satisfied_at is None and until(events):
+                satisfied_at = now
+            if satisfied_at is not None and now - satisfied_at > 1.0:
+                return events
+            if now > deadline:
+                raise AssertionError(f"timed out with {len(events)} cost events of ours")
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                events += [decode(r.value, CostEvent) for r in records if r.key in keys]
+    finally:
+        await consumer.stop()

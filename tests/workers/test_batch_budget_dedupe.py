@@ -18,8 +18,6 @@ from llmrouter.kafkaio.transactions import Output
 from llmrouter.router.budget import to_micro_usd, utc_today
 from llmrouter.router.state.store import StateStore, StoreSettings
 from llmrouter.schemas import (
-    COSTS_TOPIC,
-    CostEvent,
     LLMRequest,
     LLMResult,
     Priority,
@@ -37,7 +35,14 @@ from llmrouter.workers.batch.owner import PartitionOwner
 from llmrouter.workers.batch.publish import BATCH_PRICE_MARK
 from llmrouter.workers.metrics import METRICS
 from tests.kafka_helpers import MakeProducer
-from tests.workers.batch_helpers import BatchSetup, batch_setup, produce, running
+from tests.workers.batch_helpers import (
+    BatchSetup,
+    batch_setup,
+    costs_end_offsets,
+    produce,
+    read_costs,
+    running,
+)
 from tests.workers.conftest import read_topic
 
 pytestmark = pytest.mark.asyncio
@@ -56,10 +61,26 @@ def _budgeted(setup: BatchSetup) -> BatchSetup:
     return BatchSetup(setup.bootstrap, setup.suffix, setup.tasks, text, setup.topic)
 
 
-async def _spent_micro(redis_url: str, setup: BatchSetup, task: str) -> int:
-    store = StateStore.connect(
+def _store(redis_url: str, setup: BatchSetup) -> StateStore:
+    """The deployment's state store (its namespace is the group prefix)."""
+    return StateStore.connect(
         StoreSettings(url=redis_url), prefix=f"llmrouter:{setup.group_prefix.rstrip('-')}"
     )
+
+
+async def _day_rebuilt(redis_url: str, setup: BatchSetup) -> None:
+    """Mark today's counters rebuilt: a new deployment would otherwise add today's
+    `llm.costs` back first, which on the shared test broker holds every test's events."""
+    store = _store(redis_url, setup)
+    try:
+        marker = store.key("budget", utc_today().isoformat(), "rebuilt")
+        await store.run(lambda c: c.set(marker, b"done", ex=3600))
+    finally:
+        await store.aclose()
+
+
+async def _spent_micro(redis_url: str, setup: BatchSetup, task: str) -> int:
+    store = _store(redis_url, setup)
     try:
         key = store.key("budget", utc_today().isoformat(), "spent", task)
         raw = await store.run(lambda c: c.get(key))
@@ -94,6 +115,8 @@ async def test_batch_answers_are_charged_to_the_budget_once_though_the_publish_i
     async with sim_running(SimConfig(latency_ms=0, seed=11)) as url:
         monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", url)
         setup = _budgeted(batch_setup(kafka_bootstrap, max_requests=100))
+        await _day_rebuilt(redis_url, setup)
+        since = await costs_end_offsets(kafka_bootstrap)
         ta = setup.tasks["ta"]
         producer = await make_producer()
         async with running(setup, ["router", "batch"], partitions=1):
@@ -107,11 +130,8 @@ async def test_batch_answers_are_charged_to_the_budget_once_though_the_publish_i
             )
         costs = [
             c
-            for c in await read_topic(
-                kafka_bootstrap,
-                [COSTS_TOPIC],
-                CostEvent,
-                until=lambda got: sum(1 for c in got if c.task == ta) >= len(ids),
+            for c in await read_costs(
+                kafka_bootstrap, since, ids, until=lambda got: len(got) >= len(ids)
             )
             if c.task == ta
         ]

@@ -26,7 +26,7 @@ from llmrouter.kafkaio.transactions import Output
 from llmrouter.router import RoutingEngine
 from llmrouter.router.calls import temperature_for
 from llmrouter.router.config import TaskSpec
-from llmrouter.router.config_routes import LearnedRoute
+from llmrouter.router.config_routes import LearnedRoute, route_models
 from llmrouter.router.decision import plan, select_route
 from llmrouter.router.prompts import render_prompt
 from llmrouter.router.providers.base import ChatRequest
@@ -89,8 +89,9 @@ class BatchHandover:
         self, router: RoutingEngine, request: LLMRequest, origin: str
     ) -> list[Output] | None:
         """Nothing to publish when the request's id is in a job for another record; None
-        (route it as usual) otherwise. Only a config with `batch_api` asks the store."""
-        if not any(spec.batch_api is not None for spec in router.config.models.values()):
+        (route it as usual) otherwise. Only a task one of whose routes names a model with
+        `batch_api` asks the store."""
+        if not _may_batch(router, router.config.tasks[request.task]):
             return None
         held = await in_job_marks(router.state).get(request.task, request.request_id)
         if held is None or held.origin == origin:
@@ -152,6 +153,20 @@ class BatchHandover:
             origin=origin,
             traceparent=_traceparent(record),
         )
+
+
+def _may_batch(router: RoutingEngine, task: TaskSpec) -> bool:
+    """True when a route of `task` names a model with `batch_api`."""
+    routes = [task.route, *task.tiers.values(), task.batch]
+    if task.budget is not None:
+        routes.append(task.budget.downgrade_to)
+    models = router.config.models
+    return any(
+        (spec := models.get(name)) is not None and spec.batch_api is not None
+        for route in routes
+        if route is not None
+        for _, name in route_models(route)
+    )
 
 
 def _copy(request: LLMRequest, held: InJob, fingerprint: str) -> list[Output]:
