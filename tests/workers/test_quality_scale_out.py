@@ -24,7 +24,7 @@ from llmrouter.workers.quality.handler import QualityHandler
 from llmrouter.workers.quality.join import MemoryJoin, SharedJoin
 from tests.factories import catalog, routing_config
 from tests.kafka_helpers import MakeProducer
-from tests.workers.conftest import Pipeline
+from tests.workers.conftest import Pipeline, assign_from_start
 from tests.workers.quality_helpers import committed_past, skip_history, watch_pipeline
 
 PARTITIONS = 4
@@ -84,13 +84,8 @@ async def _scores_of(bootstrap: str, task: str) -> list[Score]:
     )
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()
-        parts = [
-            TopicPartition(SCORES_TOPIC, p)
-            for p in consumer.partitions_for_topic(SCORES_TOPIC) or ()
-        ]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
+        await assign_from_start(consumer, [SCORES_TOPIC])
+        parts = list(consumer.assignment())
         ends = await consumer.end_offsets(parts)
         scores: list[Score] = []
         async with asyncio.timeout(60):
