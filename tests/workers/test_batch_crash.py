@@ -14,14 +14,21 @@ from pathlib import Path
 
 import pytest
 
-from llmrouter.schemas import COSTS_TOPIC, CostEvent, LLMResult, results_topic
+from llmrouter.schemas import LLMResult, results_topic
 from llmrouter.simulator import SimConfig, create_app
 from llmrouter.simulator import running as sim_running
 from llmrouter.simulator.app import engine_of
 from llmrouter.simulator.batches import store_of
 from llmrouter.workers.batch.publish import BATCH_PRICE_MARK
 from tests.kafka_helpers import MakeProducer
-from tests.workers.batch_helpers import BatchSetup, batch_setup, produce, running
+from tests.workers.batch_helpers import (
+    BatchSetup,
+    batch_setup,
+    costs_end_offsets,
+    produce,
+    read_costs,
+    running,
+)
 from tests.workers.conftest import read_topic
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(400)]
@@ -95,6 +102,7 @@ async def test_sigkills_lose_and_double_nothing(
         monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", url)
         setup = batch_setup(kafka_bootstrap, max_requests=8)
         ta, tb = setup.tasks["ta"], setup.tasks["tb"]
+        since = await costs_end_offsets(kafka_bootstrap)
         config_file = tmp_path / "routing.yaml"
         config_file.write_text(setup.config_text)
         lines: list[str] = []
@@ -129,10 +137,10 @@ async def test_sigkills_lose_and_double_nothing(
         missing = sorted(set(ids) - set(got))
         doubled = sorted(rid for rid, n in got.items() if n > 1)
         assert (missing, doubled) == ([], []), "".join(lines[-40:])
-        costs = await read_topic(
+        costs = await read_costs(
             kafka_bootstrap,
-            [COSTS_TOPIC],
-            CostEvent,
+            since,
+            ids,
             until=lambda got: sum(1 for c in got if c.task in (ta, tb)) >= len(ids),
             timeout_s=60,
         )

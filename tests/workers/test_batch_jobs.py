@@ -11,7 +11,7 @@ import pytest
 
 from llmrouter.router.config_loader import parse_config
 from llmrouter.router.pricing import UsageClasses, price_call
-from llmrouter.schemas import COSTS_TOPIC, CostEvent, LLMResult, results_topic
+from llmrouter.schemas import LLMResult, results_topic
 from llmrouter.simulator import SimConfig, create_app
 from llmrouter.simulator import running as sim_running
 from llmrouter.simulator.app import engine_of
@@ -20,7 +20,9 @@ from llmrouter.workers.batch.publish import BATCH_PRICE_MARK
 from tests.kafka_helpers import MakeProducer
 from tests.workers.batch_helpers import (
     batch_setup,
+    costs_end_offsets,
     produce,
+    read_costs,
     running,
     sim_get,
     simulator_process,
@@ -41,6 +43,7 @@ async def test_batch_priority_is_answered_once_at_batch_prices(
         monkeypatch.setenv("LLMROUTER_SIMULATOR_URL", url)
         setup = batch_setup(kafka_bootstrap, max_requests=MAX_REQUESTS)
         ta, tb = setup.tasks["ta"], setup.tasks["tb"]
+        since = await costs_end_offsets(kafka_bootstrap)
         producer = await make_producer()
         async with running(setup, ["classifier", "router", "batch"]):
             batch_ids = await produce(producer, ta, BATCH_PER_TASK, batch=True, prefix="ba")
@@ -55,10 +58,10 @@ async def test_batch_priority_is_answered_once_at_batch_prices(
                 until=lambda got: len(got) >= total,
                 timeout_s=90,
             )
-        costs = await read_topic(
+        costs = await read_costs(
             kafka_bootstrap,
-            [COSTS_TOPIC],
-            CostEvent,
+            since,
+            [*batch_ids, *realtime_ids],
             until=lambda got: sum(1 for c in got if c.task in (ta, tb)) >= total,
             timeout_s=60,
         )
