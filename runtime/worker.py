@@ -179,9 +179,15 @@ class TransactionalWorker:
         await self._adopter.close()
         # bounded: a client that cannot reach Kafka must not keep the process alive
         if self._consumer is not None:
-            with contextlib.suppress(Exception):
+            try:
                 async with asyncio.timeout(self.options.grace_s):
                     await self._consumer.stop()
+            except Exception as exc:  # a stop cut short leaves the client's connections open
+                log.warning(
+                    "consumer did not stop cleanly", worker=self.options.name, error=repr(exc)
+                )
+                with contextlib.suppress(Exception):
+                    await self._consumer._client.close()
         await self._publisher.close()
         log.info("worker stopped", worker=self.options.name, **self._summary())
 
