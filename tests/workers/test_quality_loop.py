@@ -99,6 +99,8 @@ async def test_a_quality_drop_moves_adaptive_traffic_and_raises_the_drift_alert(
     await p.start(["classifier", "router", "quality"])
     await results.start()
     expected_scores = 0
+    drift = METRICS.registry.get_sample_value
+    drifts: list[dict[str, float | None]] = []  # the drift gauges after each round
     try:
         for i in range(BEFORE + AFTER):
             if i == BEFORE:  # alpha silently gets worse
@@ -115,6 +117,12 @@ async def test_a_quality_drop_moves_adaptive_traffic_and_raises_the_drift_alert(
             await results.until(_at_least((i + 1) * ROUND))
             # the round's scores are read back (posteriors updated) before the next round
             await wait_for(_scores_reach(task, expected_scores))
+            drifts.append(
+                {
+                    m: drift("llmrouter_quality_drift", {"task": task, "model": m})
+                    for m in ("alpha", "beta")
+                }
+            )
     finally:
         await p.stop_all()
         await results.stop()
@@ -130,9 +138,12 @@ async def test_a_quality_drop_moves_adaptive_traffic_and_raises_the_drift_alert(
     late = answered[(BEFORE + 6) * ROUND :]
     assert late.count("alpha") <= len(late) / 3
 
-    drift = METRICS.registry.get_sample_value
-    assert drift("llmrouter_quality_drift", {"task": task, "model": "alpha"}) == 1.0
-    assert drift("llmrouter_quality_drift", {"task": task, "model": "beta"}) == 0.0
+    # The alert fires for alpha after its drop, never for beta. Not asserted at the end: a
+    # dropped model still gets the easy examples right half the time (simulator/answers.py), so
+    # once its bad scores fill the baseline too its recent mean hovers at the margin.
+    assert all(d["alpha"] != 1.0 for d in drifts[:BEFORE])
+    assert any(d["alpha"] == 1.0 for d in drifts[BEFORE:])
+    assert all(d["beta"] != 1.0 for d in drifts)
 
     scores, shadow_costs = await collect_watch(KafkaSettings(bootstrap_servers=kafka_bootstrap))
     mine = [s for s in scores if s.task == task]
