@@ -31,6 +31,7 @@ from llmrouter.kafkaio.admin import DEFAULT_MESSAGE_MAX_BYTES, message_max_bytes
 from llmrouter.kafkaio.group_offset_commit import bind_group_membership
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.kafkaio.stable_offsets import fetch_stable_offsets
+from llmrouter.kafkaio.stopping import stop_within
 from llmrouter.kafkaio.transactions import (
     Output,
     TransactionClock,
@@ -110,9 +111,7 @@ class Publisher:
         """Stop the producer, waiting at most the grace period."""
         # bounded: a client that cannot reach Kafka must not keep the process alive
         if self._producer is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(self._options.grace_s):
-                    await self._producer.stop()
+            await stop_within(self._producer, self._options.grace_s)
 
     async def _new_producer(self) -> AIOKafkaProducer:
         # init_transactions fences an older self and aborts its open transaction
@@ -133,9 +132,7 @@ class Publisher:
         old = self._producer
         if old is not None:
             # bounded: stopping flushes what the old one buffered, which may never go out
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(self._options.grace_s):
-                    await old.stop()
+            await stop_within(old, self._options.grace_s)
         self._producer = None
         try:
             self._producer = await self._new_producer()

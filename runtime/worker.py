@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError
 from llmrouter.core.errors import KafkaUnavailable
 from llmrouter.kafkaio.errors import kafka_errors
 from llmrouter.kafkaio.settings import KafkaSettings
+from llmrouter.kafkaio.stopping import stop_within
 from llmrouter.kafkaio.transactions import Output
 from llmrouter.runtime.adopter import Adopter
 from llmrouter.runtime.book import PartitionBook
@@ -179,15 +180,7 @@ class TransactionalWorker:
         await self._adopter.close()
         # bounded: a client that cannot reach Kafka must not keep the process alive
         if self._consumer is not None:
-            try:
-                async with asyncio.timeout(self.options.grace_s):
-                    await self._consumer.stop()
-            except Exception as exc:  # a stop cut short leaves the client's connections open
-                log.warning(
-                    "consumer did not stop cleanly", worker=self.options.name, error=repr(exc)
-                )
-                with contextlib.suppress(Exception):
-                    await self._consumer._client.close()
+            await stop_within(self._consumer, self.options.grace_s)
         await self._publisher.close()
         log.info("worker stopped", worker=self.options.name, **self._summary())
 
