@@ -121,17 +121,7 @@ def train_prior_router(
     task its own n-grams and its own budget (evaluation/learn/per_task.py)."""
     if per_task:
         return _train_per_task(outcomes, out, models, spec, cs, alpha, validation_share, seed)
-    named = tuple(sorted({t for t in outcomes.tasks if t is not None}))
-    spec = replace(spec or PRIOR_SPEC, task_weight=1.0, tasks=named)
-    chosen = list(models) if models else list(outcomes.models)
-    if len(chosen) < 2:
-        raise OutcomesError("a router needs outcomes of at least two models")
-    if not cs or any(not math.isfinite(c) or c < 0 for c in cs):
-        raise OutcomesError("regularisation budgets must be finite and not negative")
-    columns = [outcomes.column(m) for m in chosen]
-    scores = np.array(outcomes.scores, dtype=np.float64)[:, columns]
-    costs = np.array(outcomes.costs, dtype=np.float64)[:, columns]
-    tasks = list(outcomes.tasks)
+    spec, chosen, scores, costs, tasks = _prepared(outcomes, models, spec, cs, task_ngrams=False)
     # Trained without the tags (value 0); the prior is folded into their weights afterwards,
     # each task's in a place of its own (`spec.tasks`).
     x = feature_matrix(
@@ -144,7 +134,7 @@ def train_prior_router(
         best_c = min(briers, key=lambda c: (briers[c], c))
     else:
         best_c = float(cs[0])
-    tags = {t: index for t in named if (index := task_index(spec, t)) is not None}
+    tags = {t: index for t in spec.tasks if (index := task_index(spec, t)) is not None}
     fitted: list[tuple[Predictor, Any]] = []
     fitted_costs: list[tuple[Predictor, Any]] = []
     examples = 0
@@ -196,17 +186,7 @@ def _train_per_task(
     validation_share: float,
     seed: int,
 ) -> TrainingSummary:
-    named = tuple(sorted({t for t in outcomes.tasks if t is not None}))
-    spec = replace(spec or PRIOR_SPEC, task_weight=1.0, tasks=named, task_ngrams=True)
-    chosen = list(models) if models else list(outcomes.models)
-    if len(chosen) < 2:
-        raise OutcomesError("a router needs outcomes of at least two models")
-    if not cs or any(not math.isfinite(c) or c < 0 for c in cs):
-        raise OutcomesError("regularisation budgets must be finite and not negative")
-    columns = [outcomes.column(m) for m in chosen]
-    scores = np.array(outcomes.scores, dtype=np.float64)[:, columns]
-    costs = np.array(outcomes.costs, dtype=np.float64)[:, columns]
-    tasks = list(outcomes.tasks)
+    spec, chosen, scores, costs, tasks = _prepared(outcomes, models, spec, cs, task_ngrams=True)
     texts = [{"prompt": p} for p in outcomes.prompts]
     x_all = feature_matrix(replace(spec, task_weight=0.0), texts, tasks)
     # The shared features (what every task sees) stay out of the per-task fits: the
@@ -232,7 +212,7 @@ def _train_per_task(
         prior, parts = fit.priors[j], fit.parts[j]
         overall = float(logit(prior.overall))
         weights = np.zeros(spec.dimension)
-        for task in named:
+        for task in spec.tasks:
             index = task_index(spec, task)
             assert index is not None  # every named task has its tag
             intercept, task_weights = parts.get(task, (0.0, None))
@@ -251,3 +231,29 @@ def _train_per_task(
     }
     write_router_file(out, saved_document("router", spec, fitted + fitted_costs, extra))
     return TrainingSummary(out, chosen, examples, outcomes.sha256)
+
+
+def _prepared(
+    outcomes: OutcomeSet,
+    models: Sequence[str] | None,
+    spec: FeatureSpec | None,
+    cs: Sequence[float],
+    *,
+    task_ngrams: bool,
+) -> tuple[FeatureSpec, list[str], Any, Any, list[str | None]]:
+    """The checked inputs of both trainers: the spec naming every task (with per-task
+    n-grams when asked), the chosen models, and their scores and costs (a column a model)
+    with each outcome's task."""
+    named = tuple(sorted({t for t in outcomes.tasks if t is not None}))
+    spec = replace(spec or PRIOR_SPEC, task_weight=1.0, tasks=named)
+    if task_ngrams:
+        spec = replace(spec, task_ngrams=True)
+    chosen = list(models) if models else list(outcomes.models)
+    if len(chosen) < 2:
+        raise OutcomesError("a router needs outcomes of at least two models")
+    if not cs or any(not math.isfinite(c) or c < 0 for c in cs):
+        raise OutcomesError("regularisation budgets must be finite and not negative")
+    columns = [outcomes.column(m) for m in chosen]
+    scores = np.array(outcomes.scores, dtype=np.float64)[:, columns]
+    costs = np.array(outcomes.costs, dtype=np.float64)[:, columns]
+    return spec, chosen, scores, costs, list(outcomes.tasks)
