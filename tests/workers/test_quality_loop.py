@@ -149,8 +149,12 @@ async def test_a_quality_drop_moves_adaptive_traffic_and_raises_the_drift_alert(
     mine = [s for s in scores if s.task == task]
     assert len(mine) == expected_scores
     assert {s.answer_source for s in mine} == {"live", "shadow"}
+    # The report over the scores the worker had read when its alert fired (every score of
+    # a round is read before the next round starts) says DRIFT for alpha alone.
+    fired = next(i for i, d in enumerate(drifts) if i >= BEFORE and d["alpha"] == 1.0)
+    until_fired = [s for s in mine if int(s.request_id[1:5]) < (fired + 1) * ROUND]
     lines = render_watch(
-        build_quality_watch(mine, [e for e in shadow_costs if e.task == task], p.config)
+        build_quality_watch(until_fired, [e for e in shadow_costs if e.task == task], p.config)
     )
     assert [line for line in lines if line.startswith("DRIFT")] == [
         line for line in lines if line.startswith(f"DRIFT {task} alpha:")
