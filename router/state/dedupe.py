@@ -177,9 +177,10 @@ async def route_once(
         await claim.release()
         raise
     if routed.result.status is ResultStatus.OK:
-        await claim.store(encode(routed.result))
-    else:
-        await claim.release()
+        encoded = encode(routed.result)
+        await claim.store(encoded)
+        return Routed(routed.result, routed.failure, encoded)  # published as kept
+    await claim.release()
     return routed
 
 
@@ -223,6 +224,9 @@ _ENTRY_OVERHEAD_BYTES = 400
 
 
 class _MemoryClaim:
+    #: its `store` never suspends, so it cannot be cut off halfway (router/state/kept.py)
+    stores_at_once = True
+
     def __init__(self, owner: MemoryDedupe, request_id: str, entry: _Entry) -> None:
         self._owner, self._id, self._entry = owner, request_id, entry
 
@@ -389,6 +393,8 @@ class _SharedClaim:
         self._token = uuid.uuid4().hex
 
     def start_renewing(self) -> None:
+        if self._dedupe.closed:  # claimed as the router closed: the lease runs out alone
+            return
         self._dedupe._held[self._key] = self._token
         self._dedupe._ensure_renewer()
 
@@ -447,6 +453,7 @@ class SharedDedupe:
         #: the claims this process holds (key -> token), renewed together in one call
         self._held: dict[str, str] = {}
         self._renewer: asyncio.Task[None] | None = None
+        self.closed = False
 
     def _ensure_renewer(self) -> None:
         if self._renewer is None or self._renewer.done():
@@ -456,7 +463,7 @@ class SharedDedupe:
         """Every lease/3: one script call renews every claim of this process (on a
         cluster, one call per hash slot holding some)."""
         lease_ms = int(self.lease_s * 1000)
-        while self._held:
+        while self._held and not self.closed:
             await asyncio.sleep(self.lease_s / 3)
             held = dict(self._held)
             for batch in self._keys.same_slot_batches(list(held), 500):
@@ -505,6 +512,10 @@ class SharedDedupe:
             delay_s = min(delay_s * 2, 0.5)
 
     async def aclose(self) -> None:
+        """Stop renewing: what this process still holds expires with its lease, as a
+        SIGKILLed owner's would (a renewal after close would call a closed store forever)."""
+        self.closed = True
+        self._held.clear()
         if self._renewer is not None:
             self._renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

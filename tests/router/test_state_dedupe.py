@@ -127,6 +127,29 @@ async def test_one_renewal_keeps_claims_spread_over_many_slots(state_store: Stat
     await owner.aclose()
 
 
+async def test_a_closed_dedupe_renews_nothing_and_its_claims_run_out(
+    state_store: StateStore,
+) -> None:
+    # Requests still in flight when the router closes keep their claims: the renewer must
+    # stop with the dedupe (not call a closed store forever), and a claim taken as it
+    # closes must not start another.
+    owner = SharedDedupe(state_store, window_s=60, lease_s=0.3)
+    held = await owner.claim("closing-1", "t:0:1", wait_s=1)
+    assert not isinstance(held, SeenResult)
+    await owner.aclose()
+    renewer = owner._renewer
+    assert renewer is not None
+    assert renewer.done()
+    late = await owner.claim("closing-2", "t:0:2", wait_s=1)
+    assert not isinstance(late, SeenResult)
+    assert owner._renewer is renewer
+    other = SharedDedupe(state_store, window_s=60, lease_s=0.3)
+    taken = await other.claim("closing-1", "t:0:3", wait_s=30)  # the lease ran out
+    assert not isinstance(taken, SeenResult)
+    await taken.release()
+    await other.aclose()
+
+
 async def _pttl(store: StateStore, key: str) -> int:
     return int(await store.run(lambda c: c.pttl(key)))
 
