@@ -19,6 +19,9 @@ class Routed:
 
     result: LLMResult
     failure: AllModelsFailed | None = None
+    #: `result` encoded for the wire, when it was encoded already (to be kept for the
+    #: request id: router/state/dedupe.py): its output publishes these very bytes
+    encoded: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,11 +80,15 @@ class WorkerIdentity:
     instance_id: str | None = None
 
 
-def result_outputs(result: LLMResult, headers: Headers = ()) -> list[Output]:
-    """The result on `llm.results.<task>` and one cost event per attempt on `llm.costs`."""
+def result_outputs(
+    result: LLMResult, headers: Headers = (), *, encoded: bytes | None = None
+) -> list[Output]:
+    """The result on `llm.results.<task>` (`encoded`: its bytes, when encoded already) and
+    one cost event per attempt on `llm.costs`."""
     key = result.request_id.encode()
     hdrs = bounded_headers(headers)
-    outputs = [Output(results_topic(result.task), encode(result), key, headers=hdrs)]
+    value = encode(result) if encoded is None else encoded
+    outputs = [Output(results_topic(result.task), value, key, headers=hdrs)]
     outputs += [Output(COSTS_TOPIC, encode(event), key) for event in cost_events(result)]
     return outputs
 
@@ -97,7 +101,7 @@ def routed_outputs(
 ) -> list[Output]:
     """The result and its cost events (the calls were made and billed, answered or not);
     when no model answered, the request's dead letter too, with every error."""
-    outputs = result_outputs(routed.result, headers)
+    outputs = result_outputs(routed.result, headers, encoded=routed.encoded)
     if routed.failure is not None:
         METRICS.dead_letters.labels(identity.kind, type(routed.failure).__name__).inc()
         outputs.append(dead_letter(identity, record, routed.failure))

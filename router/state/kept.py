@@ -8,7 +8,9 @@ will, so the worker that made the calls publishes their cost events itself.
 
 `keeping(dedupe, ledger)` is the dedupe a route claims through: it marks `ledger.kept` once
 the result is stored, and a store that has begun is finished even when the route is
-cancelled meanwhile, so the mark never lies about a result the next owner will publish.
+cancelled meanwhile, so the mark never lies about a result the next owner will publish
+(a claim whose store never suspends, `stores_at_once`, the in-process one's, cannot be
+cut off halfway and is awaited as it is).
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ class _KeepingClaim:
         self._claim, self._ledger = claim, ledger
 
     async def store(self, result: bytes) -> None:
+        if getattr(self._claim, "stores_at_once", False):
+            # a store that never suspends is never cut off: no task to shield it
+            await self._claim.store(result)
+            self._ledger.kept = True
+            return
         store = asyncio.ensure_future(self._claim.store(result))
         try:
             await asyncio.shield(store)

@@ -8,7 +8,8 @@ import pytest
 from llmrouter.core.errors import AllModelsFailed, ProviderTimeout
 from llmrouter.router.routed import Earlier, Routed
 from llmrouter.router.state.dedupe import MemoryDedupe, route_once
-from llmrouter.schemas import LLMResult, ResultStatus
+from llmrouter.schemas import LLMResult, ResultStatus, encode
+from llmrouter.workers.outputs import result_outputs
 
 
 class CountingRoute:
@@ -37,7 +38,10 @@ async def test_an_answer_is_routed_once_then_seen_by_every_later_record() -> Non
     dedupe = MemoryDedupe(window_s=60)
     route = CountingRoute(answered())
     first = await route_once(dedupe, route, "r-1", "t:0:1", wait_s=1)
-    assert first is route.routed
+    assert isinstance(first, Routed)
+    assert first.result is route.routed.result
+    # the bytes kept for the id are the ones its output publishes (encoded once)
+    assert first.encoded == encode(first.result)
     duplicate = await route_once(dedupe, route, "r-1", "t:1:7", wait_s=1)
     assert isinstance(duplicate, Earlier)
     assert duplicate.result == route.routed.result
@@ -69,4 +73,18 @@ async def test_an_error_frees_the_id() -> None:
     with pytest.raises(RuntimeError):
         await route_once(dedupe, broken, "r-1", "t:0:1", wait_s=1)
     route = CountingRoute(answered())
-    assert await route_once(dedupe, route, "r-1", "t:0:1", wait_s=1) is route.routed
+    routed = await route_once(dedupe, route, "r-1", "t:0:1", wait_s=1)
+    assert isinstance(routed, Routed)
+    assert routed.result is route.routed.result
+
+
+async def test_a_kept_answer_is_published_as_the_bytes_kept() -> None:
+    dedupe = MemoryDedupe(window_s=60)
+    route = CountingRoute(answered())
+    first = await route_once(dedupe, route, "r-1", "t:0:1", wait_s=1)
+    assert isinstance(first, Routed)
+    published = result_outputs(first.result, encoded=first.encoded)[0].value
+    redelivery = await route_once(dedupe, route, "r-1", "t:0:1", wait_s=1)
+    assert isinstance(redelivery, Earlier)
+    # the redelivered record publishes what was kept: the same bytes as the first output
+    assert result_outputs(redelivery.result)[0].value == published == first.encoded
