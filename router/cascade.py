@@ -142,7 +142,12 @@ class Cascade:
         cache_settings = task.cache or self.config.defaults.cache
         temperature = temperature_for(spec, self.config.defaults)
         use_cache = cache_settings.enabled and (temperature == 0 or cache_settings.cache_sampled)
-        key = cache_key(request.task, model, prompt.version, request.input, request.context)
+        # the key only for a cache in use (it hashes the normalised input: not free)
+        key = (
+            cache_key(request.task, model, prompt.version, request.input, request.context)
+            if use_cache
+            else ""
+        )
         scorer = self._scorers[decision.scorer_for(model)]
         if use_cache:
             hit = await self._cache.get(key)
@@ -168,7 +173,8 @@ class Cascade:
                 ledger.amend_last(outcome=AttemptOutcome.INVALID_OUTPUT, error=str(exc))
                 raise
         confidence = scorer(request.task, request.input, completion.text)
-        ledger.amend_last(confidence=confidence)
+        if confidence != ledger.attempts[-1].confidence:  # a copy only for a new value
+            ledger.amend_last(confidence=confidence)
         if use_cache:
             await self._store(key, completion, confidence, cache_settings)
         return Answer(model, completion.text, completion.model_version, confidence, cached=False)

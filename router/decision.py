@@ -132,7 +132,29 @@ def plan(
         return _learned(selected.route, selected, request, learned or {})
     if isinstance(selected.route, AdaptiveRoute):
         return _adaptive(selected.route, selected, request, adaptive)
-    return _plan(selected.route, selected.source, complexity, selected.budget_exceeded)
+    return _planned(selected.route, selected.source, complexity, selected.budget_exceeded)
+
+
+#: the plans of static, complexity and cascade routes, which depend on nothing else: by
+#: (route identity, source, complexity, budget exceeded), with the route kept (so its
+#: identity is never another's); a config reload's routes get plans of their own
+_PLANS: dict[tuple[int, str, Complexity | None, bool], tuple[Route, RouteDecision]] = {}
+_MAX_PLANS = 4096
+
+
+def _planned(
+    route: Route, source: str, complexity: Complexity | None, budget_exceeded: bool
+) -> RouteDecision:
+    """`_plan`, made once per route and kept."""
+    key = (id(route), source, complexity, budget_exceeded)
+    known = _PLANS.get(key)
+    if known is not None and known[0] is route:
+        return known[1]
+    decision = _plan(route, source, complexity, budget_exceeded)
+    if len(_PLANS) >= _MAX_PLANS:  # routes of reloads long gone
+        _PLANS.clear()
+    _PLANS[key] = (route, decision)
+    return decision
 
 
 def decide(

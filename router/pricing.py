@@ -8,6 +8,12 @@ bundled snapshot: no network). A cache class the library does not price falls ba
 library itself does: cache reads and writes at the input price, 1-hour writes at the
 5-minute write price.
 
+A call's table is resolved once per model, kind (standard or batch), tier and UTC minute
+and kept (`price_table`): the library's prices change only at whole minutes (a new price
+from a day on, or a time-of-day window; tests/router/test_pricing.py checks its snapshot),
+and the tier is the one the call's input tokens fall in, so a long-context call is never
+priced at the base tier.
+
 Token counts follow the providers' and the library's convention: `input_tokens` counts all
 input, cache reads and writes included; `output_tokens` counts all output, reasoning
 included (reasoning tokens are billed as output). Costs are exact Decimals quantised to the
@@ -17,7 +23,9 @@ wire precision (schemas/money.py); budgets round them up to micro-dollars
 
 from __future__ import annotations
 
+import bisect
 import functools
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -198,6 +206,29 @@ def _library_model(provider: str, model_id: str) -> tuple[Any, bool] | None:
     return model, any(model is own for own in found.models)
 
 
+@functools.cache
+def _tier_starts(provider: str, model_id: str) -> tuple[int, ...]:
+    """Every token count at which one of genai-prices' tiers of this model starts, at any
+    time and in any variant (batch included), ascending: two calls whose input tokens pass
+    the same starts are priced at the same tier of every class."""
+    from genai_prices import types
+
+    entry = _library_model(provider, model_id)
+    if entry is None:
+        return ()
+    model = entry[0]
+    prices = [c.prices for c in model.prices] if isinstance(model.prices, list) else [model.prices]
+    prices += [variant.prices for variant in model.price_variants or []]
+    starts = {
+        tier.start
+        for price in prices
+        for value in vars(price).values()
+        if isinstance(value, types.TieredPrices)
+        for tier in value.tiers
+    }
+    return tuple(sorted(starts))
+
+
 def library_prices(
     provider: str,
     model_id: str,
@@ -272,13 +303,44 @@ def _read_config_prices(spec: ModelSpec) -> dict[PriceClass, Decimal]:
     return {k: v for k, v in configured.items() if v is not None}
 
 
+#: the tables resolved, by (spec identity, batch, tier): the spec (kept, so its identity is
+#: never another's), the UTC minute the table was resolved for, and the table. A config
+#: reload's new specs get tables of their own.
+_TABLES: dict[tuple[int, bool, int], tuple[ModelSpec, int, PriceTable]] = {}
+_MAX_TABLES = 4096
+
+
 def price_table(
     spec: ModelSpec, *, input_tokens: int = 0, batch: bool = False, at: datetime | None = None
 ) -> PriceTable:
-    """Every class's price and source for a call of this model.
+    """Every class's price and source for a call of this model: resolved once per model,
+    kind, tier and UTC minute (at the minute's start), or at `at` when it is given.
 
     Raises ConfigError when neither the config nor genai-prices prices input or output.
     """
+    if at is not None:
+        return _resolve_table(spec, input_tokens=input_tokens, batch=batch, at=at)
+    minute = int(time.time() // 60)
+    tier = bisect.bisect_left(_tier_starts(str(spec.provider), spec.model_id), input_tokens)
+    key = (id(spec), batch, tier)
+    known = _TABLES.get(key)
+    if known is not None and known[0] is spec and known[1] == minute:
+        return known[2]
+    table = _resolve_table(
+        spec,
+        input_tokens=input_tokens,
+        batch=batch,
+        at=datetime.fromtimestamp(minute * 60, tz=UTC),
+    )
+    if len(_TABLES) >= _MAX_TABLES:  # specs of reloads long gone
+        _TABLES.clear()
+    _TABLES[key] = (spec, minute, table)
+    return table
+
+
+def _resolve_table(
+    spec: ModelSpec, *, input_tokens: int, batch: bool, at: datetime | None
+) -> PriceTable:
     provider = str(spec.provider)
     configured = _config_prices(spec)
     library = library_prices(provider, spec.model_id, input_tokens=input_tokens, at=at) or {}
@@ -339,12 +401,12 @@ def price_call(
     """The exact cost of one call (USD, wire precision) and where its prices came from."""
     table = price_table(spec, input_tokens=usage.input_tokens, batch=batch, at=at)
     uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
-    write_5m = usage.cache_write_tokens - usage.cache_write_1h_tokens
-    raw = (
-        uncached * table[PriceClass.INPUT]
-        + usage.cache_read_tokens * table[PriceClass.CACHE_READ]
-        + write_5m * table[PriceClass.CACHE_WRITE]
-        + usage.cache_write_1h_tokens * table[PriceClass.CACHE_WRITE_1H]
-        + usage.output_tokens * table[PriceClass.OUTPUT]
-    ) / PER_MTOK
-    return quantize_usd(raw), table.source
+    raw = uncached * table[PriceClass.INPUT] + usage.output_tokens * table[PriceClass.OUTPUT]
+    # the cache classes only when there are some (most calls have none): exact either way
+    if usage.cache_read_tokens:
+        raw += usage.cache_read_tokens * table[PriceClass.CACHE_READ]
+    if usage.cache_write_tokens:
+        write_5m = usage.cache_write_tokens - usage.cache_write_1h_tokens
+        raw += write_5m * table[PriceClass.CACHE_WRITE]
+        raw += usage.cache_write_1h_tokens * table[PriceClass.CACHE_WRITE_1H]
+    return quantize_usd(raw / PER_MTOK), table.source

@@ -25,7 +25,7 @@ from llmrouter.core.errors import DuplicateConflict
 from llmrouter.kafkaio.transactions import Output
 from llmrouter.router import RoutingEngine
 from llmrouter.router.calls import temperature_for
-from llmrouter.router.config import TaskSpec
+from llmrouter.router.config import RouterConfig, TaskSpec
 from llmrouter.router.config_routes import LearnedRoute, route_models
 from llmrouter.router.decision import plan, select_route
 from llmrouter.router.prompts import render_prompt
@@ -48,6 +48,10 @@ FALLBACK_HEADER = "llmrouter-batch-fallback"
 class BatchHandover:
     def __init__(self, topic: str = BATCHES_TOPIC) -> None:
         self.topic = topic
+        #: whether each task may batch (`_may_batch`), decided once per config: a reload's
+        #: config decides again
+        self._may_batch: dict[str, bool] = {}
+        self._decided_on: RouterConfig | None = None
 
     async def hand_over(
         self,
@@ -91,12 +95,21 @@ class BatchHandover:
         """Nothing to publish when the request's id is in a job for another record; None
         (route it as usual) otherwise. Only a task one of whose routes names a model with
         `batch_api` asks the store."""
-        if not _may_batch(router, router.config.tasks[request.task]):
+        if not self._may(router, request.task):
             return None
         held = await in_job_marks(router.state).get(request.task, request.request_id)
         if held is None or held.origin == origin:
             return None
         return _copy(request, held, input_fingerprint(request))
+
+    def _may(self, router: RoutingEngine, task: str) -> bool:
+        """`_may_batch` of the task, decided once per config (not per record)."""
+        if router.config is not self._decided_on:
+            self._decided_on, self._may_batch = router.config, {}
+        may = self._may_batch.get(task)
+        if may is None:
+            may = self._may_batch[task] = _may_batch(router, router.config.tasks[task])
+        return may
 
     async def _entry(
         self,
