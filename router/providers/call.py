@@ -15,8 +15,9 @@ is not paid on the hot path:
 - the first call of an endpoint goes through the SDK's own low-level `post`, and the URL
   and headers the SDK sent (auth included) are taken from the wire by a request hook;
 - every later call sends the same URL and headers with a new body (serialised once with
-  orjson) over one aiohttp session with a keep-alive pool as large as what can be in
-  flight, and reads the answer with one orjson parse;
+  orjson) over kept-alive connections, as many as what can be in flight (light_http.py:
+  the request head built once, one write per call, the answer framed and read as
+  HTTP/1.1 frames it), and reads the answer with one orjson parse;
 - a status of 400 or more becomes the SDK's own exception, built by the SDK from the
   response (so Retry-After, messages and classes are exactly the SDK's), transport
   failures the SDK's APIConnectionError; a 401 or 403 sends the next call through the
@@ -38,12 +39,12 @@ from typing import Any
 
 import aiohttp
 import orjson
-from multidict import CIMultiDict
 from yarl import URL
 
 from llmrouter.core.errors import ProviderTimeout
 from llmrouter.router.providers.base import ChatRequest, Completion
 from llmrouter.router.providers.errors import translate_sdk_error
+from llmrouter.router.providers.light_http import HttpAnswer, HttpProtocolError, LightHttp, head
 from llmrouter.router.providers.transport import POOL_SIZE
 
 __all__ = ["TRANSPORT_ERRORS", "JsonEndpoint", "SdkProvider"]
@@ -109,16 +110,17 @@ class JsonEndpoint:
         self._status_error: Callable[[Any], BaseException] | None = getattr(
             self.client, "_make_status_error_from_response", None
         )
-        #: (url, headers) of the request the SDK sent, once it sent one: parsed once, as
-        #: aiohttp takes them (a string URL and a dict are parsed again on every call)
-        self._wire: tuple[URL, CIMultiDict[str]] | None = None
-        self._session: aiohttp.ClientSession | None = None
+        #: the URL of the request the SDK sent and its request head (light_http.py), once
+        #: it sent one: built once, for every call
+        self._wire: tuple[URL, bytes] | None = None
+        self._http_client: LightHttp | None = None
         self._probing = False
         self._ready = asyncio.Event()
 
     async def _capture(self, request: Any) -> None:
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _PER_REQUEST}
-        self._wire = (URL(str(request.url)), CIMultiDict(headers))
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _PER_REQUEST]
+        url = URL(str(request.url))
+        self._wire = (url, head(url, headers))
         self._ready.set()
 
     async def post(self, body: dict[str, Any], timeout_s: float) -> Any:
@@ -138,23 +140,21 @@ class JsonEndpoint:
                     self._probing = False
                     self._ready.set()  # the waiters take the light path, or probe again
             await self._ready.wait()
-        url, headers = self._wire
-        session = self._session
-        if session is None or session.closed:
-            session = self._session = self._new_session()
+        url, request_head = self._wire
+        client = self._http_client
+        if client is None or client.closed:
+            client = self._http_client = self._new_client(url)
         try:
-            async with session.post(url, data=orjson.dumps(body), headers=headers) as response:
-                content = await response.read()
-                status = response.status
-                if status >= 400:
-                    if status in (401, 403):
-                        self._wire = None  # the next call lets the SDK authenticate again
-                    raise self._status_error(self._response(response, content, str(url)))
-        except aiohttp.ClientError as exc:
+            response = await client.post(request_head, orjson.dumps(body))
+        except (OSError, HttpProtocolError) as exc:
             raise self._sdk.APIConnectionError(
                 request=self._http.Request("POST", str(url))
             ) from exc
-        return orjson.loads(content)
+        if response.status >= 400:
+            if response.status in (401, 403):
+                self._wire = None  # the next call lets the SDK authenticate again
+            raise self._status_error(self._response(response, str(url)))
+        return orjson.loads(response.body)
 
     async def _through_sdk(self, body: dict[str, Any], timeout_s: float) -> Any:
         """The SDK's low-level post with a prebuilt body; its request hook records the wire."""
@@ -177,24 +177,22 @@ class JsonEndpoint:
         )
         return orjson.loads(response.content)
 
-    def _response(self, response: aiohttp.ClientResponse, content: bytes, url: str) -> Any:
+    def _response(self, response: HttpAnswer, url: str) -> Any:
         return self._http.Response(
             response.status,
-            headers=list(response.headers.items()),
-            content=content,
+            headers=response.headers,
+            content=response.body,
             request=self._http.Request("POST", url),
         )
 
-    def _new_session(self) -> aiohttp.ClientSession:
+    def _new_client(self, url: URL) -> LightHttp:
         ssl_context = getattr(self._http, "create_ssl_context", None)
-        connector = aiohttp.TCPConnector(
-            limit=POOL_SIZE, ssl=ssl_context() if ssl_context else True
-        )
-        return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(None))
+        context = ssl_context() if ssl_context and url.scheme == "https" else None
+        return LightHttp(url, pool_size=POOL_SIZE, ssl_context=context)
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._http_client is not None:
+            await self._http_client.aclose()
         await self.client.close()
 
 

@@ -46,10 +46,10 @@ def _config_text(model_id: str, *, cheap_price: float) -> str:
 
 
 def _closed(client: ProviderClient) -> bool:
-    """Whether the provider client's HTTP session and SDK client are closed."""
+    """Whether the provider client's HTTP connections and SDK client are closed."""
     endpoint: Any = client._endpoint  # type: ignore[attr-defined]
-    session = endpoint._session
-    return bool((session is None or session.closed) and endpoint.client.is_closed())
+    http = endpoint._http_client
+    return bool((http is None or http.closed) and endpoint.client.is_closed())
 
 
 def _request(task: str, i: int) -> LLMRequest:
