@@ -99,10 +99,26 @@ def train(
             "the one that cross-validates best is used (default: 1)."
         ),
     ] = None,
+    prior_anchored: Annotated[
+        bool,
+        typer.Option(
+            help="Anchor each model's predicted score on its per-task mean (the prior) and "
+            "learn only how a prompt moves it; the regularisation is chosen on a validation "
+            "split."
+        ),
+    ] = False,
+    per_task: Annotated[
+        bool,
+        typer.Option(
+            help="With --prior-anchored: each task gets its own n-grams and its own "
+            "regularisation (best with many tasks)."
+        ),
+    ] = False,
 ) -> None:
     """Fit, for every model, a predictor of its score and its cost from the prompt."""
     from llmrouter.evaluation.learn.outcomes import read_outcomes
     from llmrouter.evaluation.learn.train import train_router
+    from llmrouter.evaluation.learn.train_prior import train_prior_router
     from llmrouter.router.learned import FeatureSpec
 
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
@@ -110,13 +126,23 @@ def train(
         weights = [float(w) for w in text_weights.split(",") if w.strip()] if text_weights else []
     except ValueError:
         raise typer.BadParameter("numbers, e.g. 0,0.1,0.3", param_hint="--text-weights") from None
-    summary = train_router(
-        read_outcomes(outcomes),
-        out,
-        models=chosen,
-        spec=FeatureSpec(task_weight=task_weight),
-        text_weights=weights,
-    )
+    if per_task and not prior_anchored:
+        raise typer.BadParameter("only with --prior-anchored", param_hint="--per-task")
+    if prior_anchored and (weights or task_weight != 1.0):
+        raise typer.BadParameter(
+            "--text-weights and --task-weight are for the plain router only",
+            param_hint="--prior-anchored",
+        )
+    if prior_anchored:
+        summary = train_prior_router(read_outcomes(outcomes), out, models=chosen, per_task=per_task)
+    else:
+        summary = train_router(
+            read_outcomes(outcomes),
+            out,
+            models=chosen,
+            spec=FeatureSpec(task_weight=task_weight),
+            text_weights=weights,
+        )
     typer.echo(
         f"router: {summary.path} ({', '.join(summary.models)}; {summary.examples} outcomes, "
         f"sha256 {summary.sha256[:12]})",
