@@ -12,7 +12,8 @@ by every replica through the store, rebuilt from `llm.costs` when the store is e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_CEILING, Decimal
@@ -81,6 +82,25 @@ class Budget(Protocol):
     async def aclose(self) -> None: ...
 
 
+class _SpentView(Mapping[str, Decimal]):
+    """A day's spend per task in USD over a copy of its micro-dollar counts, converted as
+    it is read (a routing decision reads one task's, if any): read-only."""
+
+    __slots__ = ("_micro",)
+
+    def __init__(self, micro: dict[str, int]) -> None:
+        self._micro = micro
+
+    def __getitem__(self, task: str) -> Decimal:
+        return from_micro_usd(self._micro[task])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._micro)
+
+    def __len__(self) -> int:
+        return len(self._micro)
+
+
 def utc_today(now: Callable[[], datetime] = utc_now) -> date:
     moment = now()
     if moment.tzinfo is None:
@@ -96,15 +116,26 @@ class BudgetTracker:
         self._now = now
         self._day = self._today()
         self._spent: dict[str, int] = {}  # micro-dollars
+        #: on the system clock (`now` the default), the day cannot end before this time
+        #: (seconds since the epoch): a call before it needs no date (four per request)
+        self._day_ends_at = self._end_of(self._day) if now is utc_now else 0.0
 
     def _today(self) -> date:
         return utc_today(self._now)
 
+    @staticmethod
+    def _end_of(day: date) -> float:
+        return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() + 86_400
+
     def _roll(self) -> None:
+        if time.time() < self._day_ends_at:
+            return
         today = self._today()
         if today != self._day:
             self._day = today
             self._spent.clear()
+            if self._now is utc_now:
+                self._day_ends_at = self._end_of(today)
 
     def add(self, task: str, cost_usd: Decimal) -> None:
         self._roll()
@@ -121,8 +152,7 @@ class BudgetTracker:
 
     def snapshot(self) -> BudgetState:
         self._roll()
-        spent = {task: from_micro_usd(micro) for task, micro in self._spent.items()}
-        return BudgetState(day=self._day, spent_usd=MappingProxyType(spent))
+        return BudgetState(day=self._day, spent_usd=_SpentView(dict(self._spent)))
 
     async def refresh(self, task: str) -> None:
         self._roll()

@@ -67,9 +67,27 @@ class TemplateProblem:
     template_line: int
 
 
-def render_prompt(
-    spec: PromptSpec, model: str, text: str, context: Mapping[str, Any]
-) -> RenderedPrompt:
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """What a prompt spec gives one model, the same for every request: its system text,
+    template, version and the template's parts (`string.Formatter().parse`)."""
+
+    system: str | None
+    template: str
+    version: str
+    parts: tuple[tuple[str, str | None, str | None, str | None], ...]
+
+
+#: each (prompt spec, model)'s template, by the spec's identity, with the spec kept (so its
+#: identity is never another's): a config reload's specs get their own
+_TEMPLATES: dict[tuple[int, str], tuple[PromptSpec, _Template]] = {}
+_MAX_TEMPLATES = 4096
+
+
+def _template(spec: PromptSpec, model: str) -> _Template:
+    known = _TEMPLATES.get((id(spec), model))
+    if known is not None and known[0] is spec:
+        return known[1]
     override = spec.overrides.get(model)
     system = spec.system
     template = spec.template
@@ -78,20 +96,35 @@ def render_prompt(
             system = override.system
         if override.template is not None:
             template = override.template
-    variables: dict[str, Any] = {**spec.context, **context, "input": text}
-    variables.setdefault("question", text)
     versioned = f"{system}\x00{template}".encode()
     if spec.response_schema is not None:  # a new schema is a new prompt: old answers die
         versioned += b"\x00" + orjson.dumps(spec.response_schema, option=orjson.OPT_SORT_KEYS)
-    version = hashlib.sha256(versioned).hexdigest()[:16]
+    try:
+        parts = tuple(string.Formatter().parse(template))
+    except ValueError:
+        parts = ()  # the template is refused when it is filled, below
+    made = _Template(system, template, hashlib.sha256(versioned).hexdigest()[:16], parts)
+    if len(_TEMPLATES) >= _MAX_TEMPLATES:  # specs of reloads long gone
+        _TEMPLATES.clear()
+    _TEMPLATES[(id(spec), model)] = (spec, made)
+    return made
+
+
+def render_prompt(
+    spec: PromptSpec, model: str, text: str, context: Mapping[str, Any]
+) -> RenderedPrompt:
+    prepared = _template(spec, model)
+    system, template = prepared.system, prepared.template
+    variables: dict[str, Any] = {**spec.context, **context, "input": text}
+    variables.setdefault("question", text)
     try:
         user = template.format_map(_Vars(variables))
         return RenderedPrompt(
             system=system.format_map(_Vars(variables)) if system else None,
             user=user,
             json_mode=spec.response_format == "json",
-            version=version,
-            static_chars=_static_chars(template, variables, user),
+            version=prepared.version,
+            static_chars=_static_chars(prepared.parts, variables, user),
             cache_ttl=None if spec.cache == "off" else spec.cache,
             response_schema=spec.response_schema,
         )
@@ -100,12 +133,16 @@ def render_prompt(
         raise ConfigError(f"prompt template of model {model!r} cannot be filled: {exc}") from None
 
 
-def _static_chars(template: str, variables: Mapping[str, Any], user: str) -> int:
+def _static_chars(
+    parts: tuple[tuple[str, str | None, str | None, str | None], ...],
+    variables: Mapping[str, Any],
+    user: str,
+) -> int:
     """How many characters of the filled `user` text come before the first request
     variable: the template's own text and context values, the same for every request that
-    shares them."""
+    shares them. `parts` are the template's (`string.Formatter().parse`)."""
     prefix = ""
-    for literal, field, spec, conversion in string.Formatter().parse(template):
+    for literal, field, spec, conversion in parts:
         prefix += literal
         if field is None:
             continue
