@@ -23,6 +23,8 @@ from tests.kafka_helpers import (
     session_broker,
 )
 
+pytest_plugins = ["tests.open_connections"]
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
