@@ -3,9 +3,10 @@
 The bench process makes N chat-completion calls, C at a time, to a zero-latency simulator
 (its own process) and divides the CPU time this process spent by N, for: the openai SDK's
 typed `chat.completions.create()` (what the router used before), the product's
-`OpenAIProvider.complete` (the request the SDK built, replayed over aiohttp; orjson), and a
-bare aiohttp POST with an orjson parse (the floor). Each on asyncio's loop and on uvloop.
-All clients use the same aiohttp transport and keep-alive pool.
+`OpenAIProvider.complete` (the request the SDK built, replayed over the light path's own
+HTTP/1.1 client, router/providers/light_http.py; orjson), and a bare aiohttp POST with an
+orjson parse (what the product used before). Each on asyncio's loop and on uvloop. Every
+client keeps a keep-alive pool of the same size.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ async def _variants(sim_url: str, calls: int, concurrency: int) -> dict[str, tup
         for name, call in (
             ("openai SDK typed create()", typed),
             (
-                "product OpenAIProvider.complete (SDK-built request, aiohttp + orjson)",
+                "product OpenAIProvider.complete (SDK-built request, light HTTP client + orjson)",
                 lambda: provider.complete(REQUEST),
             ),
             ("bare aiohttp POST + orjson", bare),

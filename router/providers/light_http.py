@@ -356,3 +356,6 @@ class LightHttp:
             connection.abort()
         self._all.clear()
         self._idle.clear()
+        # one turn of the loop: the aborted transports close their sockets in callbacks
+        # it runs, before a caller that closes the loop next could leave them open
+        await asyncio.sleep(0)
