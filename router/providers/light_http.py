@@ -139,6 +139,16 @@ class _Connection(asyncio.Protocol):
         self._encoding = ""
         self.transport.write(request)
 
+    def reusable(self) -> bool:
+        """Open, and neither closing nor told by the server that it will close."""
+        transport = self.transport
+        return (
+            not self.closed
+            and self.keep_alive
+            and transport is not None
+            and not transport.is_closing()
+        )
+
     def finished(self) -> None:
         self._answer = None
         self._buffer.clear()
@@ -336,7 +346,7 @@ class LightHttp:
                 self._drop(idle.popleft())
             while idle:
                 connection = idle.pop()
-                if not connection.closed:
+                if connection.reusable():
                     return connection
                 self._drop(connection)
         loop = asyncio.get_running_loop()
