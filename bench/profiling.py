@@ -94,7 +94,7 @@ class Profile:
 _INCLUSIVE = {
     "RouterHandler (decode, route, encode)": re.compile(r"^RouterHandler\.__call__ "),
     "OpenAIProvider.complete: the provider call": re.compile(r"^OpenAIProvider\.complete "),
-    "of which the replayed request (JsonEndpoint.post: aiohttp, orjson)": re.compile(
+    "of which the replayed request (JsonEndpoint.post: light HTTP client, orjson)": re.compile(
         r"^JsonEndpoint\.post "
     ),
     "of which the SDK's parameter transform": re.compile(r"^async_maybe_transform "),
