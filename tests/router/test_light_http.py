@@ -26,6 +26,8 @@ class Server:
         self.connections = 0
         self.requests: list[bytes] = []
         self.close_after = False
+        #: the answer is written this many bytes at a time (each write drained)
+        self.piece_bytes = 1 << 20
         self.port = 0
         self._server: asyncio.Server | None = None
 
@@ -52,8 +54,9 @@ class Server:
                 answer = self.answer(request)
                 if answer is None:
                     break
-                writer.write(answer)
-                await writer.drain()
+                for start in range(0, len(answer), self.piece_bytes):
+                    writer.write(answer[start : start + self.piece_bytes])
+                    await writer.drain()
                 if self.close_after:
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -250,3 +253,21 @@ async def test_a_connection_idle_too_long_is_not_reused(
     finally:
         await client.aclose()
     assert server.connections == 2
+
+
+async def test_an_answer_read_in_small_pieces(server: Server) -> None:
+    """Heads, chunk sizes and bodies split anywhere across reads are put back together."""
+    chunked = (
+        b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"a"\r\n5\r\n: 12}\r\n0\r\n\r\n'
+    )
+    answers = iter([chunked, ok(b'{"b": 3}')])
+    server.answer = lambda _r: next(answers)
+    server.piece_bytes = 3
+    client, request_head = await _client(server)
+    try:
+        first = await client.post(request_head, b"{}")
+        second = await client.post(request_head, b"{}")
+    finally:
+        await client.aclose()
+    assert (first.body, second.body) == (b'{"a": 12}', b'{"b": 3}')
+    assert server.connections == 1
