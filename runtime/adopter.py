@@ -39,13 +39,17 @@ class Adopter:
         #: serial number of the last assignment
         self._assignments = 0
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     def bind(self, consumer: AIOKafkaConsumer) -> None:
         """The consumer whose assignments this adopter starts."""
         self._consumer = consumer
 
     async def close(self) -> None:
-        """Stop reading committed offsets."""
+        """Stop reading committed offsets, for good: an assignment that a rebalance
+        completes while the consumer stops starts no new reading (it would open broker
+        connections on a client that has closed them all)."""
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -65,6 +69,8 @@ class Adopter:
         book.paused.update(fresh)
         self._assignments += 1
         book.adopting.update(dict.fromkeys(fresh, self._assignments))
+        if self._closed:
+            return  # stopping: the partitions stay paused until the group moves them on
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._adopt(), name=f"{self._options.name}-adopt")
 
