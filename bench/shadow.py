@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from bench.harness import (
     Child,
@@ -51,6 +51,8 @@ from bench.harness import (
     worker_env,
 )
 from bench.workload import RequestMaker, bench_config, support_examples
+from llmrouter.kafkaio.reading import start_group_at_end
+from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.schemas import dumps, loads, requests_topic, results_topic
 from llmrouter.schemas.scores import SCORES_TOPIC, shadow_topic
 from llmrouter.schemas.topics import FEEDBACK_TOPIC, router_topics
@@ -270,22 +272,9 @@ async def _shadow_simulator(
 async def _skip_history(bootstrap: str, group: str) -> None:
     """Start the quality group at the end of the shared topics it reads: llm.scores and
     llm.feedback hold every earlier run's records, work that is not this run's."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    await start_group_at_end(
+        KafkaSettings(bootstrap_servers=bootstrap), group, (SCORES_TOPIC, FEEDBACK_TOPIC)
     )
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        parts = [
-            TopicPartition(topic, p)
-            for topic in (SCORES_TOPIC, FEEDBACK_TOPIC)
-            for p in consumer.partitions_for_topic(topic) or ()
-        ]
-        consumer.assign(parts)
-        ends = await consumer.end_offsets(parts)
-        await consumer.commit({tp: ends[tp] for tp in parts})
-    finally:
-        await consumer.stop()
 
 
 async def _open_loop(

@@ -36,6 +36,7 @@ __all__ = [
     "read_spans",
     "reader",
     "spans_between",
+    "start_group_at_end",
     "time_spans",
     "topic_partitions",
     "topics_matching",
@@ -299,3 +300,24 @@ async def first_timestamp_ms(
                 del remaining[tp]
         consumer.pause(*(tp for tp in assigned if tp not in remaining))
     return min(firsts, default=None)
+
+
+async def start_group_at_end(kafka: KafkaSettings, group_id: str, topics: Sequence[str]) -> None:
+    """Commit, for `group_id`, the current end of every partition of `topics`: the group's
+    next reader starts there and skips what the topics already hold."""
+    consumer = AIOKafkaConsumer(
+        **kafka.client_kwargs(), group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        parts = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in consumer.partitions_for_topic(topic) or ()
+        ]
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        await consumer.commit({tp: ends[tp] for tp in parts})
+    finally:
+        await consumer.stop()

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from llmrouter.kafkaio.admin import ensure_topics
+from llmrouter.kafkaio.reading import start_group_at_end
 from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.router.config_loader import parse_config
 from llmrouter.schemas import FEEDBACK_TOPIC, decode
@@ -133,19 +134,6 @@ async def committed_past(
 async def skip_history(bootstrap: str, group: str) -> None:
     """Start the group at the current end of the shared topics it reads (llm.scores and
     llm.feedback hold every earlier test's records, none of this test's concern)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    await start_group_at_end(
+        KafkaSettings(bootstrap_servers=bootstrap), group, (SCORES_TOPIC, FEEDBACK_TOPIC)
     )
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        parts = [
-            TopicPartition(topic, p)
-            for topic in (SCORES_TOPIC, FEEDBACK_TOPIC)
-            for p in consumer.partitions_for_topic(topic) or ()
-        ]
-        consumer.assign(parts)
-        ends = await consumer.end_offsets(parts)
-        await consumer.commit({tp: ends[tp] for tp in parts})
-    finally:
-        await consumer.stop()
