@@ -139,9 +139,7 @@ def train_prior_router(
     fitted_costs: list[tuple[Predictor, Any]] = []
     examples = 0
     for j, model in enumerate(chosen):
-        rows = np.flatnonzero(~np.isnan(scores[:, j]))
-        if len(rows) < 2:
-            raise OutcomesError(f"model {model!r} has fewer than two outcomes to learn from")
+        rows = _answered_rows(scores, j, model)
         examples += len(rows)
         predictor, weights, prior = _fit(
             x[rows], scores[rows, j], [tasks[i] for i in rows], best_c, alpha
@@ -205,9 +203,7 @@ def _train_per_task(
     fitted_costs: list[tuple[Predictor, Any]] = []
     examples = 0
     for j, model in enumerate(chosen):
-        rows = np.flatnonzero(~np.isnan(scores[:, j]))
-        if len(rows) < 2:
-            raise OutcomesError(f"model {model!r} has fewer than two outcomes to learn from")
+        rows = _answered_rows(scores, j, model)
         examples += len(rows)
         prior, parts = fit.priors[j], fit.parts[j]
         overall = float(logit(prior.overall))
@@ -231,6 +227,14 @@ def _train_per_task(
     }
     write_router_file(out, saved_document("router", spec, fitted + fitted_costs, extra))
     return TrainingSummary(out, chosen, examples, outcomes.sha256)
+
+
+def _answered_rows(scores: np.ndarray[Any, Any], j: int, model: str) -> np.ndarray[Any, Any]:
+    """The rows model `j` has an outcome for; at least two, or there is nothing to learn."""
+    rows = np.flatnonzero(~np.isnan(scores[:, j]))
+    if len(rows) < 2:
+        raise OutcomesError(f"model {model!r} has fewer than two outcomes to learn from")
+    return rows
 
 
 def _prepared(
