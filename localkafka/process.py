@@ -30,7 +30,16 @@ from llmrouter.localkafka.config import write_broker_config
 from llmrouter.localkafka.jars import ensure_jars, find_java, kafka_version, tail_text
 from llmrouter.localkafka.readiness import broker_ready, port_in_use, port_open, run_in_thread
 
-__all__ = ["KafkaStatus", "LocalKafka", "default_state_dir"]
+__all__ = ["KafkaStatus", "LocalKafka", "default_state_dir", "new_cluster_id"]
+
+
+def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A random cluster id as Kafka writes one (a UUID in URL-safe base64), never starting
+    with "-": the storage tool would read such an id as an option (one id in 64)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(random_bytes()).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def default_state_dir() -> Path:
@@ -266,7 +275,7 @@ class LocalKafka:
         ]
 
     def _format_storage(self, java: str, lib: Path) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         cmd = [
             *self._jvm_cmd(java, lib, 256),
             "kafka.tools.StorageTool",
