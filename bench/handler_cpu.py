@@ -1,11 +1,15 @@
-"""`python -m bench.handler_cpu [--routing static|complexity] [--records N] [--profile F]`:
-CPU per record of the workers' handlers, in process.
+"""`python -m bench.handler_cpu [--routing static|complexity] [--records N] [--profile F]
+[--latency-ms L]`: CPU per record of the workers' handlers, in process, and the process's
+memory.
 
 The router's handler (and, for a complexity route, the classifier's before it) is driven
 with N synthetic records of the bench task, C at a time, against a zero-latency simulator
 in its own process; the CPU time of this process divided by N is what a worker spends on
 a record besides Kafka (the runtime's fetch, transactions and commits are not in it). With
 `--profile` the run is also profiled with cProfile, and the top functions are printed.
+With `--latency-ms` the simulator answers after that long, so `--concurrency` calls are in
+flight at once (what the router holds at 500 req/s of 1.5 s calls is 750); the process's
+resident memory (RSS) before the first record and at its peak is printed either way.
 The collector is tuned as in a worker process unless `--default-gc`.
 Quick to run (seconds), for measuring one change at a time; `python -m bench --only c`
 measures the whole pipeline.
@@ -19,6 +23,7 @@ import contextlib
 import cProfile
 import os
 import pstats
+import resource
 import sys
 import tempfile
 import time
@@ -66,6 +71,20 @@ def _record(
     )
 
 
+def _rss_mib() -> float:
+    """This process's resident memory now."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 async def measure(
     sim_url: str, routing: str, records: int, concurrency: int, profile: Path | None
 ) -> dict[str, float]:
@@ -75,6 +94,7 @@ async def measure(
         path = bench_config(Path(tmp) / "config.yaml", TASK, max_concurrency=4096, routing=routing)
         config = load_config(path)
     engine = RoutingEngine(config)
+    rss_start_mib = _rss_mib()
     router = RouterHandler(engine, max_message_bytes=MAX_BYTES)
     classifier = (
         ClassifierHandler(engine, max_message_bytes=MAX_BYTES) if routing == "complexity" else None
@@ -106,8 +126,8 @@ async def measure(
         outputs = await router(record)
         results += sum(1 for o in outputs if o.topic.startswith("llm.results."))
 
-    for i in range(200):  # warm up: connections, the SDK's first call
-        await one(i)
+    await one(0)  # warm up: the SDK's first call, then connections
+    await asyncio.gather(*(one(i) for i in range(1, 200)))
     results = 0
     remaining = records
 
@@ -129,7 +149,11 @@ async def measure(
     assert results == records, f"{results} results for {records} records"
     if profiler and profile:
         profiler.dump_stats(str(profile))
-    figures = {"total": cpu / records * 1e6}
+    figures = {
+        "total": cpu / records * 1e6,
+        "rss_start_mib": rss_start_mib,
+        "rss_peak_mib": _peak_rss_mib(),
+    }
     if classifier is not None:
         figures["classifier (thread time, approx.)"] = spent["classifier"] / records * 1e6
     return figures
@@ -137,12 +161,13 @@ async def measure(
 
 async def _main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as logs:
-        async with start_simulator(0, Path(logs)) as (_, sim_url):
+        async with start_simulator(args.latency_ms, Path(logs)) as (_, sim_url):
             figures = await measure(
                 sim_url, args.routing, args.records, args.concurrency, args.profile
             )
     for name, value in figures.items():
-        print(f"{args.routing}: {name}: {value:,.0f} µs CPU per record", file=sys.stderr)
+        unit = "MiB" if name.endswith("_mib") else "µs CPU per record"
+        print(f"{args.routing}: {name}: {value:,.0f} {unit}", file=sys.stderr)
     if args.profile:
         stats = pstats.Stats(str(args.profile), stream=sys.stderr)
         stats.sort_stats("tottime").print_stats(35)
@@ -155,6 +180,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--profile", type=Path)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="the simulator's latency")
     parser.add_argument(
         "--default-gc", action="store_true", help="keep CPython's collector thresholds"
     )

@@ -52,6 +52,7 @@ import structlog
 
 from llmrouter.core.errors import DuplicateConflict, StateStoreError
 from llmrouter.router.routed import Earlier, Routed
+from llmrouter.router.state.packing import pack, unpack
 from llmrouter.router.state.store import StateStore
 from llmrouter.schemas import LLMRequest, LLMResult, ResultStatus, decode, encode
 
@@ -232,7 +233,8 @@ class _MemoryClaim:
 
     async def store(self, result: bytes) -> None:
         entry = self._entry
-        entry.result = _kept(result, self._owner.max_result_bytes)
+        kept = _kept(result, self._owner.max_result_bytes)
+        entry.result = pack(kept) if kept else kept
         entry.expires_at = time.monotonic() + self._owner.window_s
         self._owner._account(self._id, entry, len(entry.result))
         _wake(entry)
@@ -254,14 +256,16 @@ class MemoryDedupe:
     """Per process: duplicates are caught only when the same replica sees both copies.
     It keeps at most `max_entries` ids and `max_bytes` of results and ids, the oldest
     forgotten first: a router's memory stays bounded however many requests it answers
-    (a busy replica keeps the last minutes; a shared store keeps the whole window)."""
+    (a busy replica keeps the last minutes; a shared store keeps the whole window).
+    Results are kept compressed (packing.py): the default 20 MiB holds about 23,000
+    answers of 1.2 KB with their ids, 46 s of a replica answering 500 requests/s."""
 
     def __init__(
         self,
         window_s: float,
         *,
         max_entries: int = 200_000,
-        max_bytes: int = 32 * 1024 * 1024,
+        max_bytes: int = 20 * 1024 * 1024,
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
     ) -> None:
         self.window_s = window_s
@@ -299,7 +303,8 @@ class MemoryDedupe:
                 self._account(name, entry, 0)
                 return _MemoryClaim(self, name, entry)
             if entry.result is not None:
-                return SeenResult(entry.origin, entry.result, entry.fingerprint)
+                result = unpack(entry.result) if entry.result else entry.result
+                return SeenResult(entry.origin, result, entry.fingerprint)
             if entry.fingerprint and fingerprint and entry.fingerprint != fingerprint:
                 return SeenResult(entry.origin, b"", entry.fingerprint)
             remaining = deadline - now
