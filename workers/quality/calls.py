@@ -4,6 +4,13 @@ providers, retries, prices and shared limits), where each shadow model of a task
 static task `<task>--shadow-<i>` with the task's prompt, and its judge the task
 `<task>--judge` with the rubric as system prompt. Their spend is kept under those names in
 the budget store: the shadow budget, apart from the task's.
+
+They share each model's rpm, tpm and concurrency with the live routers (the same shared
+limits, with a state store) but never take the last of them: a watch call is admitted only
+while the model's use is under `WATCH_SHARE` of each limit, and waits at most
+`WATCH_QUEUE_S` for that. So live requests always find the rest free, and a watch call
+that finds no room in time is not made: its shadow result is `failed` (no call, no cost)
+and its grade is skipped.
 """
 
 from __future__ import annotations
@@ -14,17 +21,30 @@ from decimal import Decimal
 import structlog
 
 from llmrouter.core.errors import LLMRouterError
-from llmrouter.router.config import PromptSpec, RouterConfig, StaticRoute, TaskSpec
+from llmrouter.router.config import ModelSpec, PromptSpec, RouterConfig, StaticRoute, TaskSpec
 from llmrouter.router.engine import RoutingEngine
 from llmrouter.router.judging import RUBRICS, grading_text, rubric_score
 from llmrouter.router.state.wiring import RouterState
 from llmrouter.schemas import Attempt, LLMRequest, LLMResult, utc_now
 
-__all__ = ["Grade", "WatchCalls", "judge_task", "shadow_task", "watch_config"]
+__all__ = [
+    "WATCH_QUEUE_S",
+    "WATCH_SHARE",
+    "Grade",
+    "WatchCalls",
+    "judge_task",
+    "shadow_task",
+    "watch_config",
+]
 
 log = structlog.get_logger("llmrouter.workers.quality")
 
 _JUDGE_OUTPUT_TOKENS = 200
+
+#: the share of a model's rpm, tpm and max_concurrency that shadow and judge calls may fill
+WATCH_SHARE = 0.8
+#: how long a watch call waits for room under that share before it is not made
+WATCH_QUEUE_S = 1.0
 
 
 def shadow_task(task: str, index: int) -> str:
@@ -55,8 +75,25 @@ def watch_config(config: RouterConfig) -> RouterConfig | None:
             )
     if not tasks:
         return None
+    models = {name: _watch_model(spec) for name, spec in config.models.items()}
     return RouterConfig(
-        version=1, defaults=config.defaults, models=config.models, classifiers={}, tasks=tasks
+        version=1, defaults=config.defaults, models=models, classifiers={}, tasks=tasks
+    )
+
+
+def _watch_model(spec: ModelSpec) -> ModelSpec:
+    """`spec` as watch calls see it: `WATCH_SHARE` of each limit, `WATCH_QUEUE_S` of wait."""
+
+    def share(limit: int | None) -> int | None:
+        return None if limit is None else max(1, int(limit * WATCH_SHARE))
+
+    return spec.model_copy(
+        update={
+            "rpm": share(spec.rpm),
+            "tpm": share(spec.tpm),
+            "max_concurrency": share(spec.max_concurrency),
+            "queue_s": WATCH_QUEUE_S,
+        }
     )
 
 
