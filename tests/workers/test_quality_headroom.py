@@ -43,11 +43,7 @@ def test_watch_calls_see_a_share_of_each_limit_and_a_short_wait() -> None:
 
 
 async def test_live_traffic_keeps_the_rest_of_a_shared_rpm(state_store: StateStore) -> None:
-    live_config = parse_config(_config(rpm=10))
-    watch = watch_config(live_config)
-    assert watch is not None
-    live = SharedLimiter("big", live_config.models["big"], state_store)
-    shadow = SharedLimiter("big", watch.models["big"], state_store)
+    live, shadow = _limiters(state_store, rpm=10)
     async with _live_calls(live, 8):
         # eight of ten calls this minute are live: a watch call finds no room and is
         # turned away within its wait, having taken nothing
@@ -60,13 +56,21 @@ async def test_live_traffic_keeps_the_rest_of_a_shared_rpm(state_store: StateSto
 
 
 async def test_a_watch_call_is_admitted_while_there_is_room(state_store: StateStore) -> None:
-    live_config = parse_config(_config(rpm=10))
-    watch = watch_config(live_config)
-    assert watch is not None
-    live = SharedLimiter("big", live_config.models["big"], state_store)
-    shadow = SharedLimiter("big", watch.models["big"], state_store)
+    live, shadow = _limiters(state_store, rpm=10)
     async with _live_calls(live, 7), shadow.slot(10):
         pass  # the eighth call of the minute: within the watch share
+
+
+def _limiters(store: StateStore, *, rpm: int) -> tuple[SharedLimiter, SharedLimiter]:
+    """The shared limiters of model `big` (at `rpm`) as the live routers and as the
+    quality worker's watch calls see it."""
+    live_config = parse_config(_config(rpm=rpm))
+    watch = watch_config(live_config)
+    assert watch is not None
+    return (
+        SharedLimiter("big", live_config.models["big"], store),
+        SharedLimiter("big", watch.models["big"], store),
+    )
 
 
 @contextlib.asynccontextmanager
