@@ -322,6 +322,7 @@ class LightHttp:
                 connection.send(
                     request_head + str(len(body)).encode() + _END_OF_HEAD + body, answer
                 )
+                del body  # written (or the transport's to keep): not held for the answer
                 result = await answer
             except BaseException:  # cut off or failed: its state is unknown, never reused
                 self._drop(connection)
