@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import orjson
 import structlog
-from aiocache import SimpleMemoryCache
-from aiocache.base import BaseCache
-from aiocache.serializers import StringSerializer
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from llmrouter.core.errors import ConfigError
 from llmrouter.router.config import CacheSettings
+
+if TYPE_CHECKING:
+    from aiocache.base import BaseCache
 
 __all__ = ["CachedAnswer", "ResponseCache", "cache_key", "normalise"]
 
@@ -61,18 +61,28 @@ def cache_key(
 
 
 class ResponseCache:
-    """Async get/set of CachedAnswer by key; see `cache_key`."""
+    """Async get/set of CachedAnswer by key; see `cache_key`.
 
-    def __init__(self, backend: BaseCache) -> None:
-        self._backend = backend
+    `backend` is the aiocache backend, or a function that makes it on first use: a router
+    whose tasks never look anything up never loads aiocache, nor the Redis client it
+    imports with it (9 MiB of a router's memory)."""
+
+    def __init__(self, backend: BaseCache | Callable[[], BaseCache]) -> None:
+        self._backend_or_maker = backend
+
+    @property
+    def _backend(self) -> BaseCache:
+        backend = self._backend_or_maker
+        if callable(backend):
+            backend = self._backend_or_maker = backend()
+        return backend
 
     @classmethod
     def from_settings(cls, settings: CacheSettings) -> ResponseCache:
         """The backend `settings.backend` names. Whether to use it per task (`enabled`,
         `cache_sampled`, `ttl_s`) is the caller's decision."""
         if settings.backend == "memory":
-            # No per-call timeout: a dict cannot hang, and wait_for costs a task per call.
-            return cls(SimpleMemoryCache(serializer=StringSerializer(), timeout=None))
+            return cls(_memory_backend)
         if not settings.redis_url:
             raise ConfigError("backend 'redis' needs redis_url", key="cache.redis_url")
         return cls(_redis_backend(settings.redis_url))
@@ -98,10 +108,20 @@ class ResponseCache:
             log.warning("cache_set_failed", key=key, error=repr(exc))
 
     async def close(self) -> None:
+        if callable(self._backend_or_maker):
+            return  # never made: nothing to close
         try:
             await self._backend.close()
         except Exception as exc:
             log.warning("cache_close_failed", error=repr(exc))
+
+
+def _memory_backend() -> BaseCache:
+    from aiocache import SimpleMemoryCache
+    from aiocache.serializers import StringSerializer
+
+    # No per-call timeout: a dict cannot hang, and wait_for costs a task per call.
+    return SimpleMemoryCache(serializer=StringSerializer(), timeout=None)
 
 
 def _redis_backend(redis_url: str) -> BaseCache:
@@ -117,6 +137,7 @@ def _redis_backend(redis_url: str) -> BaseCache:
     # redis is an optional extra: import it only when a config asks for it.
     try:
         from aiocache.backends.redis import RedisCache
+        from aiocache.serializers import StringSerializer
     except ImportError as exc:
         raise ConfigError(
             "cache backend 'redis' needs the redis extra: pip install 'llmrouter[redis]'",

@@ -7,7 +7,7 @@ script or one multi-key command — share a hash tag (`key`), so a cluster keeps
 group in one slot: the keys of one model, of one budget day, of one request id.
 
 Every command goes through `StateStore.run` or a `StoreScript`, where redis-py's
-exceptions are translated into our error tree (`_TRANSLATIONS`, one entry per redis-py
+exceptions are translated into our error tree (`translations()`, one entry per redis-py
 exception class, checked by a test). The URL's password never reaches a log line or an
 exception: `redacted_url` is what gets printed.
 """
@@ -15,6 +15,7 @@ exception: `redacted_url` is what gets printed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "cluster_option",
     "redacted_url",
     "translate",
+    "translations",
 ]
 
 log = structlog.get_logger("llmrouter.state")
@@ -62,10 +64,16 @@ _TAG_ESCAPES = str.maketrans({"%": "%25", "{": "%7B", "}": "%7D"})
 _TRUE = frozenset({"true", "yes", "1", "on"})
 _FALSE = frozenset({"false", "no", "0", "off"})
 
-try:  # redis is an optional extra; without it there is no store and nothing to translate
-    from redis import exceptions as _rx
 
-    _TRANSLATIONS: dict[type[BaseException], type[StateStoreError]] = {
+@functools.cache
+def translations() -> dict[type[BaseException], type[StateStoreError]]:
+    """Our error for each redis-py exception class. redis-py is imported here, on the first
+    store error, not with this module: a router without a store never loads it (9 MiB)."""
+    try:  # redis is an optional extra; without it there is no store and nothing to translate
+        from redis import exceptions as _rx
+    except ImportError:  # pragma: no cover - the redis extra is not installed
+        return {}
+    return {
         # cannot reach, cannot log in, or the server is not serving yet: unavailable
         _rx.ConnectionError: StateStoreUnavailable,
         _rx.TimeoutError: StateStoreUnavailable,
@@ -107,14 +115,12 @@ try:  # redis is an optional extra; without it there is no store and nothing to 
         _rx.LockNotOwnedError: StateStoreError,
         _rx.IncorrectPolicyType: StateStoreError,
     }
-except ImportError:  # pragma: no cover - the redis extra is not installed
-    _TRANSLATIONS = {}
 
 
 def translate(exc: BaseException, url: str) -> LLMRouterError:
     """Our error for a redis-py exception (its most specific mapped class wins)."""
     for cls in type(exc).__mro__:
-        target = _TRANSLATIONS.get(cls)
+        target = translations().get(cls)
         if target is not None:
             # redis-py messages name host and port, never the password; keep them short.
             return target(f"state store {url}: {type(exc).__name__}: {str(exc)[:200]}")
@@ -383,7 +389,7 @@ class StateStore:
                 self._mark_down(ours)
             raise
         except Exception as exc:
-            if not any(cls in _TRANSLATIONS for cls in type(exc).__mro__):
+            if not any(cls in translations() for cls in type(exc).__mro__):
                 raise
             error = translate(exc, self.url)
             if isinstance(error, StateStoreUnavailable):

@@ -11,7 +11,7 @@ from redis import exceptions as redis_exceptions
 
 from llmrouter.core.errors import ConfigError, StateStoreError, StateStoreUnavailable
 from llmrouter.router.state import StateStore, StoreSettings, redacted_url
-from llmrouter.router.state.store import _TRANSLATIONS, cluster_option, translate
+from llmrouter.router.state.store import cluster_option, translate, translations
 from tests.kafka_helpers import free_port
 from tests.redis_helpers import redis_available, running_redis
 
@@ -23,8 +23,8 @@ def test_every_redis_exception_class_is_translated() -> None:
         if issubclass(cls, BaseException) and cls.__module__.startswith("redis")
     ]
     assert classes
-    unmapped = [cls.__name__ for cls in classes if cls not in _TRANSLATIONS]
-    assert unmapped == [], f"add these redis-py exceptions to _TRANSLATIONS: {unmapped}"
+    unmapped = [cls.__name__ for cls in classes if cls not in translations()]
+    assert unmapped == [], f"add these redis-py exceptions to translations(): {unmapped}"
     assert isinstance(
         translate(redis_exceptions.ConnectionError("refused"), "redis://h"), StateStoreUnavailable
     )
