@@ -30,6 +30,11 @@ class WorkerOptions:
     transaction_timeout_ms: int = 15_000
     #: records taken per fetch; small, so a burst of new work never starves the loop
     max_poll_records: int = 100
+    #: a fetch answers once this much is ready, or after `fetch_max_wait_ms` (Kafka's
+    #: fetch.min.bytes and fetch.max.wait.ms): 1 answers as soon as anything is. A reader
+    #: that tolerates latency asks for more, and so fetches (and wakes) far less often.
+    fetch_min_bytes: int = 1
+    fetch_max_wait_ms: int = 500
     session_timeout_ms: int = 10_000
     #: Kafka's offset.metadata.max.bytes: the done-offsets record must fit in it
     offset_metadata_max_bytes: int = DEFAULT_LIMIT

@@ -29,7 +29,7 @@ from llmrouter.kafkaio.transactions import Output
 from llmrouter.runtime.adopter import Adopter
 from llmrouter.runtime.book import PartitionBook
 from llmrouter.runtime.fitting import checked_outputs, error_outputs
-from llmrouter.runtime.handler import Handler, OnError
+from llmrouter.runtime.handler import AtOnce, Handler, OnError
 from llmrouter.runtime.lanes import ONE_LANE, Lanes, lane_caps
 from llmrouter.runtime.options import WorkerOptions
 from llmrouter.runtime.progress import PartitionProgress
@@ -56,12 +56,16 @@ class TransactionalWorker:
         *,
         metrics: RuntimeMetrics = NO_METRICS,
         lanes: Lanes = ONE_LANE,
+        at_once: AtOnce | None = None,
     ) -> None:
         """`lanes`: how the topics share `max_in_flight` (runtime/lanes.py); by default
-        they share it as one pool."""
+        they share it as one pool. `at_once`: the outputs of the records that need no
+        waiting, finished without a task each (runtime/handler.py); by default every
+        record goes to `handler`."""
         self.options = options
         self._kafka = kafka
         self._handler = handler
+        self._at_once = at_once
         self._on_error = on_error
         self._metrics = metrics
         self.stats = RuntimeStats()
@@ -107,6 +111,8 @@ class TransactionalWorker:
             isolation_level="read_committed",
             metadata_max_age_ms=o.metadata_max_age_ms,
             max_poll_records=o.max_poll_records,
+            fetch_min_bytes=o.fetch_min_bytes,
+            fetch_max_wait_ms=o.fetch_max_wait_ms,
             session_timeout_ms=o.session_timeout_ms,
             heartbeat_interval_ms=max(500, o.session_timeout_ms // 4),
         )
@@ -262,7 +268,7 @@ class TransactionalWorker:
         if progress is None:  # not adopted yet: its offsets are read again after the seek
             return
         tasks = self._book.tasks.setdefault(tp, set())
-        skipped = 0
+        skipped = finished = 0
         for record in records:
             verdict = progress.accept(record.offset)
             if verdict is None:
@@ -270,13 +276,34 @@ class TransactionalWorker:
             if not verdict:
                 skipped += 1
                 continue
+            if self._at_once is not None and self._finish_at_once(progress, record):
+                finished += 1
+                continue
             task = asyncio.create_task(self._process(progress, record))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         if skipped:
             self.stats.skipped += skipped
             self._metrics.count_skipped_done(self.options.name, skipped)
+        if skipped or finished:
             self._publisher.wake()
+
+    def _finish_at_once(
+        self, progress: PartitionProgress[Output], record: ConsumerRecord[bytes, bytes]
+    ) -> bool:
+        """Finish a record whose outputs `at_once` knows; False leaves it to the handler
+        (no answer, or an exception: the handler says it again, and `on_error` decides)."""
+        assert self._at_once is not None
+        try:
+            outputs = self._at_once(record)
+            if outputs is None:
+                return False
+            outputs = checked_outputs(outputs, self._publisher.max_request_size)
+        except Exception:
+            return False
+        if progress.finish(record.offset, outputs):
+            self.stats.processed += 1
+        return True
 
     async def _process(
         self, progress: PartitionProgress[Output], record: ConsumerRecord[bytes, bytes]
