@@ -21,12 +21,26 @@ from llmrouter.workers.outputs import WorkerIdentity
 from llmrouter.workers.quality.handler import QualityHandler
 from llmrouter.workers.quality.policy import skip_on_error
 
-__all__ = ["QUALITY_GROUP", "build_quality_worker", "quality_pattern", "quality_topics", "watched"]
+__all__ = [
+    "QUALITY_GROUP",
+    "build_quality_worker",
+    "quality_options",
+    "quality_pattern",
+    "quality_topics",
+    "watched",
+]
 
 QUALITY_GROUP = "llmrouter-quality"
 #: the quality worker's outputs wait for no client: at most about two transactions a
 #: second, so it asks less of the broker (shared with the live workers) than they do
 QUALITY_FLUSH_INTERVAL_S = 0.5
+#: it reads at its own pace too: a fetch waits until 64 KiB are ready, or 100 ms, instead
+#: of answering at each batch the clients and live workers write (at 200 req/s, hundreds
+#: of fetches a second, each a request to send, a response to decode and a wake-up, for a
+#: few records). More would slow a catch-up: a fetch of partitions resumed after
+#: backpressure with less than that to read waits out the whole wait.
+QUALITY_FETCH_MIN_BYTES = 64 << 10
+QUALITY_FETCH_MAX_WAIT_MS = 100
 
 
 def watched(spec: TaskSpec) -> bool:
@@ -77,6 +91,17 @@ def _identity(options: WorkerOptions) -> WorkerIdentity:
     return WorkerIdentity(options.name, options.group_id, instance)
 
 
+def quality_options(options: WorkerOptions) -> WorkerOptions:
+    """The worker's options as the quality worker runs them: batched reads and
+    transactions (never batched less than `options` asks)."""
+    return dataclasses.replace(
+        options,
+        flush_interval_s=max(options.flush_interval_s, QUALITY_FLUSH_INTERVAL_S),
+        fetch_min_bytes=max(options.fetch_min_bytes, QUALITY_FETCH_MIN_BYTES),
+        fetch_max_wait_ms=QUALITY_FETCH_MAX_WAIT_MS,
+    )
+
+
 def build_quality_worker(
     router: RoutingEngine,
     options: WorkerOptions,
@@ -86,8 +111,7 @@ def build_quality_worker(
 ) -> TransactionalWorker:
     """The worker, on the router's state (its store holds the posteriors the routers read)."""
     handler = QualityHandler(router.config, router.state)
-    flush_s = max(options.flush_interval_s, QUALITY_FLUSH_INTERVAL_S)
-    options = dataclasses.replace(options, flush_interval_s=flush_s)
+    options = quality_options(options)
     lanes = Lanes(of=lambda topic: task_of_topic(topic) or "", weights=dict(weights or {}))
     return TransactionalWorker(
         options,
@@ -96,4 +120,5 @@ def build_quality_worker(
         skip_on_error(options.name, feedback=feedback_error_policy(_identity(options))),
         metrics=METRICS,
         lanes=lanes,
+        at_once=handler.at_once,
     )

@@ -45,6 +45,7 @@ from llmrouter.workers.quality.join import (
     feedback_identity,
 )
 from llmrouter.workers.quality.live import LiveQuality
+from llmrouter.workers.quality.peek import request_keys
 from llmrouter.workers.quality.sampling import sampled
 
 __all__ = ["QualityHandler"]
@@ -96,12 +97,20 @@ class QualityHandler:
             return await self._score(record)
         if topic == FEEDBACK_TOPIC:
             return await self._feedback(record)
-        kind = topic.split(".")[1] if topic.count(".") >= 2 else ""
+        kind = _kind(topic)
         if kind == "requests":
             return await self._request(record)
         if kind == "results":
             return await self._result(record)
         return []
+
+    def at_once(self, record: ConsumerRecord[bytes, bytes]) -> Sequence[Output] | None:
+        """A record's outputs when they are known without waiting, else None (`__call__`
+        processes it): the runtime finishes such a record where it reads it, without a
+        task. A request sampled for nothing has none, and is not even decoded (peek.py)."""
+        if _kind(record.topic) == "requests" and self._unsampled(record.value):
+            return []
+        return None
 
     async def aclose(self) -> None:
         if self._retiring:
@@ -110,7 +119,19 @@ class QualityHandler:
 
     # -- requests: kept until their answer comes ------------------------------------------
 
+    def _unsampled(self, raw: bytes | None) -> bool:
+        """Whether a raw request is surely sampled for nothing: its id and task read
+        without decoding it (peek.py) say so. False when they cannot be read that way."""
+        keys = request_keys(raw)
+        if keys is None:
+            return False
+        request_id, task = keys
+        spec = self.config.tasks.get(task)
+        return spec is None or not _sampled_any(spec, request_id)
+
     async def _request(self, record: ConsumerRecord[bytes, bytes]) -> Sequence[Output]:
+        if self._unsampled(record.value):
+            return []
         try:
             request = decode(record.value, LLMRequest)
         except InvalidMessage:
@@ -288,6 +309,11 @@ async def _quietly(update: Awaitable[None]) -> None:
         await update
     except LLMRouterError as exc:
         log.info("posterior not updated", error=str(exc))
+
+
+def _kind(topic: str) -> str:
+    """`requests` or `results` for a task's topic (`llm.<kind>.<task>`), else ''."""
+    return topic.split(".")[1] if topic.count(".") >= 2 else ""
 
 
 def _sampled_any(spec: TaskSpec, request_id: str) -> bool:
