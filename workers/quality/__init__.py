@@ -12,6 +12,8 @@ delays a live answer:
 - `llm.scores`: each score updates the model's posterior in the store (the adaptive
   routes read it) and its live quality and drift (live.py, metrics.py).
 
+It reads in batches, at its own pace (build.py: a fetch waits for 64 KiB or 100 ms), and a
+request sampled for nothing is finished as it is read, never decoded (peek.py).
 Everything it publishes goes out with the offsets of what it consumed, in one transaction
 (the runtime). With a state store it runs as any number of replicas; SIGHUP reloads its
 config (reload.py).
