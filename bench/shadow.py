@@ -13,7 +13,9 @@ host) or to the live one (`shared`). Each request's latency runs from its schedu
 time to the moment a read_committed reader sees its answer. Prints each run's live p50 /
 p99, the provider latency the router saw, every process's CPU seconds, and how many
 shadow answers and scores the quality worker published while the live load ran (so a
-run where the shadow did nothing cannot pass for a fast one); then the p99 ratio.
+run where the shadow did nothing cannot pass for a fast one); then the p99 ratio of each
+pair, and with more than one round, of all rounds' requests pooled beside the spread of
+the off runs' own p99 (what this host varies between identical runs).
 """
 
 from __future__ import annotations
@@ -100,9 +102,17 @@ class ShadowRun:
     def offered(self) -> int:
         return int(self.rate * self.seconds)
 
+    def latencies_ms(self) -> list[float]:
+        """Every offered request's latency, infinite for one never answered."""
+        return self.e2e_ms + [math.inf] * max(0, self.offered - len(self.e2e_ms))
+
     def p(self, q: float) -> float:
-        missing = [math.inf] * max(0, self.offered - len(self.e2e_ms))
-        return percentile(self.e2e_ms + missing, q)
+        return percentile(self.latencies_ms(), q)
+
+
+def _pooled(runs: list[ShadowRun], q: float) -> float:
+    """The `q` percentile of every request of `runs` together."""
+    return percentile([ms for run in runs for ms in run.latencies_ms()], q)
 
 
 def _config(path: Path, task: str, *, shadow_rate: float, judge_rate: float) -> Path:
@@ -370,6 +380,16 @@ async def _main(args: argparse.Namespace, logs: Path) -> int:
             f"{on.label}: live p50 {off.p(50):,.0f} -> {on.p(50):,.0f} ms "
             f"({on.p(50) / off.p(50):.3f}x); live p99 {off.p(99):,.0f} -> {on.p(99):,.0f} ms "
             f"({on.p(99) / off.p(99):.3f}x)",
+            flush=True,
+        )
+    if len(offs) > 1:
+        off_p99 = [run.p(99) for run in offs]
+        print(
+            f"all rounds pooled: live p50 {_pooled(offs, 50):,.0f} -> {_pooled(ons, 50):,.0f} ms "
+            f"({_pooled(ons, 50) / _pooled(offs, 50):.3f}x); live p99 {_pooled(offs, 99):,.0f} "
+            f"-> {_pooled(ons, 99):,.0f} ms ({_pooled(ons, 99) / _pooled(offs, 99):.3f}x); "
+            f"the off runs' p99 alone spread {min(off_p99):,.0f}-{max(off_p99):,.0f} ms "
+            f"({max(off_p99) / min(off_p99):.3f}x)",
             flush=True,
         )
     print(f"load average after: {_load_average()}", flush=True)
