@@ -6,21 +6,15 @@ is published once and the committed offset passes them all, on a real broker."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import ConsumerRecord, TopicPartition
 
 from llmrouter.kafkaio.admin import ensure_topics
-from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.kafkaio.transactions import Output
-from llmrouter.runtime.options import WorkerOptions
-from llmrouter.runtime.worker import TransactionalWorker
-from tests.runtime.test_every_record_finishes import _read_all
+from tests.runtime.helpers import publish, read_all, run_until_committed, worker_reading
 
 
 async def test_records_known_at_once_skip_the_handler(kafka_bootstrap: str) -> None:
@@ -55,56 +49,17 @@ async def test_records_known_at_once_skip_the_handler(kafka_bootstrap: str) -> N
     def on_error(record: ConsumerRecord[bytes, bytes], exc: Exception) -> Sequence[Output]:
         return [Output(sink, b"error:" + record.value)]
 
-    group = f"now-{suffix}"
-    worker = TransactionalWorker(
-        WorkerOptions(
-            name="now",
-            group_id=group,
-            pattern=f"^{re.escape(source)}$",
-            transactional_id=f"now-{suffix}",
-            metadata_max_age_ms=1000,
-            session_timeout_ms=6000,
-        ),
-        KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        handler,
-        on_error,
-        at_once=at_once,
+    worker = worker_reading(
+        source, f"now-{suffix}", kafka_bootstrap, handler, on_error, at_once=at_once
     )
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send(source, value, partition=0)
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-    await worker.start()
-    stop = asyncio.Event()
-    run = asyncio.create_task(worker.run(stop))
-    try:
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        await admin.start()
-        try:
-            async with asyncio.timeout(60):
-                while True:  # the committed offset passes every record
-                    offsets = await admin.list_consumer_group_offsets(group)
-                    meta = offsets.get(TopicPartition(source, 0))
-                    if meta is not None and meta.offset >= len(values):
-                        break
-                    await asyncio.sleep(0.1)
-        finally:
-            await admin.close()
-    finally:
-        stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(run, 60)
+    await publish(kafka_bootstrap, source, values)
+    await run_until_committed(worker, kafka_bootstrap, TopicPartition(source, 0), len(values))
 
     assert worker.fatal is None
     assert worker.stats.processed == len(values)
     assert Counter(decided) == Counter(values), "at_once saw each record once"
     assert sorted(handled) == [b"odd-0", b"slow-0", b"slow-1"], "only the rest went to the handler"
-    published = await _read_all(kafka_bootstrap, sink, expected=5)
+    published = await read_all(kafka_bootstrap, sink, expected=5)
     assert Counter(published) == Counter(
         [b"now:echo-0", b"now:echo-1", b"task:slow-0", b"task:slow-1", b"error:odd-0"]
     ), "each record's outputs once, from at_once, the handler or on_error"

@@ -5,26 +5,19 @@ finishes the record with no output — each counted — so the committed offset 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import re
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import ConsumerRecord, TopicPartition
 
 from llmrouter.core.errors import MessageTooLarge
 from llmrouter.kafkaio.admin import DEFAULT_MESSAGE_MAX_BYTES, ensure_topics, message_max_bytes
-from llmrouter.kafkaio.settings import KafkaSettings
 from llmrouter.kafkaio.transactions import Output
 from llmrouter.runtime.fitting import checked_outputs, error_outputs, record_size_bytes
-from llmrouter.runtime.options import WorkerOptions
 from llmrouter.runtime.reporting import NoMetrics, UnpublishedReason
-from llmrouter.runtime.worker import TransactionalWorker
-from tests.workers.conftest import assign_from_start
+from tests.runtime.helpers import publish, read_all, run_until_committed, worker_reading
 
 _TOO_LARGE = b"x" * 2_000_000
 
@@ -60,49 +53,11 @@ async def test_every_record_finishes_whatever_on_error_does(kafka_bootstrap: str
         return [Output(sink, b"letter-%d" % record.offset), Output(sink, _TOO_LARGE)]
 
     metrics = _Counting()
-    group = f"fin-{suffix}"
-    worker = TransactionalWorker(
-        WorkerOptions(
-            name="fin",
-            group_id=group,
-            pattern=f"^{re.escape(source)}$",
-            transactional_id=f"fin-{suffix}",
-            metadata_max_age_ms=1000,
-            session_timeout_ms=6000,
-        ),
-        KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        handler,
-        on_error,
-        metrics=metrics,
+    worker = worker_reading(
+        source, f"fin-{suffix}", kafka_bootstrap, handler, on_error, metrics=metrics
     )
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(source, value, partition=0)
-    finally:
-        await producer.stop()
-
-    await worker.start()
-    stop = asyncio.Event()
-    run = asyncio.create_task(worker.run(stop))
-    try:
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        await admin.start()
-        try:
-            async with asyncio.timeout(60):
-                while True:  # the committed offset passes every record
-                    offsets = await admin.list_consumer_group_offsets(group)
-                    meta = offsets.get(TopicPartition(source, 0))
-                    if meta is not None and meta.offset >= len(values):
-                        break
-                    await asyncio.sleep(0.1)
-        finally:
-            await admin.close()
-    finally:
-        stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(run, 60)
+    await publish(kafka_bootstrap, source, values)
+    await run_until_committed(worker, kafka_bootstrap, TopicPartition(source, 0), len(values))
 
     assert worker.fatal is None
     assert worker.stats.processed == len(values)
@@ -110,29 +65,10 @@ async def test_every_record_finishes_whatever_on_error_does(kafka_bootstrap: str
         {(b"huge", "MessageTooLarge"): 2, (b"policy-fails", "ValueError"): 1}
     )
     assert metrics.unpublished == Counter({"too_large": 2, "error_policy_failed": 1})
-    published = await _read_all(kafka_bootstrap, sink, expected=6)
+    published = await read_all(kafka_bootstrap, sink, expected=6)
     assert Counter(published) == Counter(
         [b"ok-0", b"letter-1", b"ok-1", b"ok-2", b"letter-5", b"ok-3"]
     ), "each record's outputs once; none too large; none of the failed policy"
-
-
-async def _read_all(bootstrap: str, topic: str, *, expected: int) -> list[bytes]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        await assign_from_start(consumer, [topic])
-        values: list[bytes] = []
-        async with asyncio.timeout(30):
-            while len(values) < expected:
-                batch = await consumer.getmany(timeout_ms=200)
-                values += [r.value for part in batch.values() for r in part]
-        extra = await consumer.getmany(timeout_ms=500)  # nothing more was published
-        values += [r.value for part in extra.values() for r in part]
-        return values
-    finally:
-        await consumer.stop()
 
 
 def test_an_output_over_the_limit_is_refused_before_it_is_planned() -> None:

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from llmrouter.kafkaio.admin import ensure_topics
 from llmrouter.kafkaio.settings import KafkaSettings
@@ -17,7 +17,7 @@ from llmrouter.kafkaio.transactions import Output
 from llmrouter.runtime.lanes import ONE_LANE, Lanes, lane_caps
 from llmrouter.runtime.options import WorkerOptions
 from llmrouter.runtime.worker import TransactionalWorker
-from tests.workers.conftest import assign_from_start
+from tests.runtime.helpers import read_all
 
 TOTAL = 800
 
@@ -135,7 +135,7 @@ async def test_a_lane_at_its_cap_pauses_alone_while_another_keeps_going(
     run = asyncio.create_task(worker.run(stop))
     try:
         # every steady record is answered while the flood holds what it may of the pool
-        published = await _read(kafka_bootstrap, sink, expected=STEADY)
+        published = await read_all(kafka_bootstrap, sink, expected=STEADY, settle_s=0, timeout_s=60)
         assert sorted(published) == sorted(b"b%d" % i for i in range(STEADY))
         # the flood took what the steady lane did not keep, never the whole pool
         assert flood_running == flood_peak
@@ -152,20 +152,3 @@ async def test_a_lane_at_its_cap_pauses_alone_while_another_keeps_going(
 MAX_IN_FLIGHT = 8
 FLOODED = 50
 STEADY = 10
-
-
-async def _read(bootstrap: str, topic: str, *, expected: int) -> list[bytes]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        await assign_from_start(consumer, [topic])
-        values: list[bytes] = []
-        async with asyncio.timeout(60):
-            while len(values) < expected:
-                batch = await consumer.getmany(timeout_ms=200)
-                values += [r.value for part in batch.values() for r in part]
-        return values
-    finally:
-        await consumer.stop()
