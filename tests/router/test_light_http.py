@@ -5,6 +5,7 @@ connection reuse, and failures that leave no connection behind for the next call
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 from collections.abc import AsyncIterator, Callable
 
@@ -78,18 +79,21 @@ async def server() -> AsyncIterator[Server]:
     await server.stop()
 
 
-async def _client(server: Server) -> tuple[LightHttp, bytes]:
+@contextlib.asynccontextmanager
+async def _client(server: Server) -> AsyncIterator[tuple[LightHttp, bytes]]:
+    """A client of `server` and the request head of its calls; closed on the way out."""
     url = URL(f"http://127.0.0.1:{server.port}/v1/chat?x=1")
-    return LightHttp(url, pool_size=8), head(url, [("Authorization", "Bearer k")])
+    client = LightHttp(url, pool_size=8)
+    try:
+        yield client, head(url, [("Authorization", "Bearer k")])
+    finally:
+        await client.aclose()
 
 
 async def test_a_post_sends_its_head_and_body_and_reuses_the_connection(server: Server) -> None:
-    client, request_head = await _client(server)
-    try:
+    async with _client(server) as (client, request_head):
         first = await client.post(request_head, b'{"q": 1}')
         second = await client.post(request_head, b'{"q": 22}')
-    finally:
-        await client.aclose()
     assert (first.status, first.body, second.body) == (200, b'{"a": 1}', b'{"a": 1}')
     assert server.connections == 1  # kept alive
     lines = server.requests[1].split(b"\r\n")
@@ -105,11 +109,8 @@ async def test_a_chunked_answer_with_extensions_and_trailers(server: Server) -> 
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         b'4;ext=1\r\n{"a"\r\n5\r\n: 12}\r\n0\r\nX-Trailer: t\r\n\r\n'
     )
-    client, request_head = await _client(server)
-    try:
+    async with _client(server) as (client, request_head):
         answers = [await client.post(request_head, b"{}") for _ in range(2)]
-    finally:
-        await client.aclose()
     assert [a.body for a in answers] == [b'{"a": 12}', b'{"a": 12}']
     assert server.connections == 1
 
@@ -117,11 +118,8 @@ async def test_a_chunked_answer_with_extensions_and_trailers(server: Server) -> 
 async def test_an_answer_without_a_length_is_read_until_close(server: Server) -> None:
     server.answer = lambda _r: b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it"
     server.close_after = True
-    client, request_head = await _client(server)
-    try:
+    async with _client(server) as (client, request_head):
         answers = [await client.post(request_head, b"{}") for _ in range(2)]
-    finally:
-        await client.aclose()
     assert [a.body for a in answers] == [b"all of it", b"all of it"]
     assert server.connections == 2  # a close-framed connection is never reused
 
@@ -132,11 +130,8 @@ async def test_interim_answers_are_skipped_and_gzip_is_decompressed(server: Serv
         b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"
         + ok(packed, "Content-Encoding: gzip", "Retry-After: 3")
     )
-    client, request_head = await _client(server)
-    try:
+    async with _client(server) as (client, request_head):
         answer = await client.post(request_head, b"{}")
-    finally:
-        await client.aclose()
     assert (answer.status, answer.body) == (200, b'{"a": "packed"}')
     assert ("Retry-After", "3") in answer.headers
 
@@ -150,11 +145,8 @@ async def test_an_error_status_is_an_answer_with_its_headers(server: Server) -> 
         ).encode()
         + body
     )
-    client, request_head = await _client(server)
-    try:
+    async with _client(server) as (client, request_head):
         answer = await client.post(request_head, b"{}")
-    finally:
-        await client.aclose()
     assert (answer.status, answer.body) == (429, body)
     assert ("Retry-After", "7") in answer.headers
 
@@ -165,24 +157,18 @@ async def test_a_connection_closed_mid_answer_fails_the_call_and_is_not_reused(
     answers = iter([b'HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{"cut', ok(b"{}")])
     server.answer = lambda _r: next(answers)
     server.close_after = True
-    client, request_head = await _client(server)
-    try:
+    async with _client(server) as (client, request_head):
         with pytest.raises(HttpProtocolError):
             await client.post(request_head, b"{}")
         assert (await client.post(request_head, b"{}")).body == b"{}"
-    finally:
-        await client.aclose()
     assert server.connections == 2
 
 
 async def test_a_server_that_hangs_up_is_a_connection_error(server: Server) -> None:
     server.answer = lambda _r: None
-    client, request_head = await _client(server)
-    try:
+    async with _client(server) as (client, request_head):
         with pytest.raises(ConnectionResetError):
             await client.post(request_head, b"{}")
-    finally:
-        await client.aclose()
 
 
 async def test_a_call_cut_off_leaves_no_connection_to_reuse(server: Server) -> None:
@@ -193,8 +179,7 @@ async def test_a_call_cut_off_leaves_no_connection_to_reuse(server: Server) -> N
         return b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{"  # never finished
 
     server.answer = slow
-    client, request_head = await _client(server)
-    try:
+    async with _client(server) as (client, request_head):
         call = asyncio.create_task(client.post(request_head, b"{}"))
         await asyncio.wait_for(answered.wait(), 10)
         call.cancel()
@@ -202,19 +187,14 @@ async def test_a_call_cut_off_leaves_no_connection_to_reuse(server: Server) -> N
             await call
         server.answer = lambda _r: ok(b"{}")
         assert (await client.post(request_head, b"{}")).body == b"{}"
-    finally:
-        await client.aclose()
     assert server.connections == 2  # the cut-off connection was dropped, not reused
 
 
 async def test_a_garbled_answer_is_a_protocol_error(server: Server) -> None:
     server.answer = lambda _r: b"SMTP ready\r\n\r\n"
-    client, request_head = await _client(server)
-    try:
+    async with _client(server) as (client, request_head):
         with pytest.raises(HttpProtocolError):
             await client.post(request_head, b"{}")
-    finally:
-        await client.aclose()
 
 
 def test_a_header_that_could_split_the_request_is_refused() -> None:
@@ -229,11 +209,8 @@ def test_on_uvloop_the_workers_loop() -> None:
     async def main() -> tuple[bytes, int]:
         server = Server()
         await server.start()
-        client, request_head = await _client(server)
-        try:
+        async with _client(server) as (client, request_head):
             bodies = [(await client.post(request_head, b"{}")).body for _ in range(3)]
-        finally:
-            await client.aclose()
             await server.stop()
         assert len(set(bodies)) == 1
         return bodies[0], server.connections
@@ -246,12 +223,9 @@ async def test_a_connection_idle_too_long_is_not_reused(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(light_http, "KEEPALIVE_S", -1.0)  # every idle connection is stale
-    client, request_head = await _client(server)
-    try:
+    async with _client(server) as (client, request_head):
         for _ in range(2):
             assert (await client.post(request_head, b"{}")).status == 200
-    finally:
-        await client.aclose()
     assert server.connections == 2
 
 
@@ -263,11 +237,8 @@ async def test_an_answer_read_in_small_pieces(server: Server) -> None:
     answers = iter([chunked, ok(b'{"b": 3}')])
     server.answer = lambda _r: next(answers)
     server.piece_bytes = 3
-    client, request_head = await _client(server)
-    try:
+    async with _client(server) as (client, request_head):
         first = await client.post(request_head, b"{}")
         second = await client.post(request_head, b"{}")
-    finally:
-        await client.aclose()
     assert (first.body, second.body) == (b'{"a": 12}', b'{"b": 3}')
     assert server.connections == 1
